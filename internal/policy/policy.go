@@ -1,11 +1,3 @@
-// Package policy is sockshim's one decision pipeline for network access: every
-// outbound stream, datagram destination, listener bind, accepted peer and ICE
-// candidate goes through an Engine. It follows the WinRT network isolation
-// model: capabilities per app, loopback only with an explicit exemption.
-//
-// The pipeline: strict parse -> normalise -> name rules -> port rules ->
-// resolve (fail closed) -> classify every answer -> capability check. Callers
-// dial only the addresses in the returned Target.
 package policy
 
 import (
@@ -14,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,14 +64,21 @@ func (c Capabilities) Has(o Capabilities) bool { return c&o == o }
 // Op is the kind of network access being decided.
 type Op uint8
 
+// Outbound ops (connect, datagram, ICE) need a destination port and obey
+// Engine.Ports; inbound ops (bind, accept) need internetClientServer for
+// internet addresses, and a bind to the unspecified address (every interface)
+// needs internetClientServer.
 const (
 	OpUnknown  Op = iota
 	OpConnect     // outbound TCP stream
-	OpDatagram    // UDP datagram destination
-	OpBind        // listener or UDP bind address
-	OpAccept      // inbound peer of a listener or bound socket
+	OpDatagram    // UDP datagram destination; also a reply from a peer the socket has sent to
+	OpBind        // listener or UDP bind address; port 0 means any
+	OpAccept      // inbound peer of a listener, or a datagram from a peer not yet sent to
 	OpICE         // remote ICE candidate
 )
+
+func (o Op) valid() bool    { return o >= OpConnect && o <= OpICE }
+func (o Op) outbound() bool { return o == OpConnect || o == OpDatagram || o == OpICE }
 
 func (o Op) String() string {
 	switch o {
@@ -103,107 +103,46 @@ type App struct {
 	LoopbackExempt bool
 }
 
-// Resolver looks up host names; *net.Resolver implements it.
+// Resolver looks up host names; *net.Resolver implements it. It must honour
+// ctx's deadline. A *net.Resolver is given the name fully qualified (with a
+// trailing dot), so resolv.conf search domains never expand it into an
+// internal name; other resolvers get the normalised name without the dot.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
-// Engine decides. Its zero value resolves with the pure-Go resolver, a 5 s
-// timeout, and denies port 25.
+// Engine decides. Its zero value resolves with the pure-Go resolver and a
+// 5 s timeout, denies destination port 25, and reports nothing. An Engine is
+// safe for concurrent use; do not change its fields while it is in use.
 type Engine struct {
 	// Resolver, nil means &net.Resolver{PreferGo: true}.
 	Resolver Resolver
 	// ResolveTimeout, zero means 5 s.
 	ResolveTimeout time.Duration
 	// Self reports whether an address is one of the relay's own listeners;
-	// such destinations are always denied (no loops).
+	// such destinations are always denied (no loops). SelfSet.Contains fits.
 	Self func(netip.AddrPort) bool
+	// Ports are the destination port rules for connect, datagram and ICE.
+	// The zero value denies only port 25.
+	Ports PortRules
+	// DenyNames are host names denied before any DNS query, each in
+	// lower-case ASCII (punycode) form; an entry denies the name and every
+	// name under it ("example.com" denies "a.example.com").
+	DenyNames []string
+	// OnDecision, if not nil, is called once for each Check and CheckAddr,
+	// allowed or denied, and for each denial by the dial-time gate. It must
+	// be fast and safe for concurrent use (Counters.Record is).
+	OnDecision func(Decision)
 }
 
 // Target is an allowed destination: dial one of Addrs, nothing else.
 type Target struct {
 	Host  string       // normalised host name or IP literal
-	Port  uint16
-	Addrs []netip.Addr // every answer, each checked
+	Port  uint16       //
+	Addrs []netip.Addr // every answer, each checked, unmapped, without duplicates
 }
 
-// Reason names why a decision was made.
-type Reason uint8
-
-const (
-	ReasonUnknown Reason = iota
-	ReasonAllowed
-	ReasonNoApp
-	ReasonNoCapability
-	ReasonLoopback
-	ReasonPrivate
-	ReasonNotUnicast
-	ReasonBadHost
-	ReasonBadPort
-	ReasonPortDenied
-	ReasonHostNotFound
-	ReasonResolveTimeout
-	ReasonResolveFailed
-	ReasonMixedAnswers
-	ReasonSelf
-)
-
-var reasonNames = [...]string{
-	ReasonUnknown:        "unknown",
-	ReasonAllowed:        "allowed",
-	ReasonNoApp:          "no_app",
-	ReasonNoCapability:   "no_capability",
-	ReasonLoopback:       "loopback_not_exempt",
-	ReasonPrivate:        "private_network",
-	ReasonNotUnicast:     "special_address",
-	ReasonBadHost:        "bad_host",
-	ReasonBadPort:        "bad_port",
-	ReasonPortDenied:     "port_denied",
-	ReasonHostNotFound:   "host_not_found",
-	ReasonResolveTimeout: "resolve_timeout",
-	ReasonResolveFailed:  "resolve_failed",
-	ReasonMixedAnswers:   "mixed_answers",
-	ReasonSelf:           "relay_self",
-}
-
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("Reason(%d)", uint8(r))
-}
-
-// ErrDenied is wrapped by every *Error that denies access.
-var ErrDenied = errors.New("access denied by network policy")
-
-// ErrHostNotFound is wrapped by an *Error for a name that does not resolve.
-var ErrHostNotFound = errors.New("host not found")
-
-// ErrInvalid is wrapped by an *Error for a malformed host or port.
-var ErrInvalid = errors.New("invalid destination")
-
-// Error is a decision against access. Its message never includes resolved
-// addresses, so it does not reveal what a denied name points at.
-type Error struct {
-	Op     Op
-	Reason Reason
-	Host   string
-	Port   uint16
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s %s: %v (%s)", e.Op, net.JoinHostPort(e.Host, fmt.Sprint(e.Port)), e.Unwrap(), e.Reason)
-}
-
-func (e *Error) Unwrap() error {
-	switch e.Reason {
-	case ReasonHostNotFound:
-		return ErrHostNotFound
-	case ReasonBadHost, ReasonBadPort:
-		return ErrInvalid
-	}
-	return ErrDenied
-}
+const defaultResolveTimeout = 5 * time.Second
 
 func (e *Engine) resolver() Resolver {
 	if e.Resolver != nil {
@@ -212,79 +151,194 @@ func (e *Engine) resolver() Resolver {
 	return &net.Resolver{PreferGo: true}
 }
 
-// Check decides whether app may perform op against host:port, resolving
-// names. On success, dial only the returned Target's addresses.
+func (e *Engine) report(d Decision) {
+	if e.OnDecision != nil {
+		e.OnDecision(d)
+	}
+}
+
+// fullReach reports whether app may reach every class a name can resolve to
+// apart from special addresses, so telling it that a name does not exist
+// reveals nothing it could not learn by connecting.
+func fullReach(app *App) bool {
+	return app.Capabilities.Has(PrivateNetworkClientServer) && app.LoopbackExempt
+}
+
+// Check decides whether app may perform op against host:port, resolving a
+// host name. On success, dial only the returned Target's addresses
+// (DialTarget). A denial is an *Error; see its doc for what it reveals.
 func (e *Engine) Check(ctx context.Context, app *App, op Op, host string, port uint16) (Target, error) {
-	deny := func(r Reason) (Target, error) {
-		return Target{}, &Error{Op: op, Reason: r, Host: host, Port: port}
+	t, d, viaDNS := e.check(ctx, app, op, host, port)
+	if app != nil {
+		d.App = app.ID
 	}
-	if app == nil {
-		return deny(ReasonNoApp)
+	d.Op, d.Host, d.Port = op, host, port
+	e.report(d)
+	if d.Reason != ReasonAllowed {
+		return Target{}, &Error{Op: op, Reason: d.Reason, Host: host, Port: port, concealed: viaDNS && !fullReach(app)}
 	}
-	if port == 0 && op != OpBind {
-		return deny(ReasonBadPort)
+	return t, nil
+}
+
+// check runs the pipeline. viaDNS is true when the outcome depends on what
+// DNS said about a name.
+func (e *Engine) check(ctx context.Context, app *App, op Op, host string, port uint16) (t Target, d Decision, viaDNS bool) {
+	if r := e.precheck(app, op, port); r != ReasonAllowed {
+		return Target{}, Decision{Reason: r}, false
 	}
 	name, addr, err := Normalize(host)
 	if err != nil {
-		return deny(ReasonBadHost)
-	}
-	if port == 25 && op != OpBind {
-		return deny(ReasonPortDenied)
+		return Target{}, Decision{Reason: ReasonBadHost}, false
 	}
 	var addrs []netip.Addr
 	if addr.IsValid() {
 		addrs = []netip.Addr{addr}
 	} else {
-		timeout := e.ResolveTimeout
-		if timeout <= 0 {
-			timeout = 5 * time.Second
+		if r := e.nameRule(app, name); r != ReasonAllowed {
+			return Target{}, Decision{Reason: r}, false
 		}
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		addrs, err = e.resolver().LookupNetIP(rctx, "ip", name)
-		cancel()
-		var dnsErr *net.DNSError
-		switch {
-		case err == nil && len(addrs) > 0:
-		case errors.As(err, &dnsErr) && dnsErr.IsNotFound, err == nil:
-			return deny(ReasonHostNotFound)
-		case errors.Is(err, context.DeadlineExceeded), errors.As(err, &dnsErr) && dnsErr.IsTimeout:
-			return deny(ReasonResolveTimeout)
-		default:
-			return deny(ReasonResolveFailed)
+		var r Reason
+		addrs, r = e.resolve(ctx, name)
+		if r != ReasonAllowed {
+			return Target{}, Decision{Reason: r}, true
 		}
+		viaDNS = true
 	}
-	t := Target{Host: name, Port: port}
+	t = Target{Host: name, Port: port, Addrs: make([]netip.Addr, 0, len(addrs))}
+	var denied Decision
 	for _, a := range addrs {
 		a = a.Unmap()
+		if slices.Contains(t.Addrs, a) {
+			continue
+		}
 		if r := e.decideAddr(app, op, netip.AddrPortFrom(a, port)); r != ReasonAllowed {
-			if len(addrs) > 1 {
-				r = ReasonMixedAnswers
+			if denied.Reason == ReasonUnknown {
+				denied = Decision{Reason: r, Addr: a}
 			}
-			return deny(r)
+			continue
 		}
 		t.Addrs = append(t.Addrs, a)
 	}
-	return t, nil
+	switch {
+	case denied.Reason != ReasonUnknown && len(t.Addrs) > 0:
+		denied.Reason = ReasonMixedAnswers
+		return Target{}, denied, viaDNS
+	case denied.Reason != ReasonUnknown:
+		return Target{}, denied, viaDNS
+	}
+	return t, Decision{Reason: ReasonAllowed, Addr: t.Addrs[0]}, viaDNS
 }
 
-// CheckAddr decides for an address that needs no resolution: the second gate
-// at dial time, an accepted peer, a datagram source or destination.
-func (e *Engine) CheckAddr(app *App, op Op, ap netip.AddrPort) error {
-	if app == nil {
-		return &Error{Op: op, Reason: ReasonNoApp, Host: ap.Addr().String(), Port: ap.Port()}
+// precheck is what needs neither host nor address: a known op, an app with a
+// capability, a port that the op and the port rules accept.
+func (e *Engine) precheck(app *App, op Op, port uint16) Reason {
+	switch {
+	case app == nil:
+		return ReasonNoApp
+	case !op.valid():
+		return ReasonBadOp
+	case app.Capabilities&AllCapabilities == 0:
+		return ReasonNoCapability
+	case op.outbound() && port == 0:
+		return ReasonBadPort
+	case op.outbound() && !e.Ports.Allowed(port):
+		return ReasonPortDenied
 	}
-	if r := e.decideAddr(app, op, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())); r != ReasonAllowed {
-		return &Error{Op: op, Reason: r, Host: ap.Addr().String(), Port: ap.Port()}
+	return ReasonAllowed
+}
+
+// metadataNames are cloud metadata host names, denied without a DNS query.
+var metadataNames = []string{
+	"metadata", "metadata.google.internal", "metadata.goog",
+	"instance-data", "instance-data.ec2.internal",
+}
+
+// nameRule applies the rules that need only the normalised name.
+func (e *Engine) nameRule(app *App, name string) Reason {
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		// RFC 6761: always loopback, whatever a resolver says.
+		if !app.LoopbackExempt {
+			return ReasonLoopback
+		}
+	}
+	if slices.Contains(metadataNames, name) {
+		return ReasonMetadata
+	}
+	for _, d := range e.DenyNames {
+		d = strings.TrimSuffix(strings.ToLower(d), ".")
+		if d != "" && (name == d || strings.HasSuffix(name, "."+d)) {
+			return ReasonNameDenied
+		}
+	}
+	return ReasonAllowed
+}
+
+// resolve looks name up, failing closed: no answer is a denial.
+func (e *Engine) resolve(ctx context.Context, name string) ([]netip.Addr, Reason) {
+	timeout := e.ResolveTimeout
+	if timeout <= 0 {
+		timeout = defaultResolveTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := e.resolver()
+	query := name
+	if _, ok := res.(*net.Resolver); ok {
+		query += "."
+	}
+	addrs, err := res.LookupNetIP(rctx, "ip", query)
+	var dnsErr *net.DNSError
+	isDNS := errors.As(err, &dnsErr)
+	switch {
+	case err == nil && len(addrs) > 0:
+		return addrs, ReasonAllowed
+	case err == nil, isDNS && dnsErr.IsNotFound:
+		return nil, ReasonHostNotFound
+	case ctx.Err() == nil && rctx.Err() != nil, isDNS && dnsErr.IsTimeout, errors.Is(err, context.DeadlineExceeded):
+		return nil, ReasonResolveTimeout
+	}
+	return nil, ReasonResolveFailed
+}
+
+// CheckAddr decides for an address that needs no resolution: a datagram's
+// destination (check every one), an accepted peer, a bind address, an ICE
+// candidate, the dial-time gate. A denial is an *Error.
+func (e *Engine) CheckAddr(app *App, op Op, ap netip.AddrPort) error {
+	d := e.decide(app, op, ap)
+	e.report(d)
+	if d.Reason != ReasonAllowed {
+		return &Error{Op: op, Reason: d.Reason, Host: ap.Addr().String(), Port: ap.Port()}
 	}
 	return nil
 }
 
+func (e *Engine) decide(app *App, op Op, ap netip.AddrPort) Decision {
+	d := Decision{Op: op, Host: ap.Addr().String(), Port: ap.Port(), Addr: ap.Addr()}
+	if app != nil {
+		d.App = app.ID
+	}
+	if d.Reason = e.precheck(app, op, ap.Port()); d.Reason == ReasonAllowed {
+		d.Reason = e.decideAddr(app, op, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	}
+	return d
+}
+
+// decideAddr applies relay-self, address class and capabilities to one
+// unmapped address; precheck has passed.
 func (e *Engine) decideAddr(app *App, op Op, ap netip.AddrPort) Reason {
-	if e.Self != nil && e.Self(ap) {
+	a := ap.Addr()
+	if op != OpAccept && e.Self != nil && e.Self(ap) {
 		return ReasonSelf
 	}
-	inbound := op == OpBind || op == OpAccept
-	switch Classify(ap.Addr()) {
+	if op == OpBind && a.IsUnspecified() {
+		// Every interface, so also the internet-facing ones.
+		if !app.Capabilities.Has(InternetClientServer) {
+			return ReasonNoCapability
+		}
+		return ReasonAllowed
+	}
+	class, meta := classify(a)
+	switch class {
 	case ClassLoopback:
 		if !app.LoopbackExempt {
 			return ReasonLoopback
@@ -292,21 +346,21 @@ func (e *Engine) decideAddr(app *App, op Op, ap netip.AddrPort) Reason {
 		return ReasonAllowed
 	case ClassPrivate:
 		if !app.Capabilities.Has(PrivateNetworkClientServer) {
-			if app.Capabilities == 0 {
-				return ReasonNoCapability
-			}
 			return ReasonPrivate
 		}
 		return ReasonAllowed
 	case ClassInternet:
-		need := InternetClient
-		if inbound {
+		need := InternetClient | InternetClientServer // either serves outbound
+		if !op.outbound() {
 			need = InternetClientServer
 		}
-		if app.Capabilities&(need|InternetClientServer) == 0 {
+		if app.Capabilities&need == 0 {
 			return ReasonNoCapability
 		}
 		return ReasonAllowed
+	}
+	if meta {
+		return ReasonMetadata
 	}
 	return ReasonNotUnicast
 }
