@@ -46,13 +46,13 @@ var special4 = mustPrefixes(
 )
 
 var special6 = mustPrefixes(
-	"::/8",            // unspecified, IPv4-compatible, IPv4-translated, reserved (::1 is checked first)
-	"100::/64",        // discard-only, RFC 6666
-	"100:0:0:1::/64",  // dummy prefix, RFC 9780
-	"2001::/23",       // IETF protocol assignments (Teredo 2001::/32 is decoded before this)
-	"2001:db8::/32",   // documentation, RFC 3849
-	"3fff::/20",       // documentation, RFC 9637
-	"ff00::/8",        // multicast
+	"::/8",           // unspecified, IPv4-compatible, IPv4-translated, reserved (::1 is checked first)
+	"100::/64",       // discard-only, RFC 6666
+	"100:0:0:1::/64", // dummy prefix, RFC 9780
+	"2001::/23",      // IETF protocol assignments (Teredo 2001::/32 is decoded before this)
+	"2001:db8::/32",  // documentation, RFC 3849
+	"3fff::/20",      // documentation, RFC 9637
+	"ff00::/8",       // multicast
 )
 
 var private6 = mustPrefixes(
