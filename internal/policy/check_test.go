@@ -481,13 +481,16 @@ func TestNameRules(t *testing.T) {
 	}
 	r := dnsTable(t)
 	r.answers["notcorp.example"] = []string{"93.184.215.14"}
-	r.answers["localhost"] = []string{"127.0.0.1", "::1"}
 	e := &Engine{Resolver: r, DenyNames: []string{"corp.example"}}
 	if _, err := e.Check(context.Background(), ic, OpConnect, "notcorp.example", 443); err != nil {
 		t.Errorf("DenyNames matched a mere suffix: %v", err)
 	}
-	if tgt, err := e.Check(context.Background(), all, OpConnect, "localhost", 443); err != nil || len(tgt.Addrs) != 2 {
-		t.Errorf("exempt app: Check(localhost) = %+v, %v", tgt, err)
+	e = &Engine{Resolver: noDNS{t}}
+	for _, h := range []string{"localhost", "a.b.localhost."} {
+		tgt, err := e.Check(context.Background(), all, OpConnect, h, 443)
+		if err != nil || len(tgt.Addrs) != 2 || !tgt.Addrs[0].IsLoopback() || !tgt.Addrs[1].IsLoopback() {
+			t.Errorf("exempt app: Check(%s) = %+v, %v", h, tgt, err)
+		}
 	}
 }
 

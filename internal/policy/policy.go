@@ -106,7 +106,9 @@ type App struct {
 // Resolver looks up host names; *net.Resolver implements it. It must honour
 // ctx's deadline. A *net.Resolver is given the name fully qualified (with a
 // trailing dot), so resolv.conf search domains never expand it into an
-// internal name; other resolvers get the normalised name without the dot.
+// internal name (Go's resolver then also skips /etc/hosts); other resolvers
+// get the normalised name without the dot. Localhost names are never looked
+// up: they are 127.0.0.1 and ::1.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
@@ -197,12 +199,16 @@ func (e *Engine) check(ctx context.Context, app *App, op Op, host string, port u
 		if r := e.nameRule(app, name); r != ReasonAllowed {
 			return Target{}, Decision{Reason: r}, false
 		}
-		var r Reason
-		addrs, r = e.resolve(ctx, name)
-		if r != ReasonAllowed {
-			return Target{}, Decision{Reason: r}, true
+		if isLocalhostName(name) {
+			addrs = localhostAddrs
+		} else {
+			var r Reason
+			addrs, r = e.resolve(ctx, name)
+			if r != ReasonAllowed {
+				return Target{}, Decision{Reason: r}, true
+			}
+			viaDNS = true
 		}
-		viaDNS = true
 	}
 	t = Target{Host: name, Port: port, Addrs: make([]netip.Addr, 0, len(addrs))}
 	var denied Decision
@@ -253,13 +259,18 @@ var metadataNames = []string{
 	"instance-data", "instance-data.ec2.internal",
 }
 
+// localhostAddrs are the answers for localhost names, which RFC 6761 makes
+// loopback whatever a resolver or a hosts file says; no resolver is asked.
+var localhostAddrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
+
+func isLocalhostName(name string) bool {
+	return name == "localhost" || strings.HasSuffix(name, ".localhost")
+}
+
 // nameRule applies the rules that need only the normalised name.
 func (e *Engine) nameRule(app *App, name string) Reason {
-	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		// RFC 6761: always loopback, whatever a resolver says.
-		if !app.LoopbackExempt {
-			return ReasonLoopback
-		}
+	if isLocalhostName(name) && !app.LoopbackExempt {
+		return ReasonLoopback
 	}
 	if slices.Contains(metadataNames, name) {
 		return ReasonMetadata
