@@ -1,0 +1,109 @@
+//go:build !js
+
+// Package testutil starts the real servers tests run against: TCP servers
+// on 127.0.0.1 and an in-process relay on a loopback HTTP server.
+package testutil
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockshim/sockshim/relay"
+)
+
+// EchoServer starts a TCP echo server on 127.0.0.1 and returns its address.
+func EchoServer(t testing.TB) *net.TCPAddr {
+	t.Helper()
+	return Serve(t, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// Serve starts a TCP server on 127.0.0.1 running handle for each
+// connection (which it closes afterwards) until the test ends.
+func Serve(t testing.TB, handle func(net.Conn)) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr)
+}
+
+// ClosedPort returns a loopback TCP address with nothing listening.
+func ClosedPort(t testing.TB) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	return a
+}
+
+// Relay starts a relay with opts (nil Config means relay.DevConfig()) on a
+// loopback HTTP server and returns its Wisp URL (ws://127.0.0.1:port/wisp/).
+func Relay(t testing.TB, opts *relay.Options) (string, *relay.Server) {
+	t.Helper()
+	var o relay.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Config == nil {
+		o.Config = relay.DevConfig()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := relay.New(&o)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("relay shutdown: %v", err)
+		}
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/wisp/", srv
+}

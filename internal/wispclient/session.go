@@ -1,0 +1,345 @@
+// Package wispclient is sockshim's Wisp client: one WebSocket session carrying
+// many streams, each a net.Conn. It runs natively and under GOOS=js (where
+// coder/websocket wraps the browser's WebSocket, whose Write never blocks:
+// the per-stream credit is what paces it).
+package wispclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/netutil"
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// Subprotocol is offered on every dial; a server that echoes it speaks v2.
+const Subprotocol = "wisp-v2"
+
+// MaxPayload is the largest DATA payload a stream sends in one packet.
+const MaxPayload = 32 << 10
+
+// maxMessage bounds a message the client accepts from a server: a DATA
+// packet of up to 1 MiB plus header.
+const maxMessage = 1<<20 + wisp.HeaderLen
+
+// Options configure a session. The zero value offers Wisp v2 without a
+// credential.
+type Options struct {
+	// AppID and Secret are sent in the v2 password extension when the
+	// server asks for it.
+	AppID, Secret string
+	// Header is sent with the WebSocket handshake (ignored in browsers,
+	// which set Origin themselves).
+	Header http.Header
+	// V1 forces Wisp v1 (no subprotocol, no extensions).
+	V1 bool
+	// HandshakeTimeout bounds the WebSocket and Wisp handshake; zero means 10 s.
+	HandshakeTimeout time.Duration
+}
+
+// Session is one Wisp connection.
+type Session struct {
+	conn      *websocket.Conn
+	v2        bool
+	info      wisp.Info // the server's INFO (v2)
+	sockshim  bool      // both sides speak sockshim's extension
+	udp       bool
+	initial   uint32 // initial per-stream credit from CONTINUE(0)
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      *netutil.Once
+	closeErr  error
+	writeMu   sync.Mutex
+	outq      [][]byte
+	outSignal netutil.Signal
+
+	mu      sync.Mutex
+	streams map[uint32]*Stream
+	nextID  uint32
+}
+
+// Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
+// in "/").
+func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
+	defer cancel()
+	conn, _, err := websocket.Dial(hctx, url, dialOptions(&o))
+	if err != nil {
+		return nil, fmt.Errorf("wisp: dial %s: %w", url, err)
+	}
+	conn.SetReadLimit(maxMessage)
+	s := &Session{
+		conn:      conn,
+		v2:        conn.Subprotocol() == Subprotocol,
+		done:      netutil.NewOnce(),
+		outSignal: netutil.NewSignal(),
+		streams:   make(map[uint32]*Stream),
+		nextID:    1,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.handshake(hctx, &o); err != nil {
+		conn.Close(websocket.StatusProtocolError, "handshake failed")
+		s.cancel()
+		return nil, err
+	}
+	go s.readLoop()
+	go s.writeLoop()
+	return s, nil
+}
+
+func (s *Session) readPacket(ctx context.Context) (wisp.Packet, error) {
+	typ, b, err := s.conn.Read(ctx)
+	if err != nil {
+		return wisp.Packet{}, err
+	}
+	if typ != websocket.MessageBinary {
+		return wisp.Packet{}, fmt.Errorf("wisp: server sent a text message")
+	}
+	return wisp.Parse(b)
+}
+
+// HandshakeError is a session refused by the server during the handshake.
+type HandshakeError struct{ Reason wisp.CloseReason }
+
+func (e *HandshakeError) Error() string { return "wisp: session refused: " + e.Reason.String() }
+
+func (s *Session) handshake(ctx context.Context, o *Options) error {
+	for {
+		p, err := s.readPacket(ctx)
+		if err != nil {
+			return fmt.Errorf("wisp: handshake: %w", err)
+		}
+		if p.StreamID != 0 {
+			return fmt.Errorf("wisp: handshake: unexpected %v on stream %d", p.Type, p.StreamID)
+		}
+		switch p.Type {
+		case wisp.TypeInfo:
+			if !s.v2 {
+				continue
+			}
+			s.info = p.Info
+			_, s.udp = p.Info.Find(wisp.ExtUDP)
+			_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
+			if err := s.sendInfo(ctx, o); err != nil {
+				return err
+			}
+		case wisp.TypeContinue:
+			if s.v2 && s.info.Major == 0 {
+				s.v2 = false // CONTINUE before INFO: the server speaks v1
+			}
+			s.initial = p.Credit
+			return nil
+		case wisp.TypeClose:
+			return &HandshakeError{Reason: p.Reason}
+		default:
+			return fmt.Errorf("wisp: handshake: unexpected %v", p.Type)
+		}
+	}
+}
+
+func (s *Session) sendInfo(ctx context.Context, o *Options) error {
+	info := wisp.Packet{Type: wisp.TypeInfo, Info: wisp.Info{Major: 2, Minor: 0}}
+	info.Info.Extensions = append(info.Info.Extensions,
+		wisp.Extension{ID: wisp.ExtUDP},
+		wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
+	)
+	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
+		pw, err := wisp.AppendPassword(nil, wisp.Password{User: o.AppID, Password: o.Secret})
+		if err != nil {
+			return err
+		}
+		info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtPassword, Payload: pw})
+	}
+	return s.conn.Write(ctx, websocket.MessageBinary, wisp.Append(nil, &info))
+}
+
+// V2 reports whether the session negotiated Wisp v2.
+func (s *Session) V2() bool { return s.v2 }
+
+// Extension reports whether the server advertised an extension.
+func (s *Session) Extension(id wisp.ExtensionID) bool {
+	_, ok := s.info.Find(id)
+	return ok
+}
+
+// Done is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done.C }
+
+// Err is why the session ended, once Done is closed.
+func (s *Session) Err() error {
+	<-s.done.C
+	return s.closeErr
+}
+
+// Close ends the session and every stream on it.
+func (s *Session) Close() error {
+	s.fail(errors.New("wisp: session closed"))
+	return nil
+}
+
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.done.Done() {
+		s.mu.Unlock()
+		return
+	}
+	s.closeErr = err
+	s.done.Close()
+	streams := s.streams
+	s.streams = map[uint32]*Stream{}
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.remoteClosed(fmt.Errorf("%w: %v", ErrSessionLost, err))
+	}
+	s.cancel()
+	s.conn.Close(websocket.StatusNormalClosure, "")
+}
+
+// ErrSessionLost is wrapped by stream errors caused by the session ending.
+var ErrSessionLost = errors.New("wisp: session lost")
+
+func (s *Session) readLoop() {
+	for {
+		p, err := s.readPacket(s.ctx)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		if p.Type == wisp.TypeClose && p.StreamID == 0 {
+			s.fail(&HandshakeError{Reason: p.Reason})
+			return
+		}
+		s.mu.Lock()
+		st := s.streams[p.StreamID]
+		s.mu.Unlock()
+		if st == nil {
+			continue // late packet for a stream closed locally
+		}
+		switch p.Type {
+		case wisp.TypeData:
+			st.deliver(p.Data)
+		case wisp.TypeContinue:
+			st.setCredit(p.Credit)
+		case wisp.TypeClose:
+			s.forget(st.id)
+			if p.Reason == wisp.ReasonVoluntary {
+				st.remoteClosed(nil)
+			} else {
+				st.remoteClosed(&wisp.CloseError{Reason: p.Reason})
+			}
+		case wisp.TypeOpened:
+			o, err := wisp.ParseOpened(p.Data)
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			st.opened(o)
+		}
+	}
+}
+
+// enqueue hands a frame to the writer. Frames keep their order; DATA frames
+// are bounded by stream credit, so the queue is bounded too.
+func (s *Session) enqueue(frame []byte) error {
+	s.writeMu.Lock()
+	if s.done.Done() {
+		s.writeMu.Unlock()
+		return ErrSessionLost
+	}
+	s.outq = append(s.outq, frame)
+	s.writeMu.Unlock()
+	s.outSignal.Notify()
+	return nil
+}
+
+func (s *Session) writeLoop() {
+	var batch [][]byte
+	for {
+		select {
+		case <-s.outSignal:
+		case <-s.done.C:
+			return
+		}
+		s.writeMu.Lock()
+		batch, s.outq = s.outq, batch[:0]
+		s.writeMu.Unlock()
+		for i, f := range batch {
+			if err := s.conn.Write(s.ctx, websocket.MessageBinary, f); err != nil {
+				s.fail(err)
+				return
+			}
+			batch[i] = nil
+		}
+	}
+}
+
+func (s *Session) forget(id uint32) {
+	s.mu.Lock()
+	delete(s.streams, id)
+	s.mu.Unlock()
+}
+
+// Open sends CONNECT and returns the stream. When the server speaks
+// sockshim's extension, Open waits for the destination connection (OPENED)
+// or its failure (CLOSE); otherwise failures surface on the first Read.
+func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, port uint16) (*Stream, error) {
+	if typ == wisp.StreamUDP && s.v2 && !s.udp {
+		return nil, fmt.Errorf("wisp: server does not support UDP streams")
+	}
+	s.mu.Lock()
+	if s.done.Done() {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+	}
+	id := s.nextID
+	for s.streams[id] != nil || id == 0 || id&0x80000000 != 0 {
+		id = (id + 1) & 0x7fffffff
+	}
+	s.nextID = (id + 1) & 0x7fffffff
+	st := newStream(s, id, typ)
+	st.credit = s.initial
+	s.streams[id] = st
+	s.mu.Unlock()
+
+	pkt := wisp.Packet{Type: wisp.TypeConnect, StreamID: id, StreamType: typ, Port: port, Host: host}
+	if err := s.enqueue(wisp.Append(nil, &pkt)); err != nil {
+		s.forget(id)
+		return nil, err
+	}
+	if !s.sockshim {
+		st.markOpen()
+		return st, nil
+	}
+	select {
+	case <-st.openCh:
+		st.mu.Lock()
+		err, opened := st.rerr, st.isOpened || len(st.recv) > 0
+		st.mu.Unlock()
+		if !opened && err != nil {
+			if err == io.EOF {
+				err = errBrokenPipe
+			}
+			return nil, err
+		}
+		return st, nil
+	case <-ctx.Done():
+		st.Abort(wisp.ReasonVoluntary)
+		return nil, ctx.Err()
+	case <-s.done.C:
+		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+	}
+}

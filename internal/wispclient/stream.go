@@ -1,0 +1,266 @@
+package wispclient
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sockshim/sockshim/internal/netutil"
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// Stream is one Wisp stream as a net.Conn.
+type Stream struct {
+	s   *Session
+	id  uint32
+	typ wisp.StreamType
+
+	openCh   chan struct{}
+	openOnce sync.Once
+
+	mu       sync.Mutex
+	recv     [][]byte // pending received payloads
+	rerr     error    // set when the server closed the stream; io.EOF for orderly
+	credit   uint32
+	endpts   wisp.Opened
+	isOpened bool
+
+	readable  netutil.Signal
+	writable  netutil.Signal
+	writeSem  chan struct{} // held by one Write at a time
+	closed    *netutil.Once // local Close
+	rdl, wdl  *netutil.Deadline
+	closeOnce sync.Once
+}
+
+func newStream(s *Session, id uint32, typ wisp.StreamType) *Stream {
+	return &Stream{
+		s: s, id: id, typ: typ,
+		openCh:   make(chan struct{}),
+		readable: netutil.NewSignal(),
+		writable: netutil.NewSignal(),
+		writeSem: make(chan struct{}, 1),
+		closed:   netutil.NewOnce(),
+		rdl:      netutil.NewDeadline(),
+		wdl:      netutil.NewDeadline(),
+	}
+}
+
+// ID is the Wisp stream id.
+func (st *Stream) ID() uint32 { return st.id }
+
+// Endpoints returns the relay's view of the connection, if the server sent it.
+func (st *Stream) Endpoints() (wisp.Opened, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.endpts, st.isOpened
+}
+
+func (st *Stream) markOpen() { st.openOnce.Do(func() { close(st.openCh) }) }
+
+func (st *Stream) opened(o wisp.Opened) {
+	st.mu.Lock()
+	st.endpts, st.isOpened = o, true
+	st.mu.Unlock()
+	st.markOpen()
+}
+
+func (st *Stream) deliver(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	st.mu.Lock()
+	st.recv = append(st.recv, b)
+	st.mu.Unlock()
+	st.markOpen()
+	st.readable.Notify()
+}
+
+func (st *Stream) setCredit(n uint32) {
+	st.mu.Lock()
+	st.credit = n
+	st.mu.Unlock()
+	st.writable.Notify()
+}
+
+// remoteClosed records the server's CLOSE; nil means an orderly close.
+func (st *Stream) remoteClosed(err error) {
+	if err == nil {
+		err = io.EOF
+	}
+	st.mu.Lock()
+	if st.rerr == nil {
+		st.rerr = err
+	}
+	st.mu.Unlock()
+	st.markOpen()
+	st.readable.Notify()
+	st.writable.Notify()
+}
+
+func (st *Stream) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "wisp", Addr: st.RemoteAddr(), Err: err}
+}
+
+// Read reads received data. An orderly close by the server reads as io.EOF
+// after all data; other closes return a *wisp.CloseError.
+func (st *Stream) Read(b []byte) (int, error) {
+	for {
+		if st.closed.Done() {
+			return 0, st.opErr("read", net.ErrClosed)
+		}
+		if st.rdl.Expired() {
+			return 0, st.opErr("read", os.ErrDeadlineExceeded)
+		}
+		st.mu.Lock()
+		if len(st.recv) > 0 {
+			n := 0
+			for n < len(b) && len(st.recv) > 0 {
+				c := copy(b[n:], st.recv[0])
+				n += c
+				if c == len(st.recv[0]) {
+					st.recv[0] = nil
+					st.recv = st.recv[1:]
+				} else {
+					st.recv[0] = st.recv[0][c:]
+				}
+				if st.typ == wisp.StreamUDP {
+					break // one datagram per Read
+				}
+			}
+			more := len(st.recv) > 0 || st.rerr != nil
+			st.mu.Unlock()
+			if more {
+				st.readable.Notify()
+			}
+			return n, nil
+		}
+		rerr := st.rerr
+		st.mu.Unlock()
+		if rerr != nil {
+			if rerr == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, st.opErr("read", rerr)
+		}
+		select {
+		case <-st.readable:
+		case <-st.rdl.Wait():
+		case <-st.closed.C:
+		}
+	}
+}
+
+// Write sends b as DATA packets of at most MaxPayload bytes, waiting for
+// credit from the server. It returns once the packets are queued for the
+// WebSocket, like a write into a socket buffer.
+func (st *Stream) Write(b []byte) (int, error) {
+	select {
+	case st.writeSem <- struct{}{}:
+	case <-st.wdl.Wait():
+		return 0, st.opErr("write", os.ErrDeadlineExceeded)
+	case <-st.closed.C:
+		return 0, st.opErr("write", net.ErrClosed)
+	}
+	defer func() { <-st.writeSem }()
+	n := 0
+	for {
+		if st.closed.Done() {
+			return n, st.opErr("write", net.ErrClosed)
+		}
+		if st.wdl.Expired() {
+			return n, st.opErr("write", os.ErrDeadlineExceeded)
+		}
+		if n == len(b) && (n > 0 || len(b) == 0) {
+			return n, nil
+		}
+		st.mu.Lock()
+		rerr := st.rerr
+		ok := st.typ == wisp.StreamUDP || st.credit > 0
+		if ok && rerr == nil && st.typ != wisp.StreamUDP {
+			st.credit--
+		}
+		st.mu.Unlock()
+		if rerr != nil {
+			if rerr == io.EOF {
+				rerr = errBrokenPipe
+			}
+			return n, st.opErr("write", rerr)
+		}
+		if !ok {
+			select {
+			case <-st.writable:
+			case <-st.wdl.Wait():
+			case <-st.closed.C:
+			}
+			continue
+		}
+		chunk := b[n:]
+		if len(chunk) > MaxPayload {
+			chunk = chunk[:MaxPayload]
+		}
+		if err := st.s.enqueue(wisp.AppendData(make([]byte, 0, wisp.HeaderLen+len(chunk)), st.id, chunk)); err != nil {
+			return n, st.opErr("write", err)
+		}
+		n += len(chunk)
+	}
+}
+
+var errBrokenPipe = errors.New("stream closed by the remote side")
+
+// Close sends CLOSE (after any queued data) and releases the stream.
+func (st *Stream) Close() error { return st.Abort(wisp.ReasonVoluntary) }
+
+// Abort closes the stream with a reason.
+func (st *Stream) Abort(r wisp.CloseReason) error {
+	err := st.opErr("close", net.ErrClosed)
+	st.closeOnce.Do(func() {
+		err = nil
+		st.closed.Close()
+		st.s.forget(st.id)
+		st.mu.Lock()
+		remoteGone := st.rerr != nil
+		st.recv = nil
+		st.mu.Unlock()
+		if !remoteGone {
+			st.s.enqueue(wisp.AppendClose(nil, st.id, r))
+		}
+	})
+	return err
+}
+
+type addr string
+
+func (a addr) Network() string { return "wisp" }
+func (a addr) String() string  { return string(a) }
+
+// LocalAddr is the relay's local endpoint of the destination connection
+// when known.
+func (st *Stream) LocalAddr() net.Addr {
+	if o, ok := st.Endpoints(); ok {
+		return net.TCPAddrFromAddrPort(o.Local)
+	}
+	return addr("")
+}
+
+// RemoteAddr is the address the relay dialed, when known.
+func (st *Stream) RemoteAddr() net.Addr {
+	if o, ok := st.Endpoints(); ok {
+		return net.TCPAddrFromAddrPort(o.Remote)
+	}
+	return addr("")
+}
+
+func (st *Stream) SetDeadline(t time.Time) error {
+	st.rdl.Set(t)
+	st.wdl.Set(t)
+	return nil
+}
+func (st *Stream) SetReadDeadline(t time.Time) error  { st.rdl.Set(t); return nil }
+func (st *Stream) SetWriteDeadline(t time.Time) error { st.wdl.Set(t); return nil }

@@ -1,0 +1,244 @@
+// Package relay is the sockshim relay as a library: a Wisp v1/v2 WebSocket
+// endpoint that opens real TCP connections for browser apps, deciding every
+// destination with the app's network capabilities (internal/policy).
+package relay
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// Dialer opens outbound connections; *net.Dialer implements it.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Options configure a Server. A nil *Options, and zero fields, mean defaults.
+type Options struct {
+	// Config is the app policy; nil means no apps (no client gets network).
+	Config *Config
+	// Engine decides destinations; nil means a default policy.Engine.
+	Engine *policy.Engine
+	// Dialer opens TCP connections to checked addresses; nil means a
+	// net.Dialer whose ControlContext re-checks each address (a second gate).
+	Dialer Dialer
+	// Logger, nil means slog.Default().
+	Logger *slog.Logger
+	// StreamCredit is the number of DATA packets a client may have
+	// outstanding per stream (the Wisp CONTINUE buffer); default 64.
+	StreamCredit uint32
+	// MaxMessage is the largest WebSocket message accepted; larger ones close
+	// the session with status 1009. Default 128 KiB + header.
+	MaxMessage int64
+	// DialTimeout bounds each outbound connect; default 10 s.
+	DialTimeout time.Duration
+}
+
+// Server is a relay. Use Handler to serve it.
+type Server struct {
+	opts   Options
+	cfg    atomic.Pointer[Config]
+	engine *policy.Engine
+	dialer Dialer
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+// New returns a Server.
+func New(opts *Options) *Server {
+	s := &Server{sessions: map[*session]struct{}{}}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.StreamCredit == 0 {
+		s.opts.StreamCredit = 64
+	}
+	if s.opts.MaxMessage == 0 {
+		s.opts.MaxMessage = 128<<10 + wisp.HeaderLen
+	}
+	if s.opts.DialTimeout == 0 {
+		s.opts.DialTimeout = 10 * time.Second
+	}
+	s.log = s.opts.Logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.engine = s.opts.Engine
+	if s.engine == nil {
+		s.engine = &policy.Engine{}
+	}
+	s.dialer = s.opts.Dialer
+	cfg := s.opts.Config
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	s.cfg.Store(cfg)
+	return s
+}
+
+// SetConfig replaces the app policy. Open sessions keep the app they
+// authenticated as; new sessions and streams use the new config.
+func (s *Server) SetConfig(c *Config) { s.cfg.Store(c) }
+
+// Config returns the current app policy.
+func (s *Server) Config() *Config { return s.cfg.Load() }
+
+// Handler serves the Wisp endpoint at /wisp/ and a health check at /healthz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/wisp/", s)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// ServeHTTP upgrades a request to a Wisp session.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	origin, hasOrigin := r.Header["Origin"]
+	o := ""
+	if hasOrigin {
+		o = origin[0]
+		if !s.Config().anyAppAdmits(o, true) {
+			s.log.Warn("relay: upgrade refused", "reason", "origin_not_allowed", "origin", o, "remote", r.RemoteAddr)
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{"wisp-v2"},
+		InsecureSkipVerify: true, // origins were checked above, scheme included
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(s.opts.MaxMessage)
+	sess := newSession(s, conn, o, hasOrigin, r.RemoteAddr)
+	s.mu.Lock()
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	sess.run(r.Context())
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting sessions, closes open ones (each stream gets
+// CLOSE first) and waits for them until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for sess := range s.sessions {
+		sess.shutdown()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// anyAppAdmits reports whether some app accepts this origin.
+func (c *Config) anyAppAdmits(origin string, hasOrigin bool) bool {
+	for i := range c.Apps {
+		if c.Apps[i].admits(origin, hasOrigin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *AppConfig) admits(origin string, hasOrigin bool) bool {
+	if !hasOrigin {
+		return a.AllowNoOrigin
+	}
+	for _, p := range a.Origins {
+		if matchOrigin(p, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate picks the session's app. pw is nil when the client sent no
+// credential. It returns a close reason when the session must be refused,
+// and a nil app with no reason when the client simply has no app.
+func (c *Config) authenticate(origin string, hasOrigin bool, pw *wisp.Password) (*AppConfig, wisp.CloseReason) {
+	if pw != nil {
+		for i := range c.Apps {
+			a := &c.Apps[i]
+			if a.ID != pw.User || a.Secret == "" {
+				continue
+			}
+			if subtle.ConstantTimeCompare([]byte(a.Secret), []byte(pw.Password)) != 1 || !a.admits(origin, hasOrigin) {
+				return nil, wisp.ReasonAuthBad
+			}
+			return a, 0
+		}
+		return nil, wisp.ReasonAuthBad
+	}
+	needsCredential := false
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if !a.admits(origin, hasOrigin) {
+			continue
+		}
+		if a.Secret == "" {
+			return a, 0
+		}
+		needsCredential = true
+	}
+	if needsCredential {
+		return nil, wisp.ReasonAuthRequired
+	}
+	return nil, 0
+}
+
+// wantsCredential reports whether credentialed apps admit this origin, and
+// whether one is required (no anonymous app does).
+func (c *Config) wantsCredential(origin string, hasOrigin bool) (offer, required bool) {
+	anon := false
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if !a.admits(origin, hasOrigin) {
+			continue
+		}
+		if a.Secret == "" {
+			anon = true
+		} else {
+			offer = true
+		}
+	}
+	return offer, offer && !anon
+}

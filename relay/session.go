@@ -1,0 +1,249 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// infoTimeout is how long a v2 client has to send its INFO (the spec's 5 s).
+const infoTimeout = 5 * time.Second
+
+type session struct {
+	srv       *Server
+	conn      *websocket.Conn
+	origin    string
+	hasOrigin bool
+	log       *slog.Logger
+	app       *AppConfig // nil: no app, no network
+	v2        bool
+	sockshim  bool // the client speaks sockshim's extension
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	streams map[uint32]*tcpStream
+	wg      sync.WaitGroup
+}
+
+func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
+	return &session{
+		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
+		v2:      conn.Subprotocol() == "wisp-v2",
+		streams: map[uint32]*tcpStream{},
+		log:     srv.log.With("remote", remote, "origin", origin),
+	}
+}
+
+func (s *session) write(b []byte) error {
+	return s.conn.Write(s.ctx, websocket.MessageBinary, b)
+}
+
+func (s *session) run(ctx context.Context) {
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer s.cancel()
+	if err := s.handshake(); err != nil {
+		s.log.Info("relay: session refused", "err", err)
+		return
+	}
+	appID := ""
+	if s.app != nil {
+		appID = s.app.ID
+	}
+	s.log = s.log.With("app", appID)
+	s.log.Debug("relay: session open", "v2", s.v2)
+	err := s.readLoop()
+	s.closeAll()
+	s.wg.Wait()
+	var ce websocket.CloseError
+	if err != nil && !errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
+		s.log.Info("relay: session ended", "err", err)
+	}
+	s.conn.CloseNow()
+}
+
+func (s *session) handshake() error {
+	cfg := s.srv.Config()
+	var pw *wisp.Password
+	if s.v2 {
+		info := wisp.Packet{Type: wisp.TypeInfo, Info: wisp.Info{Major: 2, Minor: 0}}
+		info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}})
+		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
+			req := byte(0)
+			if required {
+				req = 1
+			}
+			info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtPassword, Payload: []byte{req}})
+		}
+		if err := s.write(wisp.Append(nil, &info)); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, infoTimeout)
+		typ, b, err := s.conn.Read(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("waiting for client INFO: %w", err)
+		}
+		p, err := wisp.Parse(b)
+		if err != nil || typ != websocket.MessageBinary || p.Type != wisp.TypeInfo {
+			s.conn.Close(websocket.StatusProtocolError, "expected INFO")
+			return fmt.Errorf("expected client INFO: %v", err)
+		}
+		_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
+		if e, ok := p.Info.Find(wisp.ExtPassword); ok {
+			parsed, err := wisp.ParsePassword(e.Payload)
+			if err != nil {
+				s.refuse(wisp.ReasonAuthBad)
+				return err
+			}
+			pw = &parsed
+		}
+	}
+	app, reason := cfg.authenticate(s.origin, s.hasOrigin, pw)
+	if reason != 0 {
+		s.refuse(reason)
+		user := ""
+		if pw != nil {
+			user = pw.User
+		}
+		return fmt.Errorf("authentication: %v (app %q)", reason, user)
+	}
+	s.app = app
+	return s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit))
+}
+
+func (s *session) refuse(r wisp.CloseReason) {
+	s.write(wisp.AppendClose(nil, 0, r))
+	s.conn.Close(websocket.StatusPolicyViolation, r.String())
+}
+
+func (s *session) readLoop() error {
+	for {
+		typ, b, err := s.conn.Read(s.ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageBinary {
+			s.conn.Close(websocket.StatusUnsupportedData, "wisp uses binary messages")
+			return errors.New("text message")
+		}
+		p, err := wisp.Parse(b)
+		if err != nil {
+			if len(b) < wisp.HeaderLen {
+				s.conn.Close(websocket.StatusProtocolError, "short packet")
+				return err
+			}
+			s.log.Info("relay: malformed packet", "stream", p.StreamID, "err", err)
+			s.closeStream(p.StreamID, wisp.ReasonInvalid)
+			continue
+		}
+		s.route(&p)
+	}
+}
+
+func (s *session) route(p *wisp.Packet) {
+	switch p.Type {
+	case wisp.TypeConnect:
+		s.connect(p)
+	case wisp.TypeData:
+		s.mu.Lock()
+		st := s.streams[p.StreamID]
+		s.mu.Unlock()
+		if st != nil {
+			st.fromClient(p.Data)
+		}
+	case wisp.TypeClose:
+		s.mu.Lock()
+		st := s.streams[p.StreamID]
+		delete(s.streams, p.StreamID)
+		s.mu.Unlock()
+		if st != nil {
+			st.clientClosed(p.Reason)
+		}
+	default:
+		// CONTINUE and INFO from a client carry nothing for the relay;
+		// unknown extension packets are ignored, as the spec asks.
+	}
+}
+
+func (s *session) connect(p *wisp.Packet) {
+	if p.StreamID == 0 {
+		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
+		return
+	}
+	s.mu.Lock()
+	if old := s.streams[p.StreamID]; old != nil {
+		delete(s.streams, p.StreamID)
+		s.mu.Unlock()
+		s.log.Info("relay: CONNECT for an open stream id", "stream", p.StreamID)
+		old.abort(wisp.ReasonInvalid)
+		return
+	}
+	if p.StreamType != wisp.StreamTCP {
+		s.mu.Unlock()
+		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
+		return
+	}
+	st := newTCPStream(s, p.StreamID)
+	s.streams[p.StreamID] = st
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st.run(p.Host, p.Port)
+	}()
+}
+
+// closeStream closes a stream (if open) and tells the client.
+func (s *session) closeStream(id uint32, r wisp.CloseReason) {
+	s.mu.Lock()
+	st := s.streams[id]
+	delete(s.streams, id)
+	s.mu.Unlock()
+	if st != nil {
+		st.abort(r)
+		return
+	}
+	if id != 0 {
+		s.write(wisp.AppendClose(nil, id, r))
+	}
+}
+
+// forget drops a stream from the table if it is still the one registered.
+func (s *session) forget(st *tcpStream) {
+	s.mu.Lock()
+	if s.streams[st.id] == st {
+		delete(s.streams, st.id)
+	}
+	s.mu.Unlock()
+}
+
+func (s *session) closeAll() {
+	s.mu.Lock()
+	streams := s.streams
+	s.streams = map[uint32]*tcpStream{}
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.abort(0)
+	}
+}
+
+// shutdown closes every stream with CLOSE, then the WebSocket.
+func (s *session) shutdown() {
+	s.mu.Lock()
+	streams := s.streams
+	s.streams = map[uint32]*tcpStream{}
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.abort(wisp.ReasonUnknown)
+	}
+	go s.conn.Close(websocket.StatusGoingAway, "relay shutting down")
+}

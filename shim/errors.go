@@ -1,0 +1,222 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wispclient"
+)
+
+// SocketErrorStatus is a socket operation's outcome, mirroring
+// https://learn.microsoft.com/uwp/api/windows.networking.sockets.socketerrorstatus.
+// Get it from any error with GetStatus.
+type SocketErrorStatus int32
+
+// The WinRT values, in WinRT's order.
+const (
+	Unknown SocketErrorStatus = iota
+	OperationAborted
+	HTTPInvalidServerResponse
+	ConnectionTimedOut
+	AddressFamilyNotSupported
+	SocketTypeNotSupported
+	HostNotFound
+	NoDataRecordOfRequestedType
+	NonAuthoritativeHostNotFound
+	ClassTypeNotFound
+	AddressAlreadyInUse
+	CannotAssignRequestedAddress
+	ConnectionRefused
+	NetworkIsUnreachable
+	UnreachableHost
+	NetworkIsDown
+	NetworkDroppedConnectionOnReset
+	SoftwareCausedConnectionAbort
+	ConnectionResetByPeer
+	HostIsDown
+	NoAddressesFound
+	TooManyOpenFiles
+	MessageTooLong
+	CertificateExpired
+	CertificateUntrustedRoot
+	CertificateCommonNameIsIncorrect
+	CertificateWrongUsage
+	CertificateRevoked
+	CertificateNoRevocationCheck
+	CertificateRevocationServerOffline
+	CertificateIsInvalid
+)
+
+var statusNames = [...]string{
+	"Unknown", "OperationAborted", "HttpInvalidServerResponse", "ConnectionTimedOut",
+	"AddressFamilyNotSupported", "SocketTypeNotSupported", "HostNotFound",
+	"NoDataRecordOfRequestedType", "NonAuthoritativeHostNotFound", "ClassTypeNotFound",
+	"AddressAlreadyInUse", "CannotAssignRequestedAddress", "ConnectionRefused",
+	"NetworkIsUnreachable", "UnreachableHost", "NetworkIsDown",
+	"NetworkDroppedConnectionOnReset", "SoftwareCausedConnectionAbort", "ConnectionResetByPeer",
+	"HostIsDown", "NoAddressesFound", "TooManyOpenFiles", "MessageTooLong",
+	"CertificateExpired", "CertificateUntrustedRoot", "CertificateCommonNameIsIncorrect",
+	"CertificateWrongUsage", "CertificateRevoked", "CertificateNoRevocationCheck",
+	"CertificateRevocationServerOffline", "CertificateIsInvalid",
+}
+
+func (s SocketErrorStatus) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("SocketErrorStatus(%d)", int32(s))
+}
+
+// Sentinel errors; test for them with errors.Is.
+var (
+	// ErrAccessDenied: the app's network capabilities do not allow the
+	// operation (WinRT's E_ACCESSDENIED under network isolation).
+	ErrAccessDenied = errors.New("access denied by network capability policy")
+	// ErrNotSupported: the operation cannot work on this platform or
+	// transport.
+	ErrNotSupported = errors.New("not supported")
+	// ErrInvalidArgument: a host name, service name or option is malformed.
+	ErrInvalidArgument = errors.New("invalid argument")
+)
+
+// SocketError is the error of a socket operation. It carries a
+// SocketErrorStatus and implements net.Error.
+type SocketError struct {
+	Op     string // "connect", "read", "write", ...
+	Addr   string // host:service, when known
+	Status SocketErrorStatus
+	Err    error
+}
+
+func (e *SocketError) Error() string {
+	s := "shim: " + e.Op
+	if e.Addr != "" {
+		s += " " + e.Addr
+	}
+	s += ": "
+	if e.Err != nil {
+		s += e.Err.Error()
+	} else {
+		s += e.Status.String()
+	}
+	return s
+}
+
+func (e *SocketError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the operation timed out (net.Error).
+func (e *SocketError) Timeout() bool {
+	var ne net.Error
+	return e.Status == ConnectionTimedOut || errors.Is(e.Err, os.ErrDeadlineExceeded) ||
+		errors.As(e.Err, &ne) && ne.Timeout()
+}
+
+// Temporary is deprecated in net.Error; it reports Timeout.
+func (e *SocketError) Temporary() bool { return e.Timeout() }
+
+// GetStatus returns the SocketErrorStatus of err, like WinRT's
+// SocketError.GetStatus; Unknown when err carries none.
+func GetStatus(err error) SocketErrorStatus {
+	var se *SocketError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return statusOf(err)
+}
+
+// wrapErr turns a transport error into a *SocketError. io.EOF passes
+// unchanged so a SocketError-free io.Reader contract holds.
+func wrapErr(op, addr string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	var se *SocketError
+	if errors.As(err, &se) {
+		return err
+	}
+	e := &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
+	var pe *policy.Error
+	if errors.As(err, &pe) && errors.Is(err, policy.ErrDenied) {
+		e.Err = fmt.Errorf("%w (%s)", ErrAccessDenied, pe.Reason)
+	}
+	var ce *wisp.CloseError
+	if errors.As(err, &ce) && ce.Reason == wisp.ReasonBlocked {
+		e.Err = fmt.Errorf("%w (relay: %s)", ErrAccessDenied, ce.Reason)
+	}
+	if errors.As(err, &ce) && (ce.Reason == wisp.ReasonInvalid) {
+		e.Err = fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	return e
+}
+
+func statusOf(err error) SocketErrorStatus {
+	var ce *wisp.CloseError
+	if errors.As(err, &ce) {
+		switch ce.Reason {
+		case wisp.ReasonTimeout, wisp.ReasonDataTimeout:
+			return ConnectionTimedOut
+		case wisp.ReasonRefused:
+			return ConnectionRefused
+		case wisp.ReasonUnreachable:
+			return UnreachableHost
+		case wisp.ReasonNetUnreachable:
+			return NetworkIsUnreachable
+		case wisp.ReasonHostNotFound:
+			return HostNotFound
+		case wisp.ReasonReset, wisp.ReasonNetworkError:
+			return ConnectionResetByPeer
+		case wisp.ReasonUnknown:
+			return SoftwareCausedConnectionAbort
+		}
+		return Unknown
+	}
+	var he *wispclient.HandshakeError
+	if errors.As(err, &he) {
+		return Unknown
+	}
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, policy.ErrHostNotFound), errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return HostNotFound
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return ConnectionTimedOut
+	case errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
+		return OperationAborted
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ConnectionRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ConnectionResetByPeer
+	case errors.Is(err, syscall.ECONNABORTED):
+		return SoftwareCausedConnectionAbort
+	case errors.Is(err, syscall.ENETUNREACH):
+		return NetworkIsUnreachable
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return UnreachableHost
+	case errors.Is(err, syscall.EHOSTDOWN):
+		return HostIsDown
+	case errors.Is(err, syscall.ENETDOWN):
+		return NetworkIsDown
+	case errors.Is(err, syscall.EADDRINUSE):
+		return AddressAlreadyInUse
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return CannotAssignRequestedAddress
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return TooManyOpenFiles
+	case errors.Is(err, syscall.EMSGSIZE):
+		return MessageTooLong
+	case errors.Is(err, syscall.EAFNOSUPPORT):
+		return AddressFamilyNotSupported
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ConnectionTimedOut
+	}
+	return Unknown
+}
