@@ -612,3 +612,38 @@ func TestCapabilities(t *testing.T) {
 		t.Errorf("zero = %s", s)
 	}
 }
+
+func TestNAT64PrefixesAndAcceptZone(t *testing.T) {
+	t.Parallel()
+	e := &Engine{Resolver: noDNS{t}, NAT64Prefixes: []netip.Prefix{
+		netip.MustParsePrefix("2600:1f00:64::/96"),
+		netip.MustParsePrefix("2600:1f00:aa00::/48"),
+		netip.MustParsePrefix("2600:1f00:bb00::/60"), // not an RFC 6052 length
+	}}
+	ic := &App{ID: "ic", Capabilities: InternetClient}
+	for _, tt := range []struct {
+		host string
+		want Reason
+	}{
+		{"2600:1f00:64::a00:1", ReasonPrivate},        // 10.0.0.1
+		{"2600:1f00:64::a9fe:a9fe", ReasonMetadata},   // 169.254.169.254
+		{"2600:1f00:64::808:808", ReasonAllowed},      // 8.8.8.8
+		{"2600:1f00:aa00:7f00:1::", ReasonLoopback},   // /48: 127.0 | u | 1.0
+		{"2600:1f00:aa00:808:8:800::", ReasonAllowed}, // /48: 8.8 | u | 8.8
+		{"2600:1f00:bb00::808:808", ReasonNotUnicast}, // bad length: special
+		{"2600:1f00:65::a00:1", ReasonAllowed},        // outside the prefixes: plain IPv6
+	} {
+		_, err := e.Check(context.Background(), ic, OpConnect, tt.host, 443)
+		if got := reasonOf(err); got != tt.want {
+			t.Errorf("Check(%s) = %v (%v), want %v", tt.host, got, err, tt.want)
+		}
+	}
+	pncs := &App{ID: "pncs", Capabilities: PrivateNetworkClientServer}
+	peer := netip.AddrPortFrom(netip.MustParseAddr("fe80::1%eth0"), 50000)
+	if err := e.CheckAddr(pncs, OpAccept, peer); err != nil {
+		t.Errorf("accepted link-local peer with a kernel zone: %v", err)
+	}
+	if err := e.CheckAddr(pncs, OpDatagram, peer); reasonOf(err) != ReasonNotUnicast {
+		t.Errorf("datagram to a zoned address: %v", err)
+	}
+}

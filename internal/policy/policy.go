@@ -131,6 +131,12 @@ type Engine struct {
 	// lower-case ASCII (punycode) form; an entry denies the name and every
 	// name under it ("example.com" denies "a.example.com").
 	DenyNames []string
+	// NAT64Prefixes are network-specific NAT64 prefixes (RFC 6052: /32, /40,
+	// /48, /56, /64 or /96) of the relay's own network, whose addresses
+	// reach the IPv4 address they embed; such an address is decided as that
+	// IPv4 address. The well-known prefixes need no entry. Prefixes of other
+	// lengths make every address in them special.
+	NAT64Prefixes []netip.Prefix
 	// OnDecision, if not nil, is called once for each Check and CheckAddr,
 	// allowed or denied, and for each denial by the dial-time gate. It must
 	// be fast and safe for concurrent use (Counters.Record is).
@@ -341,6 +347,11 @@ func (e *Engine) decideAddr(app *App, op Op, ap netip.AddrPort) Reason {
 	if op != OpAccept && e.Self != nil && e.Self(ap) {
 		return ReasonSelf
 	}
+	if op == OpAccept {
+		// The kernel names the interface of a link-local peer; only a zone
+		// chosen by the client is suspect.
+		a = a.WithZone("")
+	}
 	if op == OpBind && a.IsUnspecified() {
 		// Every interface, so also the internet-facing ones.
 		if !app.Capabilities.Has(InternetClientServer) {
@@ -348,7 +359,7 @@ func (e *Engine) decideAddr(app *App, op Op, ap netip.AddrPort) Reason {
 		}
 		return ReasonAllowed
 	}
-	class, meta := classify(a)
+	class, meta := e.classify(a)
 	switch class {
 	case ClassLoopback:
 		if !app.LoopbackExempt {
@@ -374,4 +385,39 @@ func (e *Engine) decideAddr(app *App, op Op, ap netip.AddrPort) Reason {
 		return ReasonMetadata
 	}
 	return ReasonNotUnicast
+}
+
+// classify is Classify with the operator's NAT64 prefixes.
+func (e *Engine) classify(a netip.Addr) (Class, bool) {
+	if a.Is6() && !a.Is4In6() && a.Zone() == "" {
+		for _, p := range e.NAT64Prefixes {
+			if p.Contains(a) {
+				v4, ok := nat64Embedded(a, p.Bits())
+				if !ok {
+					return ClassSpecial, false
+				}
+				return classify4(v4)
+			}
+		}
+	}
+	return classify(a)
+}
+
+// nat64Embedded extracts the IPv4 address embedded after a NAT64 prefix of
+// the given length, skipping the u octet (bits 64-71), per RFC 6052 2.2.
+func nat64Embedded(a netip.Addr, bits int) (netip.Addr, bool) {
+	if bits%8 != 0 || bits < 32 || bits > 96 || bits == 72 || bits == 80 || bits == 88 {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	var v4 [4]byte
+	i := bits / 8
+	for n := 0; n < 4; i++ {
+		if i == 8 {
+			continue
+		}
+		v4[n] = b[i]
+		n++
+	}
+	return netip.AddrFrom4(v4), true
 }
