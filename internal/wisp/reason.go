@@ -31,6 +31,9 @@ const (
 	ReasonReset CloseReason = 0xD1
 	// ReasonNetUnreachable (sockshim): no route to the destination network.
 	ReasonNetUnreachable CloseReason = 0xD2
+	// ReasonAddrInUse (sockshim, ExtListen): the listener's address and port
+	// are taken. Sent only on a listener id.
+	ReasonAddrInUse CloseReason = 0xD3
 )
 
 var reasonNames = map[CloseReason]string{
@@ -52,6 +55,7 @@ var reasonNames = map[CloseReason]string{
 	ReasonHostNotFound:   "host not found",
 	ReasonReset:          "connection reset by peer",
 	ReasonNetUnreachable: "network unreachable",
+	ReasonAddrInUse:      "address already in use",
 }
 
 func (r CloseReason) String() string {
