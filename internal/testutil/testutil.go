@@ -107,3 +107,39 @@ func Relay(t testing.TB, opts *relay.Options) (string, *relay.Server) {
 	})
 	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/wisp/", srv
 }
+
+// PairServer starts a TCP server on 127.0.0.1 that splices each two
+// consecutive connections to each other, so two clients (say, two browser
+// sockets through a relay) can be the two ends of one pipe.
+func PairServer(t testing.TB) *net.TCPAddr {
+	t.Helper()
+	var mu sync.Mutex
+	var waiting net.Conn
+	var waitDone chan struct{}
+	return Serve(t, func(c net.Conn) {
+		mu.Lock()
+		if waiting == nil {
+			waiting, waitDone = c, make(chan struct{})
+			done := waitDone
+			mu.Unlock()
+			<-done // keep c open until its peer is finished
+			return
+		}
+		peer, done := waiting, waitDone
+		waiting, waitDone = nil, nil
+		mu.Unlock()
+		defer close(done)
+		go func() {
+			io.Copy(peer, c)
+			closeWrite(peer)
+		}()
+		io.Copy(c, peer)
+		closeWrite(c)
+	})
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}

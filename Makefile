@@ -1,0 +1,51 @@
+# sockshim. `make run` starts the relay with its demo; `make test` runs every
+# test, installing what it needs (Debian chromium, npm packages) first.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+NODE_EXEC := node --experimental-websocket --stack-size=8192 $(GOROOT)/lib/wasm/wasm_exec_node.js
+BROWSER_EXEC := $(CURDIR)/bin/wasmbrowser
+export CGO_ENABLED := 0
+
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+
+run: wasm
+	$(GO) run ./cmd/relay -dev
+
+relay:
+	$(GO) build -o bin/relay ./cmd/relay
+
+# The demo page's wasm and Go's wasm_exec.js, embedded into the relay binary.
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/main.wasm ./wasm
+	cp $(GOROOT)/lib/wasm/wasm_exec.js web/wasm_exec.js
+
+deps:
+	./scripts/install-chromium.sh
+	./scripts/install-npm.sh
+
+bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
+	$(GO) build -o bin/wasmbrowser ./internal/cmd/wasmbrowser
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./...
+
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
+
+# Native tests, with the race detector (which needs cgo).
+test-native:
+	CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 \
+		$(GO) test -race -timeout 600s ./...
+
+test-wasm-node:
+	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" ./internal/wisp/ ./shim/
+
+test-wasm-browser: bin/wasmbrowser
+	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" ./internal/wisp/ ./shim/
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/wisp
+
+clean:
+	rm -rf bin web/main.wasm web/wasm_exec.js

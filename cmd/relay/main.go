@@ -1,0 +1,170 @@
+// Command relay is the sockshim relay: a Wisp v1/v2 WebSocket endpoint at
+// /wisp/ that opens real TCP connections for browser apps, enforcing each
+// app's network capabilities, and serves the demo page at /.
+//
+//	relay -dev                        # development policy, demo echo service
+//	relay -config relay.json -listen 0.0.0.0:8080
+//
+// SIGINT or SIGTERM shut down gracefully; SIGHUP reloads -config without
+// dropping sessions.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sockshim/sockshim"
+	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/relay"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("relay", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	listen := fl.String("listen", "127.0.0.1:8080", "address to serve HTTP and WebSocket on")
+	configPath := fl.String("config", "", "app policy file (JSON, see README)")
+	dev := fl.Bool("dev", false, "use the embedded development policy and start a loopback echo service for the demo")
+	verbose := fl.Bool("v", false, "log every decision (debug level)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg *relay.Config
+	switch {
+	case *configPath != "" && *dev:
+		return errors.New("-dev and -config exclude each other")
+	case *configPath != "":
+		c, err := relay.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	case *dev:
+		cfg = relay.DevConfig()
+	default:
+		return errors.New("no policy: pass -config FILE, or -dev for the development policy")
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	var self policy.SelfSet
+	self.Add(ln.Addr().(*net.TCPAddr).AddrPort())
+	srv := relay.New(&relay.Options{
+		Config: cfg,
+		Engine: &policy.Engine{Self: self.Contains},
+		Logger: log,
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/wisp/", srv)
+	mux.Handle("/healthz", srv.Handler())
+	mux.Handle("/", http.FileServerFS(sockshim.Assets))
+
+	var echoAddr string
+	if *dev {
+		echo, err := startEcho()
+		if err != nil {
+			return err
+		}
+		defer echo.Close()
+		echoAddr = echo.Addr().String()
+		log.Info("relay: dev echo service", "addr", echoAddr)
+	}
+	mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "dev": *dev})
+	})
+	if _, err := fs.Stat(sockshim.Assets, "web/main.wasm"); err != nil {
+		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")
+	}
+
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "sockshim relay listening on http://%s\n", ln.Addr())
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	for {
+		select {
+		case err := <-served:
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(log, srv, *configPath)
+				continue
+			}
+			log.Info("relay: shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			hs.Shutdown(ctx)
+			return srv.Shutdown(ctx)
+		}
+	}
+}
+
+func reload(log *slog.Logger, srv *relay.Server, path string) {
+	if path == "" {
+		log.Warn("relay: SIGHUP ignored: no -config file to reload")
+		return
+	}
+	c, err := relay.LoadConfig(path)
+	if err != nil {
+		log.Error("relay: config reload failed; keeping the previous policy", "err", err)
+		return
+	}
+	srv.SetConfig(c)
+	log.Info("relay: config reloaded", "apps", len(c.Apps))
+}
+
+// startEcho serves TCP echo on a loopback port for the demo page.
+func startEcho() (net.Listener, error) {
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0).String())
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln, nil
+}

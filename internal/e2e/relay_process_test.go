@@ -1,0 +1,158 @@
+//go:build !js
+
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/shim"
+)
+
+// TestRelayProcessNativeClient: the relay binary, a real TCP echo server and
+// our native client through it.
+func TestRelayProcessNativeClient(t *testing.T) {
+	t.Parallel()
+	echo := testutil.EchoServer(t)
+	r := startRelay(t, "-dev")
+	resp, err := http.Get(r.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+	s := shim.NewStreamSocket(shim.RelayTransport(r.WispURL(), nil))
+	h, _ := shim.NewHostName("127.0.0.1")
+	if err := s.Connect(ctxT(t, 10*time.Second), h, strconv.Itoa(echo.Port)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := bytes.Repeat([]byte("sockshim"), 128<<10) // 1 MiB
+	go s.Write(want)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("echo through the relay process: %v", err)
+	}
+}
+
+// TestRelayFlags: the binary refuses to start without a policy and with a
+// broken config, with a clear message.
+func TestRelayFlags(t *testing.T) {
+	t.Parallel()
+	bin := builtRelay(t)
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	os.WriteFile(broken, []byte(`{"apps":[{"id":"x","capabilities":["internetClinet"],"allowNoOrigin":true}]}`), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no policy"},
+		{[]string{"-config", broken}, `unknown capability "internetClinet"`},
+		{[]string{"-config", "/nonexistent.json"}, "no such file"},
+		{[]string{"-dev", "-config", broken}, "exclude each other"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("relay %v: err=%v output %q, want it to contain %q", c.args, err, out, c.want)
+		}
+	}
+}
+
+// TestSIGHUPReload: a new config applies to new sessions without dropping
+// open ones; a broken one is refused and the old policy kept.
+func TestSIGHUPReload(t *testing.T) {
+	t.Parallel()
+	echo := testutil.EchoServer(t)
+	cfgPath := filepath.Join(t.TempDir(), "relay.json")
+	allow := `{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["internetClient"],"loopbackExempt":true}]}`
+	deny := `{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["internetClient"]}]}`
+	os.WriteFile(cfgPath, []byte(allow), 0o600)
+	r := startRelay(t, "-config", cfgPath)
+	h, _ := shim.NewHostName("127.0.0.1")
+	port := strconv.Itoa(echo.Port)
+
+	open := shim.NewStreamSocket(shim.RelayTransport(r.WispURL(), nil))
+	if err := open.Connect(ctxT(t, 10*time.Second), h, port); err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+
+	hup := func(cfg string) {
+		os.WriteFile(cfgPath, []byte(cfg), 0o600)
+		before := strings.Count(r.stderr.String(), "config reload")
+		r.cmd.Process.Signal(syscall.SIGHUP)
+		for i := 0; strings.Count(r.stderr.String(), "config reload") == before; i++ {
+			if i > 200 {
+				t.Fatalf("no reload logged\n%s", r.stderr)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	hup(deny)
+	err := shim.NewStreamSocket(shim.RelayTransport(r.WispURL(), nil)).Connect(ctxT(t, 10*time.Second), h, port)
+	if !errors.Is(err, shim.ErrAccessDenied) {
+		t.Fatalf("after reload to a policy without loopback: %v, want ErrAccessDenied", err)
+	}
+	// The session opened before the reload still works.
+	if _, err := open.Write([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(open, buf); err != nil || string(buf) != "still here" {
+		t.Fatalf("open stream after reload: %q %v", buf, err)
+	}
+	hup(`{"apps":[`) // broken: refused, old policy kept
+	if !strings.Contains(r.stderr.String(), "config reload failed") {
+		t.Fatalf("broken reload not reported\n%s", r.stderr)
+	}
+}
+
+// TestDemoPage: `make run`'s page, served by the relay binary, loads the
+// wasm build in headless Chromium and echoes through the relay using the
+// default transport (the page's own origin).
+func TestDemoPage(t *testing.T) {
+	t.Parallel()
+	chromium, err := chromiumPath()
+	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
+	r := startRelay(t, "-dev")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctxT(t, 60*time.Second), opts...)
+	defer acancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.URL+"/")); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body.dataset.demo`))
+	if err != nil {
+		t.Fatalf("demo page never finished: %v\nrelay log:\n%s", err, r.stderr)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("out").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != "ok" || !strings.Contains(out, "echo: hello from a browser tab via sockshim") {
+		t.Fatalf("demo state %q, output:\n%s", state, out)
+	}
+}

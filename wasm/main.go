@@ -1,0 +1,135 @@
+//go:build js
+
+// Command wasm is the browser build of sockshim for the demo page and for
+// JavaScript apps: it exposes the shim API to JavaScript as
+// globalThis.sockshim (see web/sockshim.js) and then waits.
+package main
+
+import (
+	"context"
+	"errors"
+	"syscall/js"
+
+	"github.com/sockshim/sockshim/shim"
+)
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("connectStream", js.FuncOf(connectStream))
+	api.Set("version", "sockshim-dev")
+	js.Global().Set("sockshim", api)
+	if ready := js.Global().Get("__sockshimReady"); ready.Type() == js.TypeFunction {
+		ready.Invoke(api)
+	}
+	select {}
+}
+
+// promise runs fn on a goroutine (JS callbacks must never block) and
+// settles a Promise with its result.
+func promise(fn func() (any, error)) js.Value {
+	executor := js.FuncOf(func(this js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			v, err := fn()
+			if err != nil {
+				reject.Invoke(jsError(err))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	p := js.Global().Get("Promise").New(executor)
+	executor.Release() // the executor runs synchronously inside new Promise
+	return p
+}
+
+// jsError is an Error with the WinRT status and the access-denied flag.
+func jsError(err error) js.Value {
+	e := js.Global().Get("Error").New(err.Error())
+	e.Set("status", shim.GetStatus(err).String())
+	e.Set("accessDenied", errors.Is(err, shim.ErrAccessDenied))
+	return e
+}
+
+// connectStream(host, service) -> Promise<socket>: a StreamSocket on the
+// default transport (the page's relay).
+func connectStream(this js.Value, args []js.Value) any {
+	if len(args) < 2 {
+		return promise(func() (any, error) { return nil, errors.New("connectStream(host, service)") })
+	}
+	hostArg, service := args[0].String(), args[1].String()
+	return promise(func() (any, error) {
+		host, err := shim.NewHostName(hostArg)
+		if err != nil {
+			return nil, err
+		}
+		s := new(shim.StreamSocket)
+		if err := s.Connect(context.Background(), host, service); err != nil {
+			return nil, err
+		}
+		return socketObject(s), nil
+	})
+}
+
+func socketObject(s *shim.StreamSocket) js.Value {
+	o := js.Global().Get("Object").New()
+	var funcs []js.Func
+	method := func(name string, fn func(args []js.Value) any) {
+		f := js.FuncOf(func(this js.Value, args []js.Value) any { return fn(args) })
+		funcs = append(funcs, f)
+		o.Set(name, f)
+	}
+	info := s.Information()
+	if info.RemoteAddress != nil {
+		o.Set("remoteAddress", info.RemoteAddress.CanonicalName()+":"+info.RemotePort)
+	}
+	if info.LocalAddress != nil {
+		o.Set("localAddress", info.LocalAddress.CanonicalName()+":"+info.LocalPort)
+	}
+	// write(Uint8Array | string) -> Promise<number>
+	method("write", func(args []js.Value) any {
+		var b []byte
+		if len(args) > 0 && args[0].Type() == js.TypeString {
+			b = []byte(args[0].String())
+		} else if len(args) > 0 {
+			b = make([]byte, args[0].Get("byteLength").Int())
+			js.CopyBytesToGo(b, args[0])
+		}
+		return promise(func() (any, error) {
+			n, err := s.Write(b)
+			return n, err
+		})
+	})
+	// read(max = 65536) -> Promise<Uint8Array | null>; null at end of stream.
+	method("read", func(args []js.Value) any {
+		max := 64 << 10
+		if len(args) > 0 && args[0].Type() == js.TypeNumber {
+			max = args[0].Int()
+		}
+		return promise(func() (any, error) {
+			buf := make([]byte, max)
+			n, err := s.Read(buf)
+			if n == 0 && err != nil {
+				if err.Error() == "EOF" {
+					return nil, nil
+				}
+				return nil, err
+			}
+			a := js.Global().Get("Uint8Array").New(n)
+			js.CopyBytesToJS(a, buf[:n])
+			return a, nil
+		})
+	})
+	// close() -> Promise; releases the socket's JS functions.
+	method("close", func(args []js.Value) any {
+		return promise(func() (any, error) {
+			err := s.Close()
+			for _, f := range funcs {
+				f.Release()
+			}
+			return nil, err
+		})
+	})
+	return o
+}
