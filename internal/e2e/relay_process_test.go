@@ -5,10 +5,10 @@ package e2e
 import (
 	"bytes"
 	"errors"
-	"os/exec"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
