@@ -2,6 +2,8 @@ package shim
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/netip"
@@ -26,6 +28,8 @@ type StreamSocket struct {
 	info    StreamSocketInformation
 	conn    net.Conn
 	closed  bool
+
+	tlsConn *tls.Conn // set by UpgradeToSsl / ConnectWithProtectionLevel (tls.go)
 }
 
 // NewStreamSocket returns a StreamSocket on the given transport (nil means
@@ -40,6 +44,8 @@ type StreamSocketControl struct {
 	keepAlive bool
 	delay     bool // inverse of NoDelay, so the zero value means NoDelay = true
 	qos       SocketQualityOfService
+
+	tlsControl // IgnorableServerCertificateErrors, ClientCertificate, TrustedRoots (tls.go)
 }
 
 // KeepAlive reports whether TCP keep-alive is requested. Default false.
@@ -96,6 +102,15 @@ type StreamSocketInformation struct {
 	RemotePort        string
 	RemoteHostName    *HostName
 	RemoteServiceName string
+
+	// TLS (tls.go): the negotiated protection level (PlainSocket without
+	// TLS; TLS 1.3 reports Ssl), and the server certificate with the
+	// problems validation found, kept after a refused handshake too.
+	ProtectionLevel                SocketProtectionLevel
+	ServerCertificate              *x509.Certificate
+	ServerIntermediateCertificates []*x509.Certificate
+	ServerCertificateErrors        []ChainValidationResult
+	ServerCertificateErrorSeverity SocketSslErrorSeverity
 }
 
 // Control returns the socket's options.
@@ -161,7 +176,7 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 		return wrapErr("connect", addr, net.ErrClosed)
 	}
 	s.conn = c
-	s.info = StreamSocketInformation{RemoteHostName: host, RemoteServiceName: service}
+	s.info = StreamSocketInformation{RemoteHostName: host, RemoteServiceName: service, ProtectionLevel: ProtectionLevelPlainSocket}
 	if la := tcpAddrPort(c.LocalAddr()); la.IsValid() {
 		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
 	}
