@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -38,8 +39,78 @@ type AppConfig struct {
 	// LoopbackExempt allows 127.0.0.0/8 and ::1, as Windows' loopback
 	// exemption does.
 	LoopbackExempt bool `json:"loopbackExempt"`
+	// Listen lets the app open TCP listeners on the relay
+	// (StreamSocketListener); nil means it may not. Binding also needs
+	// internetClientServer (any address) or privateNetworkClientServer
+	// (private addresses), and loopback needs loopbackExempt.
+	Listen *ListenConfig `json:"listen,omitempty"`
 
 	caps policy.Capabilities
+}
+
+// ListenConfig says where an app may listen.
+type ListenConfig struct {
+	// Addresses are the IP literals the app may bind, "0.0.0.0" or "::"
+	// meaning every interface. The first is the default for a bind that
+	// names no address. Required.
+	Addresses []string `json:"addresses"`
+	// Ports are the ports the app may bind, as "20000-20100, 8080".
+	// A bind to port 0 gets a free port from these. Required.
+	Ports string `json:"ports"`
+	// PublicHost is the host name or address outsiders use to reach the
+	// relay's listeners (behind NAT, a load balancer); empty means the bound
+	// address, or unknown for an every-interface bind.
+	PublicHost string `json:"publicHost,omitempty"`
+	// MaxListeners bounds the listeners one session holds; 0 means 16.
+	MaxListeners int `json:"maxListeners,omitempty"`
+
+	addrs []netip.Addr
+	ports []policy.PortRange
+}
+
+func (l *ListenConfig) validate() error {
+	if len(l.Addresses) == 0 {
+		return errors.New("listen: addresses is required")
+	}
+	l.addrs = l.addrs[:0]
+	for _, a := range l.Addresses {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			return fmt.Errorf("listen: address %q: want an IP literal without a zone", a)
+		}
+		l.addrs = append(l.addrs, ip.Unmap())
+	}
+	ports, err := policy.ParsePortRanges(l.Ports)
+	if err != nil {
+		return fmt.Errorf("listen: ports: %w", err)
+	}
+	if len(ports) == 0 {
+		return errors.New("listen: ports is required")
+	}
+	l.ports = ports
+	if len(l.PublicHost) > 255 {
+		return errors.New("listen: publicHost longer than 255 bytes")
+	}
+	if l.MaxListeners < 0 {
+		return errors.New("listen: maxListeners is negative")
+	}
+	return nil
+}
+
+func (l *ListenConfig) maxListeners() int {
+	if l.MaxListeners == 0 {
+		return 16
+	}
+	return l.MaxListeners
+}
+
+func (l *ListenConfig) portAllowed(p uint16) bool {
+	for _, r := range l.ports {
+		if r.Contains(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // App returns the policy view of the app.
@@ -113,6 +184,11 @@ func (c *Config) validate() error {
 		if len(a.Secret) > 0xffff {
 			return fmt.Errorf("%s: secret longer than 65535 bytes", where)
 		}
+		if a.Listen != nil {
+			if err := a.Listen.validate(); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+		}
 	}
 	return nil
 }
@@ -172,7 +248,8 @@ func splitHostPort(s string) (host, port string) {
 }
 
 // DevConfig is the embedded development policy of `relay -dev`: one
-// anonymous app with every capability and the loopback exemption, for pages
+// anonymous app with every capability and the loopback exemption, allowed to
+// listen on loopback ports 1024-65535, for pages
 // on http://localhost:* and http://127.0.0.1:* and for native clients.
 func DevConfig() *Config {
 	c := &Config{Apps: []AppConfig{{
@@ -181,6 +258,7 @@ func DevConfig() *Config {
 		AllowNoOrigin:  true,
 		Capabilities:   []string{"internetClient", "internetClientServer", "privateNetworkClientServer"},
 		LoopbackExempt: true,
+		Listen:         &ListenConfig{Addresses: []string{"127.0.0.1", "::1"}, Ports: "1024-65535"},
 	}}}
 	if err := c.validate(); err != nil {
 		panic(err)

@@ -169,6 +169,52 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Stats is a snapshot of what the relay holds.
+type Stats struct {
+	Sessions  int // open WebSocket sessions
+	Streams   int // open streams, relay-initiated ones included
+	Listeners int // listeners bound or binding for apps
+
+	// BufferedBytes is stream data in relay memory: client data queued for
+	// destinations (at most StreamCredit packets per stream) plus data read
+	// from destinations and not yet written to a WebSocket (at most 32 KiB
+	// per stream).
+	BufferedBytes int64
+	// MaxStreamBufferedBytes is the largest BufferedBytes of one stream.
+	MaxStreamBufferedBytes int64
+	// InFlightBytes is DATA payload sent on flow-controlled streams that
+	// the clients have not granted back yet: in transit, or buffered in the
+	// client unread. Per stream it never exceeds the client's window.
+	InFlightBytes int64
+	// MaxStreamInFlightBytes is the largest InFlightBytes of one stream.
+	MaxStreamInFlightBytes int64
+}
+
+// Stats returns a snapshot of the relay's sessions, streams and buffers.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	st := Stats{Sessions: len(sessions)}
+	for _, sess := range sessions {
+		sess.mu.Lock()
+		st.Streams += len(sess.streams)
+		st.Listeners += len(sess.listeners)
+		for _, ts := range sess.streams {
+			b, f := ts.buffered(), ts.inFlight()
+			st.BufferedBytes += b
+			st.InFlightBytes += f
+			st.MaxStreamBufferedBytes = max(st.MaxStreamBufferedBytes, b)
+			st.MaxStreamInFlightBytes = max(st.MaxStreamInFlightBytes, f)
+		}
+		sess.mu.Unlock()
+	}
+	return st
+}
+
 // anyAppAdmits reports whether some app accepts this origin.
 func (c *Config) anyAppAdmits(origin string, hasOrigin bool) bool {
 	for i := range c.Apps {

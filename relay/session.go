@@ -24,22 +24,29 @@ type session struct {
 	log       *slog.Logger
 	app       *AppConfig // nil: no app, no network
 	v2        bool
-	sockshim  bool // the client speaks sockshim's extension
+	sockshim  bool   // the client speaks sockshim's extension
+	halfClose bool   // both sides advertised ExtHalfClose
+	window    uint32 // the client's relay-to-client window (ExtFlowControl); 0: off
+	canListen bool   // both sides advertised ExtListen
 
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	streams map[uint32]*tcpStream
-	wg      sync.WaitGroup
+	mu          sync.Mutex
+	streams     map[uint32]*tcpStream
+	listeners   map[uint32]*listener
+	nextRelayID uint32 // of relay-initiated streams, without the high bit
+	closing     bool   // closeAll or shutdown ran: register nothing new
+	wg          sync.WaitGroup
 }
 
 func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
 	return &session{
 		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
-		v2:      conn.Subprotocol() == "wisp-v2",
-		streams: map[uint32]*tcpStream{},
-		log:     srv.log.With("remote", remote, "origin", origin),
+		v2:        conn.Subprotocol() == "wisp-v2",
+		streams:   map[uint32]*tcpStream{},
+		listeners: map[uint32]*listener{},
+		log:       srv.log.With("remote", remote, "origin", origin),
 	}
 }
 
@@ -75,7 +82,12 @@ func (s *session) handshake() error {
 	var pw *wisp.Password
 	if s.v2 {
 		info := wisp.Packet{Type: wisp.TypeInfo, Info: wisp.Info{Major: 2, Minor: 0}}
-		info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}})
+		info.Info.Extensions = append(info.Info.Extensions,
+			wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
+			wisp.Extension{ID: wisp.ExtHalfClose},
+			wisp.Extension{ID: wisp.ExtFlowControl},
+			wisp.Extension{ID: wisp.ExtListen},
+		)
 		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
 			req := byte(0)
 			if required {
@@ -98,6 +110,16 @@ func (s *session) handshake() error {
 			return fmt.Errorf("expected client INFO: %v", err)
 		}
 		_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
+		_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
+		_, s.canListen = p.Info.Find(wisp.ExtListen)
+		if e, ok := p.Info.Find(wisp.ExtFlowControl); ok {
+			fc, err := wisp.ParseFlowControlInfo(e.Payload)
+			if err != nil {
+				s.refuse(wisp.ReasonIncompatible)
+				return err
+			}
+			s.window = fc.Window
+		}
 		if e, ok := p.Info.Find(wisp.ExtPassword); ok {
 			parsed, err := wisp.ParsePassword(e.Payload)
 			if err != nil {
@@ -154,19 +176,42 @@ func (s *session) route(p *wisp.Packet) {
 	case wisp.TypeConnect:
 		s.connect(p)
 	case wisp.TypeData:
-		s.mu.Lock()
-		st := s.streams[p.StreamID]
-		s.mu.Unlock()
-		if st != nil {
+		if st := s.stream(p.StreamID); st != nil {
 			st.fromClient(p.Data)
 		}
 	case wisp.TypeClose:
 		s.mu.Lock()
 		st := s.streams[p.StreamID]
 		delete(s.streams, p.StreamID)
+		l := s.listeners[p.StreamID]
+		delete(s.listeners, p.StreamID)
 		s.mu.Unlock()
 		if st != nil {
 			st.clientClosed(p.Reason)
+		}
+		if l != nil {
+			l.close()
+		}
+	case wisp.TypeFin:
+		if st := s.stream(p.StreamID); st != nil && s.halfClose {
+			if wisp.ParseFin(p.Data) != nil {
+				s.closeStream(p.StreamID, wisp.ReasonInvalid)
+				return
+			}
+			st.clientFin()
+		}
+	case wisp.TypeGrant:
+		if st := s.stream(p.StreamID); st != nil && s.window > 0 {
+			n, err := wisp.ParseGrant(p.Data)
+			if err != nil {
+				s.closeStream(p.StreamID, wisp.ReasonInvalid)
+				return
+			}
+			st.grant(n)
+		}
+	case wisp.TypeListen:
+		if s.canListen {
+			s.openListener(p)
 		}
 	default:
 		// CONTINUE and INFO from a client carry nothing for the relay;
@@ -180,6 +225,11 @@ func (s *session) connect(p *wisp.Packet) {
 		return
 	}
 	s.mu.Lock()
+	if s.listeners[p.StreamID] != nil || p.StreamID&wisp.RelayStreamBit != 0 {
+		s.mu.Unlock()
+		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
+		return
+	}
 	if old := s.streams[p.StreamID]; old != nil {
 		delete(s.streams, p.StreamID)
 		s.mu.Unlock()
@@ -192,6 +242,10 @@ func (s *session) connect(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
 		return
 	}
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
 	st := newTCPStream(s, p.StreamID)
 	s.streams[p.StreamID] = st
 	s.mu.Unlock()
@@ -200,6 +254,12 @@ func (s *session) connect(p *wisp.Packet) {
 		defer s.wg.Done()
 		st.run(p.Host, p.Port)
 	}()
+}
+
+func (s *session) stream(id uint32) *tcpStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams[id]
 }
 
 // closeStream closes a stream (if open) and tells the client.
@@ -226,23 +286,29 @@ func (s *session) forget(st *tcpStream) {
 	s.mu.Unlock()
 }
 
-func (s *session) closeAll() {
+// detach empties the stream and listener tables and closes the listeners,
+// which frees their ports before it returns.
+func (s *session) detach() map[uint32]*tcpStream {
 	s.mu.Lock()
-	streams := s.streams
-	s.streams = map[uint32]*tcpStream{}
+	s.closing = true
+	streams, listeners := s.streams, s.listeners
+	s.streams, s.listeners = map[uint32]*tcpStream{}, map[uint32]*listener{}
 	s.mu.Unlock()
-	for _, st := range streams {
+	for _, l := range listeners {
+		l.close()
+	}
+	return streams
+}
+
+func (s *session) closeAll() {
+	for _, st := range s.detach() {
 		st.abort(0)
 	}
 }
 
 // shutdown closes every stream with CLOSE, then the WebSocket.
 func (s *session) shutdown() {
-	s.mu.Lock()
-	streams := s.streams
-	s.streams = map[uint32]*tcpStream{}
-	s.mu.Unlock()
-	for _, st := range streams {
+	for _, st := range s.detach() {
 		st.abort(wisp.ReasonUnknown)
 	}
 	go s.conn.Close(websocket.StatusGoingAway, "relay shutting down")

@@ -19,7 +19,8 @@ import (
 // readBufSize is the largest DATA payload the relay sends from one TCP read.
 const readBufSize = 32 << 10
 
-// tcpStream is one client stream to a TCP destination.
+// tcpStream is one client stream to a TCP destination, or one connection
+// accepted by a listener (a relay-initiated stream).
 //
 // Client-to-relay flow control is Wisp's CONTINUE credit, kept exact: the
 // relay counts the packets it has allowed in total (allowed) and consumed
@@ -28,31 +29,91 @@ const readBufSize = 32 << 10
 // queue (capacity cap) never overflows. A client that sends more than
 // allowed broke the protocol: its stream is closed with ReasonThrottled,
 // never silently dropped.
+//
+// Relay-to-client flow control (ExtFlowControl) is byte credit, exact the
+// same way: window is what the client allowed in total (its initial window
+// plus every GRANT) minus the DATA payload bytes sent. The relay reads the
+// destination only while window > 0, and never more than window bytes, so
+// a stream whose reader is slow stalls only itself: its TCP receive buffer
+// fills and the destination is pushed back, while the relay holds at most
+// one read buffer (readBufSize) for it.
+//
+// Half-close (ExtHalfClose): a client FIN closes the queue; once it is
+// drained the TCP write side is shut (CloseWrite). Destination EOF sends FIN.
+// When both directions are done the relay sends CLOSE (voluntary).
 type tcpStream struct {
 	s   *session
 	id  uint32
 	cap uint32
 
-	queue    chan []byte   // client DATA waiting for TCP
-	received uint32        // touched only by the session reader
-	allowed  atomic.Uint32 // raised by the pump before each CONTINUE
-	gone     atomic.Bool   // the client sent CLOSE
+	queue       chan []byte   // client DATA waiting for TCP
+	received    uint32        // touched only by the session reader
+	queueClosed bool          // touched only by the session reader: FIN or CLOSE seen
+	allowed     atomic.Uint32 // raised by the pump before each CONTINUE
+	gone        atomic.Bool   // the client sent CLOSE
+
+	flow      bool         // ExtFlowControl negotiated
+	window    atomic.Int64 // bytes the relay may still send to the client
+	initial   int64        // the client's initial window
+	windowSig netutil.Signal
+
+	queuedBytes atomic.Int64 // client payload bytes in queue
+	heldBytes   atomic.Int64 // destination bytes read, not yet written to the WebSocket
 
 	mu        sync.Mutex
 	conn      net.Conn
+	wclosed   bool // the TCP write side was shut after a client FIN
+	halves    int  // directions finished by FIN (half-close)
 	done      *netutil.Once
 	abortOnce sync.Once
 }
 
 func newTCPStream(s *session, id uint32) *tcpStream {
 	c := s.srv.opts.StreamCredit
-	st := &tcpStream{s: s, id: id, cap: c, queue: make(chan []byte, c), done: netutil.NewOnce()}
+	st := &tcpStream{s: s, id: id, cap: c, queue: make(chan []byte, c), done: netutil.NewOnce(), windowSig: netutil.NewSignal()}
 	st.allowed.Store(c)
+	if s.window > 0 {
+		st.flow, st.initial = true, int64(s.window)
+		st.window.Store(st.initial)
+	}
 	return st
+}
+
+// buffered is the stream data the relay holds in memory.
+func (st *tcpStream) buffered() int64 { return st.queuedBytes.Load() + st.heldBytes.Load() }
+
+// inFlight is payload sent to the client and not yet granted back.
+func (st *tcpStream) inFlight() int64 {
+	if !st.flow {
+		return 0
+	}
+	return st.initial - st.window.Load()
+}
+
+// grant adds client credit; it runs on the session reader.
+func (st *tcpStream) grant(n uint32) {
+	if !st.flow {
+		return
+	}
+	if st.window.Add(int64(n)) > st.initial {
+		// A client grants only bytes it has received, so the window never
+		// exceeds the initial one; this client's accounting is broken.
+		st.s.log.Warn("relay: client granted bytes it never received", "stream", st.id)
+		st.s.forget(st)
+		st.abort(wisp.ReasonInvalid)
+		return
+	}
+	st.windowSig.Notify()
 }
 
 // fromClient queues a DATA payload; it runs on the session reader.
 func (st *tcpStream) fromClient(b []byte) {
+	if st.queueClosed {
+		st.s.log.Info("relay: DATA after FIN", "stream", st.id)
+		st.s.forget(st)
+		st.abort(wisp.ReasonInvalid)
+		return
+	}
 	st.received++
 	if st.received > st.allowed.Load() {
 		st.s.log.Warn("relay: client overran its stream credit", "stream", st.id, "allowed", st.allowed.Load())
@@ -60,6 +121,7 @@ func (st *tcpStream) fromClient(b []byte) {
 		st.abort(wisp.ReasonThrottled)
 		return
 	}
+	st.queuedBytes.Add(int64(len(b)))
 	select {
 	case st.queue <- b:
 	default: // unreachable while the accounting above holds
@@ -68,11 +130,44 @@ func (st *tcpStream) fromClient(b []byte) {
 	}
 }
 
+// clientFin handles the client's FIN (half-close): queued data is written,
+// then the TCP write side is shut. It runs on the session reader.
+func (st *tcpStream) clientFin() {
+	if st.queueClosed {
+		return // a repeated FIN changes nothing
+	}
+	st.queueClosed = true
+	close(st.queue)
+}
+
 // clientClosed handles the client's CLOSE: queued data is still written to
 // the destination, then the connection is closed.
 func (st *tcpStream) clientClosed(r wisp.CloseReason) {
 	st.gone.Store(true)
-	close(st.queue)
+	if !st.queueClosed {
+		st.queueClosed = true
+		close(st.queue)
+		return
+	}
+	// After a FIN the pump may already have shut the write side and left.
+	st.mu.Lock()
+	wc := st.wclosed
+	st.mu.Unlock()
+	if wc {
+		st.abort(0)
+	}
+}
+
+// halfDone records one direction finished by FIN; after both, the stream
+// ends with CLOSE (voluntary).
+func (st *tcpStream) halfDone() {
+	st.mu.Lock()
+	st.halves++
+	both := st.halves == 2
+	st.mu.Unlock()
+	if both {
+		st.abort(wisp.ReasonVoluntary)
+	}
 }
 
 // abort ends the stream at once; a non-zero reason is sent to the client.
@@ -100,6 +195,22 @@ func (st *tcpStream) run(host string, port uint16) {
 		st.abort(reasonFor(err, s.sockshim))
 		return
 	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	var opened []byte
+	if s.sockshim {
+		opened = wisp.AppendOpened(nil, st.id, wisp.Opened{
+			Remote: addrPort(conn.RemoteAddr()),
+			Local:  addrPort(conn.LocalAddr()),
+		})
+	}
+	st.serve(conn, opened)
+}
+
+// serve runs the stream over an open connection; first, if not nil, is sent
+// to the client before any DATA (OPENED or ACCEPTED).
+func (st *tcpStream) serve(conn net.Conn, first []byte) {
 	st.mu.Lock()
 	if st.done.Done() {
 		st.mu.Unlock()
@@ -108,15 +219,8 @@ func (st *tcpStream) run(host string, port uint16) {
 	}
 	st.conn = conn
 	st.mu.Unlock()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	if s.sockshim {
-		o := wisp.Opened{
-			Remote: addrPort(conn.RemoteAddr()),
-			Local:  addrPort(conn.LocalAddr()),
-		}
-		s.write(wisp.AppendOpened(nil, st.id, o))
+	if first != nil {
+		st.s.write(first)
 	}
 	go st.pump(conn)
 	st.toClient(conn)
@@ -171,11 +275,13 @@ func (st *tcpStream) pump(conn net.Conn) {
 		case <-st.done.C:
 			return
 		}
-		if !ok { // the client closed; everything it sent is written
-			st.abort(0)
+		if !ok {
+			st.queueDrained(conn)
 			return
 		}
-		if _, err := conn.Write(b); err != nil {
+		_, err := conn.Write(b)
+		st.queuedBytes.Add(-int64(len(b)))
+		if err != nil {
 			st.abort(reasonFor(err, st.s.sockshim))
 			return
 		}
@@ -191,14 +297,65 @@ func (st *tcpStream) pump(conn net.Conn) {
 	}
 }
 
+// queueDrained runs when everything the client sent before its CLOSE or
+// FIN is written: CLOSE ends the stream, FIN shuts the TCP write side.
+func (st *tcpStream) queueDrained(conn net.Conn) {
+	st.mu.Lock()
+	if st.gone.Load() {
+		st.mu.Unlock()
+		st.abort(0)
+		return
+	}
+	st.wclosed = true
+	st.mu.Unlock()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			st.abort(reasonFor(err, st.s.sockshim))
+			return
+		}
+	} else {
+		st.s.log.Debug("relay: connection cannot half-close; its write side stays open", "stream", st.id)
+	}
+	st.halfDone()
+}
+
+// waitWindow returns how many bytes the relay may read for the client now,
+// waiting for a GRANT when the window is empty; false when the stream ends.
+func (st *tcpStream) waitWindow() (int, bool) {
+	for {
+		if w := st.window.Load(); w > 0 {
+			return int(min(w, readBufSize)), true
+		}
+		select {
+		case <-st.windowSig:
+		case <-st.done.C:
+			return 0, false
+		}
+	}
+}
+
 // toClient copies destination data to the client as DATA packets.
 func (st *tcpStream) toClient(conn net.Conn) {
 	buf := make([]byte, wisp.HeaderLen+readBufSize)
 	for {
-		n, err := conn.Read(buf[wisp.HeaderLen:])
+		want := readBufSize
+		if st.flow {
+			w, ok := st.waitWindow()
+			if !ok {
+				return
+			}
+			want = w
+		}
+		n, err := conn.Read(buf[wisp.HeaderLen : wisp.HeaderLen+want])
 		if n > 0 {
+			if st.flow {
+				st.window.Add(-int64(n))
+			}
+			st.heldBytes.Store(int64(n))
 			wisp.PutDataHeader(buf, st.id)
-			if st.s.write(buf[:wisp.HeaderLen+n]) != nil {
+			werr := st.s.write(buf[:wisp.HeaderLen+n])
+			st.heldBytes.Store(0)
+			if werr != nil {
 				st.abort(0)
 				return
 			}
@@ -207,9 +364,16 @@ func (st *tcpStream) toClient(conn net.Conn) {
 			if st.done.Done() || st.gone.Load() {
 				return
 			}
-			if err == io.EOF {
+			switch {
+			case err == io.EOF && st.s.halfClose:
+				if st.s.write(wisp.AppendFin(nil, st.id)) != nil {
+					st.abort(0)
+					return
+				}
+				st.halfDone()
+			case err == io.EOF:
 				st.abort(wisp.ReasonVoluntary)
-			} else {
+			default:
 				st.abort(reasonFor(err, st.s.sockshim))
 			}
 			return

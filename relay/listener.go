@@ -1,0 +1,294 @@
+package relay
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// listener is a TCP listener the relay holds for a session (ExtListen). It
+// lives no longer than its session: closeAll closes it, which releases the
+// port at once.
+type listener struct {
+	s     *session
+	id    uint32
+	flags uint8
+
+	mu     sync.Mutex
+	ln     net.Listener // nil until bound
+	closed bool
+}
+
+// openListener handles LISTEN; it runs on the session reader and binds on a
+// goroutine.
+func (s *session) openListener(p *wisp.Packet) {
+	id := p.StreamID
+	req, err := wisp.ParseListen(p.Data)
+	if err != nil || id == 0 || id&wisp.RelayStreamBit != 0 {
+		s.log.Info("relay: bad LISTEN", "listener", id, "err", err)
+		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
+		return
+	}
+	max := 0
+	if s.app != nil && s.app.Listen != nil {
+		max = s.app.Listen.maxListeners()
+	}
+	s.mu.Lock()
+	switch {
+	case s.streams[id] != nil || s.listeners[id] != nil:
+		s.mu.Unlock()
+		s.log.Info("relay: LISTEN on an id in use", "listener", id)
+		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
+		return
+	case max > 0 && len(s.listeners) >= max:
+		s.mu.Unlock()
+		s.log.Info("relay: bind denied", "listener", id, "reason", "too_many_listeners", "max", max)
+		s.write(wisp.AppendClose(nil, id, wisp.ReasonThrottled))
+		return
+	case s.closing:
+		s.mu.Unlock()
+		return
+	}
+	l := &listener{s: s, id: id, flags: req.Flags}
+	s.listeners[id] = l
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		l.run(req)
+	}()
+}
+
+func (l *listener) run(req wisp.Listen) {
+	s := l.s
+	ln, reason := l.bind(req)
+	if ln == nil {
+		s.dropListener(l)
+		s.write(wisp.AppendClose(nil, l.id, reason))
+		return
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		ln.Close()
+		return
+	}
+	l.ln = ln
+	l.mu.Unlock()
+	bound := addrPort(ln.Addr())
+	reach := wisp.Listening{Bound: bound, ReachablePort: bound.Port()}
+	if h := s.app.Listen.PublicHost; h != "" {
+		reach.ReachableHost = h
+	} else if !bound.Addr().IsUnspecified() {
+		reach.ReachableHost = bound.Addr().String()
+	}
+	s.log.Info("relay: listening", "listener", l.id, "addr", bound.String())
+	s.write(wisp.AppendListening(nil, l.id, reach))
+	l.acceptLoop(ln)
+}
+
+// bind decides and opens the listener. A nil listener comes with the CLOSE
+// reason for the client; every denial is logged once with its reason.
+func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
+	s := l.s
+	deny := func(reason string, r wisp.CloseReason, args ...any) (net.Listener, wisp.CloseReason) {
+		s.log.Info("relay: bind denied", append([]any{"listener", l.id, "host", req.Host, "port", req.Port, "reason", reason}, args...)...)
+		return nil, r
+	}
+	app := s.app
+	switch {
+	case app == nil:
+		return deny(policy.ReasonNoApp.String(), wisp.ReasonBlocked)
+	case app.Listen == nil:
+		return deny("listen_not_configured", wisp.ReasonBlocked)
+	case !app.caps.Has(policy.InternetClientServer) && !app.caps.Has(policy.PrivateNetworkClientServer):
+		// internetClient alone is outbound only, loopback exemption or not.
+		return deny(policy.ReasonNoCapability.String(), wisp.ReasonBlocked)
+	}
+	lc := app.Listen
+	addr := lc.addrs[0]
+	if req.Host != "" {
+		a, err := netip.ParseAddr(trimBrackets(req.Host))
+		if err != nil || a.Zone() != "" {
+			return deny(policy.ReasonBadHost.String(), wisp.ReasonInvalid)
+		}
+		addr = a.Unmap()
+	}
+	allowed := false
+	for _, a := range lc.addrs {
+		allowed = allowed || a == addr
+	}
+	if !allowed {
+		return deny("listen_address_not_allowed", wisp.ReasonBlocked)
+	}
+	if req.Port != 0 && !lc.portAllowed(req.Port) {
+		return deny("listen_port_not_allowed", wisp.ReasonBlocked)
+	}
+	if err := s.srv.engine.CheckAddr(app.App(), policy.OpBind, netip.AddrPortFrom(addr, req.Port)); err != nil {
+		var pe *policy.Error
+		errors.As(err, &pe)
+		return deny(pe.Reason.String(), wisp.ReasonBlocked)
+	}
+	network := "tcp6"
+	if addr.Is4() {
+		network = "tcp4"
+	}
+	listen := func(port uint16) (net.Listener, error) {
+		var lcfg net.ListenConfig
+		lcfg.KeepAlive = -1 // set per accepted connection from the flags
+		return lcfg.Listen(s.ctx, network, netip.AddrPortFrom(addr, port).String())
+	}
+	var ln net.Listener
+	var err error
+	if req.Port != 0 {
+		ln, err = listen(req.Port)
+	} else {
+		ln, err = l.anyPort(lc, listen)
+	}
+	if err != nil {
+		r := wisp.ReasonNetworkError
+		switch {
+		case errors.Is(err, syscall.EADDRINUSE):
+			r = wisp.ReasonAddrInUse
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			r = wisp.ReasonInvalid
+		}
+		return deny("bind_failed", r, "err", err)
+	}
+	return ln, 0
+}
+
+// anyPort binds a free port in the allowed ranges: the kernel's choice when
+// it falls inside them, else the first free one from a random start.
+func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, error)) (net.Listener, error) {
+	ln, err := listen(0)
+	if err == nil {
+		if lc.portAllowed(addrPort(ln.Addr()).Port()) {
+			return ln, nil
+		}
+		ln.Close()
+	}
+	total := 0
+	for _, r := range lc.ports {
+		total += int(r.Hi-r.Lo) + 1
+	}
+	start := rand.IntN(total)
+	for i := range total {
+		k := (start + i) % total
+		for _, r := range lc.ports {
+			if n := int(r.Hi-r.Lo) + 1; k >= n {
+				k -= n
+				continue
+			}
+			ln, err = listen(r.Lo + uint16(k))
+			break
+		}
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			return ln, err
+		}
+	}
+	return nil, err
+}
+
+func trimBrackets(h string) string {
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		return h[1 : len(h)-1]
+	}
+	return h
+}
+
+func (l *listener) acceptLoop(ln net.Listener) {
+	s := l.s
+	app := s.app.App()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if l.isClosed() {
+				return
+			}
+			s.log.Info("relay: listener failed", "listener", l.id, "err", err)
+			if s.dropListener(l) {
+				s.write(wisp.AppendClose(nil, l.id, reasonFor(err, true)))
+			}
+			ln.Close()
+			return
+		}
+		peer := addrPort(c.RemoteAddr())
+		if err := s.srv.engine.CheckAddr(app, policy.OpAccept, peer); err != nil {
+			var pe *policy.Error
+			errors.As(err, &pe)
+			s.log.Info("relay: accept denied", "listener", l.id, "peer", peer.String(), "reason", pe.Reason.String())
+			c.Close()
+			continue
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(l.flags&wisp.ListenNoDelay != 0)
+			tc.SetKeepAlive(l.flags&wisp.ListenKeepAlive != 0)
+		}
+		st := s.addRelayStream()
+		if st == nil {
+			c.Close()
+			return
+		}
+		first := wisp.AppendAccepted(nil, st.id, wisp.Accepted{Listener: l.id, Remote: peer, Local: addrPort(c.LocalAddr())})
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			st.serve(c, first)
+		}()
+	}
+}
+
+func (l *listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// close closes the listener (the port is free when it returns); accepted
+// streams live on.
+func (l *listener) close() {
+	l.mu.Lock()
+	l.closed = true
+	ln := l.ln
+	l.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+}
+
+// addRelayStream registers a relay-initiated stream under a fresh id with
+// the high bit set; nil when the session is closing.
+func (s *session) addRelayStream() *tcpStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	for {
+		s.nextRelayID = (s.nextRelayID + 1) &^ wisp.RelayStreamBit
+		id := s.nextRelayID | wisp.RelayStreamBit
+		if s.nextRelayID != 0 && s.streams[id] == nil {
+			st := newTCPStream(s, id)
+			s.streams[id] = st
+			return st
+		}
+	}
+}
+
+// dropListener removes l from the table; false if it was no longer there.
+func (s *session) dropListener(l *listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listeners[l.id] == l {
+		delete(s.listeners, l.id)
+		return true
+	}
+	return false
+}
