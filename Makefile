@@ -7,6 +7,9 @@ NODE_EXEC := node --experimental-websocket --stack-size=8192 $(GOROOT)/lib/wasm/
 BROWSER_EXEC := $(CURDIR)/bin/wasmbrowser
 export CGO_ENABLED := 0
 
+# Unit tests that also run compiled to wasm (in Node and in Chromium).
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./shim/
+
 .PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
 
 run: wasm
@@ -35,17 +38,27 @@ test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
 
 # Native tests, with the race detector (which needs cgo).
 test-native:
-	CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 \
+	CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1 \
 		$(GO) test -race -timeout 600s ./...
 
 test-wasm-node:
-	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" ./internal/wisp/ ./shim/
+	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" $(WASM_UNIT_PKGS)
 
 test-wasm-browser: bin/wasmbrowser
-	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" ./internal/wisp/ ./shim/
+	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(WASM_UNIT_PKGS)
 
+# Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
+	internal/policy:FuzzParsePortRange
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/wisp
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$pkg $$fn"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) ./$$pkg; \
+		mkdir -p $$pkg/testdata/fuzz/$$fn; \
+		cp -n $$($(GO) env GOCACHE)/fuzz/github.com/sockshim/sockshim/$$pkg/$$fn/* $$pkg/testdata/fuzz/$$fn/ 2>/dev/null || true; \
+	done
 
 clean:
 	rm -rf bin web/main.wasm web/wasm_exec.js
