@@ -44,6 +44,9 @@ type AppConfig struct {
 	// internetClientServer (any address) or privateNetworkClientServer
 	// (private addresses), and loopback needs loopbackExempt.
 	Listen *ListenConfig `json:"listen,omitempty"`
+	// Limits bound the app's sessions, streams and bandwidth; zero fields
+	// mean the defaults documented on Limits.
+	Limits Limits `json:"limits"`
 
 	caps policy.Capabilities
 }
@@ -180,6 +183,9 @@ func (c *Config) validate() error {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 			a.caps |= cp
+		}
+		if err := a.Limits.validate(); err != nil {
+			return fmt.Errorf("%s: limits: %w", where, err)
 		}
 		if len(a.Secret) > 0xffff {
 			return fmt.Errorf("%s: secret longer than 65535 bytes", where)

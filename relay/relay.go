@@ -43,6 +43,18 @@ type Options struct {
 	MaxMessage int64
 	// DialTimeout bounds each outbound connect; default 10 s.
 	DialTimeout time.Duration
+	// MaxStreams bounds the streams open at once on the whole relay;
+	// default 65536. Per-app limits are in the config (Limits).
+	MaxStreams int
+	// HandshakeTimeout bounds the Wisp handshake (the client's INFO);
+	// default 5 s, as the Wisp specification suggests.
+	HandshakeTimeout time.Duration
+	// PingInterval is how often the relay pings each client; an unanswered
+	// ping ends the session. Default 30 s.
+	PingInterval time.Duration
+	// IdleTimeout ends a session that has had no streams and no traffic
+	// for this long; default 5 min.
+	IdleTimeout time.Duration
 }
 
 // Server is a relay. Use Handler to serve it.
@@ -53,6 +65,11 @@ type Server struct {
 	dialer Dialer
 	log    *slog.Logger
 
+	metrics      metrics
+	streamsTotal atomic.Int64
+	usageMu      sync.Mutex
+	apps         map[string]*appUsage // by app id
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
@@ -61,7 +78,7 @@ type Server struct {
 
 // New returns a Server.
 func New(opts *Options) *Server {
-	s := &Server{sessions: map[*session]struct{}{}}
+	s := &Server{sessions: map[*session]struct{}{}, apps: map[string]*appUsage{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -74,14 +91,36 @@ func New(opts *Options) *Server {
 	if s.opts.DialTimeout == 0 {
 		s.opts.DialTimeout = 10 * time.Second
 	}
+	if s.opts.MaxStreams <= 0 {
+		s.opts.MaxStreams = 65536
+	}
+	if s.opts.HandshakeTimeout <= 0 {
+		s.opts.HandshakeTimeout = 5 * time.Second
+	}
+	if s.opts.PingInterval <= 0 {
+		s.opts.PingInterval = 30 * time.Second
+	}
+	if s.opts.IdleTimeout <= 0 {
+		s.opts.IdleTimeout = 5 * time.Minute
+	}
 	s.log = s.opts.Logger
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.engine = s.opts.Engine
-	if s.engine == nil {
-		s.engine = &policy.Engine{}
+	// The engine is copied, never mutated: the relay adds its own
+	// decision hook (log once, count) in front of the caller's.
+	var e policy.Engine
+	if s.opts.Engine != nil {
+		e = *s.opts.Engine
 	}
+	next := e.OnDecision
+	e.OnDecision = func(d policy.Decision) {
+		s.recordDecision(d)
+		if next != nil {
+			next(d)
+		}
+	}
+	s.engine = &e
 	s.dialer = s.opts.Dialer
 	cfg := s.opts.Config
 	if cfg == nil {

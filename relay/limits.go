@@ -1,0 +1,184 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// Limits bound what one app may use of the relay. Zero fields mean the
+// defaults given; a stream over a limit is refused with CLOSE 0x49
+// (throttled), a session over a limit with CLOSE 0x49 on stream 0.
+type Limits struct {
+	// MaxSessions open at once for the app; default 1024.
+	MaxSessions int `json:"maxSessions"`
+	// MaxStreamsPerSession open at once on one session; default 256.
+	MaxStreamsPerSession int `json:"maxStreamsPerSession"`
+	// MaxStreams open at once across the app's sessions; default 4096.
+	MaxStreams int `json:"maxStreams"`
+	// StreamsPerSecond is the sustained rate of new streams per session;
+	// default 1000. StreamBurst is how many may open at once; default 500.
+	StreamsPerSecond float64 `json:"streamsPerSecond"`
+	StreamBurst      int     `json:"streamBurst"`
+	// BytesPerSecond caps the app's relayed bytes, both directions together,
+	// across its sessions; 0 means unlimited.
+	BytesPerSecond int64 `json:"bytesPerSecond"`
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxSessions, 1024)
+	def(&l.MaxStreamsPerSession, 256)
+	def(&l.MaxStreams, 4096)
+	def(&l.StreamBurst, 500)
+	if l.StreamsPerSecond <= 0 {
+		l.StreamsPerSecond = 1000
+	}
+	return l
+}
+
+// appUsage is what an app uses now, kept by app id across config reloads.
+type appUsage struct {
+	sessions atomic.Int64
+	streams  atomic.Int64
+
+	mu        sync.Mutex
+	bandwidth *rate.Limiter // nil: unlimited
+	bwLimit   int64
+}
+
+func (s *Server) usage(id string) *appUsage {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	u := s.apps[id]
+	if u == nil {
+		u = &appUsage{}
+		s.apps[id] = u
+	}
+	return u
+}
+
+// sessionLimits is a session's share of the limits.
+type sessionLimits struct {
+	limits  Limits
+	app     *appUsage // nil for a session without an app
+	opens   *rate.Limiter
+	streams atomic.Int64
+}
+
+// admitSession counts a new session against its app; release undoes it.
+func (s *Server) admitSession(app *AppConfig) (*sessionLimits, func(), bool) {
+	var l Limits
+	if app != nil {
+		l = app.Limits
+	}
+	l = l.withDefaults()
+	sl := &sessionLimits{limits: l, opens: rate.NewLimiter(rate.Limit(l.StreamsPerSecond), l.StreamBurst)}
+	if app == nil {
+		return sl, func() {}, true
+	}
+	u := s.usage(app.ID)
+	if u.sessions.Add(1) > int64(l.MaxSessions) {
+		u.sessions.Add(-1)
+		s.metrics.throttled.Add(1)
+		return nil, nil, false
+	}
+	u.mu.Lock()
+	if u.bwLimit != l.BytesPerSecond { // first session, or the config changed
+		u.bwLimit = l.BytesPerSecond
+		u.bandwidth = nil
+		if l.BytesPerSecond > 0 {
+			burst := max(int(l.BytesPerSecond), 256<<10) // a whole packet always fits
+			u.bandwidth = rate.NewLimiter(rate.Limit(l.BytesPerSecond), burst)
+		}
+	}
+	u.mu.Unlock()
+	sl.app = u
+	var once sync.Once
+	return sl, func() { once.Do(func() { u.sessions.Add(-1) }) }, true
+}
+
+// admitStream counts a new stream against the session's, the app's and the
+// relay's limits. It returns a release func, or false when over a limit.
+func (s *Server) admitStream(sl *sessionLimits) (func(), bool) {
+	over := func(undo ...*atomic.Int64) (func(), bool) {
+		for _, c := range undo {
+			c.Add(-1)
+		}
+		s.metrics.throttled.Add(1)
+		return nil, false
+	}
+	if !sl.opens.Allow() {
+		return over()
+	}
+	if sl.streams.Add(1) > int64(sl.limits.MaxStreamsPerSession) {
+		return over(&sl.streams)
+	}
+	if sl.app != nil && sl.app.streams.Add(1) > int64(sl.limits.MaxStreams) {
+		return over(&sl.streams, &sl.app.streams)
+	}
+	if s.streamsTotal.Add(1) > int64(s.opts.MaxStreams) {
+		undo := []*atomic.Int64{&sl.streams, &s.streamsTotal}
+		if sl.app != nil {
+			undo = append(undo, &sl.app.streams)
+		}
+		return over(undo...)
+	}
+	s.metrics.streamsOpened.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			sl.streams.Add(-1)
+			s.streamsTotal.Add(-1)
+			if sl.app != nil {
+				sl.app.streams.Add(-1)
+			}
+		})
+	}, true
+}
+
+// throttle waits until the app's bandwidth allows n more bytes; it returns
+// an error only when ctx ends.
+func (sl *sessionLimits) throttle(ctx context.Context, n int) error {
+	if sl == nil || sl.app == nil {
+		return nil
+	}
+	sl.app.mu.Lock()
+	bw := sl.app.bandwidth
+	sl.app.mu.Unlock()
+	if bw == nil {
+		return nil
+	}
+	return bw.WaitN(ctx, n)
+}
+
+// refuseThrottled tells the client a stream was over a limit.
+func (s *session) refuseThrottled(id uint32) {
+	s.log.Info("relay: stream throttled", "stream", id)
+	s.write(wisp.AppendClose(nil, id, wisp.ReasonThrottled))
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.MaxSessions < 0, l.MaxStreamsPerSession < 0, l.MaxStreams < 0, l.StreamBurst < 0:
+		return errors.New("counts must not be negative (0 means the default)")
+	case l.StreamsPerSecond < 0 || math.IsNaN(l.StreamsPerSecond) || math.IsInf(l.StreamsPerSecond, 0):
+		return errors.New("streamsPerSecond must be a finite number >= 0")
+	case l.BytesPerSecond < 0:
+		return errors.New("bytesPerSecond must not be negative (0 means unlimited)")
+	case l.BytesPerSecond > 0 && l.BytesPerSecond < 1024:
+		return fmt.Errorf("bytesPerSecond %d is below 1024: no session could work", l.BytesPerSecond)
+	}
+	return nil
+}
