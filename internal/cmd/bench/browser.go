@@ -1,0 +1,103 @@
+//go:build !js
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// goBuild builds pkg for js/wasm (when wasm) or natively into out.
+func goBuild(out, pkg string, wasm bool, flags ...string) error {
+	args := append([]string{"build", "-o", out}, flags...)
+	args = append(args, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if wasm {
+		cmd.Env = append(cmd.Env, "GOOS=js", "GOARCH=wasm")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// bundleGzip builds the demo's wasm (./wasm) as `make wasm` does and
+// returns its size compressed with gzip -9.
+func bundleGzip(tmp string) (int64, error) {
+	out := filepath.Join(tmp, "demo.wasm")
+	if err := goBuild(out, "./wasm", true, "-trimpath", "-ldflags=-s"); err != nil {
+		return 0, err
+	}
+	gz, err := exec.Command("gzip", "-9", "-c", out).Output()
+	if err != nil {
+		return 0, fmt.Errorf("gzip: %v", err)
+	}
+	return int64(len(gz)), nil
+}
+
+// browserStream runs internal/cmd/bench/wasm in headless Chromium: one
+// StreamSocket session through the relay, the same bulk echo as natively.
+func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams, payload int, d time.Duration) (float64, error) {
+	if _, err := os.Stat(runner); err != nil {
+		runner = filepath.Join(tmp, "wasmbrowser")
+		if err := goBuild(runner, "./internal/cmd/wasmbrowser", false); err != nil {
+			return 0, err
+		}
+	}
+	prog := filepath.Join(tmp, "bench.wasm")
+	if err := goBuild(prog, "./internal/cmd/bench/wasm", true); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runner, "-timeout", (d + 90*time.Second).String(), prog)
+	cmd.Env = append(os.Environ(),
+		"SOCKSHIM_RELAY_URL="+relayURL,
+		fmt.Sprintf("SOCKSHIM_ECHO_ADDR=127.0.0.1:%d", echoPort),
+		"SOCKSHIM_BENCH_DURATION="+d.String(),
+		"SOCKSHIM_BENCH_STREAMS="+strconv.Itoa(streams),
+		"SOCKSHIM_BENCH_PAYLOAD="+strconv.Itoa(payload),
+	)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "stream_mibps="); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err == nil {
+		err = errors.New("no result line")
+	}
+	return 0, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr.String(), 10))
+}
+
+// datagramStatus says whether the DatagramSocket row can be measured: it
+// needs shim.DatagramSocket over WebRTC, which is not built yet.
+func datagramStatus() string {
+	files, _ := filepath.Glob("shim/*.go")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("type DatagramSocket struct")) {
+			return "n/a (DatagramSocket exists; its bench is not written yet)"
+		}
+	}
+	return "n/a (not built yet)"
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
