@@ -47,6 +47,15 @@ test-wasm-node:
 test-wasm-browser: bin/wasmbrowser
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(WASM_UNIT_PKGS)
 
+# Speed and memory, never part of `make test`: our relay against direct
+# loopback TCP and the wisp-js server, plus Chromium rows; one table.
+# BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
+bench: bin/wasmbrowser
+	./scripts/install-npm.sh
+	./scripts/install-chromium.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
