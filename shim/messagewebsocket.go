@@ -1,0 +1,223 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+)
+
+// MessageWebSocket is a WebSocket client that sends and receives whole
+// messages, mirroring
+// https://learn.microsoft.com/uwp/api/windows.networking.sockets.messagewebsocket.
+// Register OnMessageReceived (required) and OnClosed, set Control options
+// and request headers, then Connect. Messages are delivered in order, one
+// callback at a time, on a goroutine of the socket's own; a slow callback
+// slows the reading (back-pressure), it never loses messages.
+type MessageWebSocket struct {
+	webSocket
+	control MessageWebSocketControl
+
+	onMessage func(MessageWebSocketMessageReceivedEventArgs)
+	sendMu    sync.Mutex
+}
+
+// MessageWebSocketControl holds a MessageWebSocket's options, mirroring
+// https://learn.microsoft.com/uwp/api/windows.networking.sockets.messagewebsocketcontrol.
+type MessageWebSocketControl struct {
+	WebSocketControl
+
+	msgMu   sync.Mutex
+	msgType SocketMessageType
+	maxSize uint32
+	mode    MessageWebSocketReceiveMode
+}
+
+// DefaultMaxMessageSize is MaxMessageSize's default: 32 MiB.
+const DefaultMaxMessageSize = 32 << 20
+
+// MessageType returns the type of messages Send sends. Default Binary.
+func (c *MessageWebSocketControl) MessageType() SocketMessageType {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	return c.msgType
+}
+
+// SetMessageType sets the type of messages Send sends (it may change
+// between sends).
+func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) {
+	c.msgMu.Lock()
+	c.msgType = t
+	c.msgMu.Unlock()
+}
+
+// MaxMessageSize returns the largest message accepted; a larger one closes
+// the connection with 1009 (message too big). Default 32 MiB.
+func (c *MessageWebSocketControl) MaxMessageSize() uint32 {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.maxSize == 0 {
+		return DefaultMaxMessageSize
+	}
+	return c.maxSize
+}
+
+// SetMaxMessageSize sets the largest message accepted. Set it before
+// Connect.
+func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) {
+	c.msgMu.Lock()
+	c.maxSize = n
+	c.msgMu.Unlock()
+}
+
+// ReceiveMode returns whether MessageReceived fires per message or per
+// fragment. Default FullMessage.
+func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	return c.mode
+}
+
+// SetReceiveMode sets the receive mode. Set it before Connect.
+func (c *MessageWebSocketControl) SetReceiveMode(m MessageWebSocketReceiveMode) {
+	c.msgMu.Lock()
+	c.mode = m
+	c.msgMu.Unlock()
+}
+
+// MessageWebSocketMessageReceivedEventArgs is one delivery, mirroring
+// https://learn.microsoft.com/uwp/api/windows.networking.sockets.messagewebsocketmessagereceivedeventargs.
+// In PartialMessage mode a message arrives as several deliveries, the last
+// with IsMessageComplete set (its Data may be empty).
+type MessageWebSocketMessageReceivedEventArgs struct {
+	MessageType       SocketMessageType
+	IsMessageComplete bool
+	Data              []byte
+}
+
+// partialChunk is the most data one PartialMessage delivery carries.
+const partialChunk = 64 << 10
+
+// NewMessageWebSocket returns a MessageWebSocket on the given transport
+// (nil means DefaultTransport).
+func NewMessageWebSocket(t Transport) *MessageWebSocket {
+	return &MessageWebSocket{webSocket: webSocket{Transport: t}}
+}
+
+// Control returns the socket's options.
+func (s *MessageWebSocket) Control() *MessageWebSocketControl { return &s.control }
+
+// Information returns what is known about the connection.
+func (s *MessageWebSocket) Information() WebSocketInformation { return s.information() }
+
+// SetRequestHeader adds a header to the opening handshake (WinRT's
+// SetRequestHeader). Set it before Connect.
+func (s *MessageWebSocket) SetRequestHeader(name, value string) { s.setRequestHeader(name, value) }
+
+// OnMessageReceived registers the MessageReceived callback. It must be set
+// before Connect.
+func (s *MessageWebSocket) OnMessageReceived(f func(MessageWebSocketMessageReceivedEventArgs)) {
+	s.mu.Lock()
+	s.onMessage = f
+	s.mu.Unlock()
+}
+
+// OnClosed registers the Closed callback, called once when the connection
+// ends, however it ends.
+func (s *MessageWebSocket) OnClosed(f func(WebSocketClosedEventArgs)) {
+	s.mu.Lock()
+	s.onClosed = f
+	s.mu.Unlock()
+}
+
+var errNoHandler = errors.New("OnMessageReceived must be set before Connect")
+
+// Connect performs the opening handshake with uri (ws:// or wss://).
+// Errors are *WebSocketError (see GetWebStatus); socket failures inside
+// them keep their SocketErrorStatus (see GetStatus). A server that
+// demands a subprotocol the client did not offer yields an error naming
+// it.
+func (s *MessageWebSocket) Connect(ctx context.Context, uri string) error {
+	s.mu.Lock()
+	f := s.onMessage
+	s.mu.Unlock()
+	if f == nil {
+		return &WebSocketError{Op: "connect", URL: uri, Err: errf("%w: %w", errNoHandler, ErrInvalidArgument)}
+	}
+	d, err := s.connect(ctx, uri, &s.control.WebSocketControl)
+	if err != nil {
+		return err
+	}
+	d.conn.SetReadLimit(int64(s.control.MaxMessageSize()))
+	go s.readLoop(d.conn, f, s.control.ReceiveMode())
+	return nil
+}
+
+func (s *MessageWebSocket) readLoop(c wsConn, deliver func(MessageWebSocketMessageReceivedEventArgs), mode MessageWebSocketReceiveMode) {
+	for {
+		typ, r, err := c.Reader(context.Background())
+		if err == nil {
+			err = s.readMessage(messageTypeOf(typ), r, deliver, mode)
+		}
+		if err != nil {
+			s.fireClosed(err)
+			c.CloseNow()
+			return
+		}
+	}
+}
+
+func (s *MessageWebSocket) readMessage(typ SocketMessageType, r io.Reader, deliver func(MessageWebSocketMessageReceivedEventArgs), mode MessageWebSocketReceiveMode) error {
+	if mode == ReceiveModeFullMessage {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		deliver(MessageWebSocketMessageReceivedEventArgs{MessageType: typ, IsMessageComplete: true, Data: b})
+		return nil
+	}
+	// Hold one chunk back so the last delivery can say the message is
+	// complete.
+	var pending []byte
+	buf := make([]byte, partialChunk)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if pending != nil {
+				deliver(MessageWebSocketMessageReceivedEventArgs{MessageType: typ, Data: pending})
+			}
+			pending = append([]byte(nil), buf[:n]...)
+		}
+		if err == io.EOF {
+			if pending == nil {
+				pending = []byte{}
+			}
+			deliver(MessageWebSocketMessageReceivedEventArgs{MessageType: typ, IsMessageComplete: true, Data: pending})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Send sends data as one message of Control().MessageType(), in frames of
+// at most OutboundBufferSizeInBytes. Utf8 messages must be valid UTF-8.
+func (s *MessageWebSocket) Send(ctx context.Context, data []byte) error {
+	c, err := s.conn()
+	if err != nil {
+		return &WebSocketError{Op: "send", Status: webStatusOf(err), Err: err}
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if err := writeMessage(ctx, c, s.control.MessageType().coder(), data, s.control.OutboundBufferSizeInBytes()); err != nil {
+		return &WebSocketError{Op: "send", Status: webStatusOf(err), Err: err}
+	}
+	return nil
+}
+
+// Close performs the closing handshake with code (1000 is a normal
+// closure) and reason (at most 123 bytes), then releases the socket; the
+// Closed callback reports them. Closing a socket that never connected only
+// releases it. It may be called from a callback.
+func (s *MessageWebSocket) Close(code uint16, reason string) error { return s.close(code, reason) }
