@@ -1,0 +1,40 @@
+//go:build !js
+
+package e2e
+
+import (
+	"testing"
+
+	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/relay"
+)
+
+// wasmEnv starts what the browser-side tests need and returns their env.
+func wasmEnv(t *testing.T) map[string]string {
+	url, _ := testutil.Relay(t, nil)
+	noLoopback, err := relay.ParseConfig([]byte(`{"apps":[{"id":"web","origins":["http://127.0.0.1:*"],"allowNoOrigin":true,"capabilities":["internetClient"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyURL, _ := testutil.Relay(t, &relay.Options{Config: noLoopback})
+	return map[string]string{
+		"SOCKSHIM_RELAY_URL":      url,
+		"SOCKSHIM_DENY_RELAY_URL": denyURL,
+		"SOCKSHIM_ECHO_ADDR":      testutil.EchoServer(t).String(),
+		"SOCKSHIM_PAIR_ADDR":      testutil.PairServer(t).String(),
+		"SOCKSHIM_CLOSED_ADDR":    testutil.ClosedPort(t).String(),
+	}
+}
+
+func TestWasmNode(t *testing.T) {
+	t.Parallel()
+	execCmd := nodeExec(t)
+	wasmTest(t, execCmd, wasmEnv(t), "")
+}
+
+func TestWasmChromium(t *testing.T) {
+	t.Parallel()
+	_, err := chromiumPath()
+	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
+	wasmTest(t, buildRunner(t), wasmEnv(t), "")
+}
