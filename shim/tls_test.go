@@ -5,13 +5,19 @@ package shim_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -380,4 +386,31 @@ func TestRelaySeesOnlyCiphertext(t *testing.T) {
 	if !bytes.Contains(plainTap.bytes(), []byte(marker)) {
 		t.Error("the tap did not see a plain connection's bytes")
 	}
+}
+
+func ExampleStreamSocket_ConnectWithProtectionLevel() {
+	// A local HTTPS server stands in for a real one; its certificate is
+	// for 127.0.0.1 and comes from a private CA, so trust that CA.
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	defer hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	port := hs.URL[strings.LastIndex(hs.URL, ":")+1:]
+
+	host, _ := shim.NewHostName("127.0.0.1")
+	s := new(shim.StreamSocket)
+	defer s.Close()
+	s.Control().SetTrustedRoots(roots) // omit to use the system's (in a browser: bundled) roots
+	err := s.ConnectWithProtectionLevel(context.Background(), host, port, shim.ProtectionLevelSsl)
+	if err != nil {
+		switch shim.GetStatus(err) {
+		case shim.CertificateExpired, shim.CertificateUntrustedRoot, shim.CertificateCommonNameIsIncorrect:
+			log.Print("certificate problems: ", s.Information().ServerCertificateErrors)
+		}
+		log.Fatal(err)
+	}
+	io.WriteString(s, "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+	status, _ := bufio.NewReader(s).ReadString('\n')
+	fmt.Print(s.Information().ProtectionLevel, " ", status)
+	// Output: Ssl HTTP/1.0 200 OK
 }
