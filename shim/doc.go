@@ -28,4 +28,18 @@
 // switched on, NoDelay switched off) make Connect fail with ErrNotSupported
 // instead of being ignored. Under Node there is no page origin, so name a
 // relay with RelayTransport.
+//
+// TLS (ConnectWithProtectionLevel, UpgradeToSsl) runs in Go in the browser
+// too, so the relay only sees ciphertext; the wasm build carries its own
+// root CAs (golang.org/x/crypto/x509roots/fallback) because the browser's
+// store is not reachable from wasm.
+//
+// MessageWebSocket and StreamWebSocket use the browser's own WebSocket when
+// it can make the request as asked. When the request needs what a browser
+// WebSocket cannot do (custom headers, credentials, a client certificate,
+// custom roots or ignorable certificate errors, or a non-default
+// transport), sockshim runs its own RFC 6455 client over a StreamSocket
+// tunnelled through the relay, so the API behaves the same. On the
+// browser's WebSocket, a refused handshake carries no HTTP status
+// (WebErrorStatus CannotConnect) and the server's close code reads as 1006.
 package shim
