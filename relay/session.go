@@ -37,6 +37,7 @@ type session struct {
 	listeners   map[uint32]*listener
 	nextRelayID uint32 // of relay-initiated streams, without the high bit
 	closing     bool   // closeAll or shutdown ran: register nothing new
+	dgram       datagramState // UDP streams and the WebRTC peer (udp.go, webrtc.go)
 	wg          sync.WaitGroup
 }
 
@@ -88,6 +89,7 @@ func (s *session) handshake() error {
 			wisp.Extension{ID: wisp.ExtFlowControl},
 			wisp.Extension{ID: wisp.ExtListen},
 		)
+		info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
 		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
 			req := byte(0)
 			if required {
@@ -172,6 +174,9 @@ func (s *session) readLoop() error {
 }
 
 func (s *session) route(p *wisp.Packet) {
+	if s.routeUDP(p) {
+		return
+	}
 	switch p.Type {
 	case wisp.TypeConnect:
 		s.connect(p)
@@ -304,6 +309,7 @@ func (s *session) closeAll() {
 	for _, st := range s.detach() {
 		st.abort(0)
 	}
+	s.closeUDP(0)
 }
 
 // shutdown closes every stream with CLOSE, then the WebSocket.
@@ -311,5 +317,6 @@ func (s *session) shutdown() {
 	for _, st := range s.detach() {
 		st.abort(wisp.ReasonUnknown)
 	}
+	s.closeUDP(wisp.ReasonUnknown)
 	go s.conn.Close(websocket.StatusGoingAway, "relay shutting down")
 }

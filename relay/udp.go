@@ -1,0 +1,393 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/sockshim/sockshim/internal/netutil"
+	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/udpopt"
+	"github.com/sockshim/sockshim/internal/udpsock"
+	"github.com/sockshim/sockshim/internal/wisp"
+)
+
+// udpQueueLen bounds the client datagrams waiting for a UDP stream's
+// socket (before it opens, or while a host name resolves). Past it,
+// datagrams are dropped, as a full socket buffer would.
+const udpQueueLen = 256
+
+// udpExtensions are the INFO records for UDP: the specification's UDP
+// extension (so plain Wisp clients send stream type 0x02), sockshim's bound
+// sockets, and WebRTC signalling when it is enabled.
+func (s *session) udpExtensions() []wisp.Extension {
+	exts := []wisp.Extension{{ID: wisp.ExtUDP}, {ID: wisp.ExtBoundUDP, Payload: []byte{1}}}
+	if s.srv.rtcEnabled() {
+		exts = append(exts, wisp.Extension{ID: wisp.ExtWebRTC, Payload: []byte{1}})
+	}
+	return exts
+}
+
+// udpItem is one client request for a UDP stream's writer.
+type udpItem struct {
+	typ   wisp.Type // TypeData, TypeDatagram, TypeDatagramTo, TypeUDPOptions, TypeJoin
+	data  []byte
+	peer  netip.AddrPort
+	host  string
+	port  uint16
+	opts  wisp.UDPOptions
+	group netip.Addr
+}
+
+// udpStream is one client UDP socket: a connected stream (Wisp stream type
+// 0x02: DATA packets are whole datagrams, no CONTINUE credit) or a bound one
+// (ExtBoundUDP: DATAGRAM packets carry the peer). Client requests go
+// through a queue to one writer goroutine, so a host name being resolved
+// never stalls the session reader and requests keep their order.
+type udpStream struct {
+	s     *session
+	id    uint32
+	bound bool
+	queue chan udpItem
+	done  *netutil.Once
+
+	mu        sync.Mutex
+	sock      *udpsock.Socket
+	closeOnce sync.Once
+
+	link    atomic.Pointer[channelLink] // an open WebRTC data channel
+	dropped atomic.Uint64
+}
+
+// channelLink sends one message on a data channel.
+type channelLink struct{ send func([]byte) error }
+
+// datagramState is a session's UDP streams and WebRTC peer, guarded by
+// session.mu.
+type datagramState struct {
+	udp map[uint32]*udpStream
+	rtc *rtcPeer
+}
+
+func (s *session) udpTable() map[uint32]*udpStream {
+	if s.dgram.udp == nil {
+		s.dgram.udp = map[uint32]*udpStream{}
+	}
+	return s.dgram.udp
+}
+
+// routeUDP handles the packets of UDP streams and of the UDP and WebRTC
+// extensions; it reports whether p was one.
+func (s *session) routeUDP(p *wisp.Packet) bool {
+	if p.Type == wisp.TypeSignal {
+		if p.StreamID == 0 {
+			s.signal(p.Data)
+		}
+		return true
+	}
+	s.mu.Lock()
+	st := s.dgram.udp[p.StreamID]
+	s.mu.Unlock()
+	switch p.Type {
+	case wisp.TypeConnect:
+		if st != nil {
+			s.log.Info("relay: CONNECT for an open UDP stream id", "stream", p.StreamID)
+			st.close(wisp.ReasonInvalid)
+			return true
+		}
+		if p.StreamType != wisp.StreamUDP {
+			return false
+		}
+		s.openUDP(p.StreamID, false, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
+			sock, err := udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
+			var pe *policy.Error
+			if errors.As(err, &pe) {
+				s.log.Info("relay: UDP connect denied", "stream", p.StreamID, "host", p.Host, "port", p.Port, "reason", pe.Reason.String())
+			}
+			return sock, err
+		})
+		return true
+	case wisp.TypeBind:
+		if st != nil {
+			st.close(wisp.ReasonInvalid)
+			return true
+		}
+		b, err := wisp.ParseBind(p.Data)
+		if err != nil || p.StreamID == 0 || b.Flags&^wisp.BindReuseAddress != 0 {
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
+			return true
+		}
+		s.openUDP(p.StreamID, true, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
+			return udpsock.Bind(ctx, s.srv.engine, app, b.Local, b.Flags&wisp.BindReuseAddress != 0)
+		})
+		return true
+	}
+	if st == nil {
+		return p.Type >= wisp.TypeBind && p.Type <= wisp.TypeUDPResult // late packets of a closed stream
+	}
+	var it udpItem
+	var err error
+	switch p.Type {
+	case wisp.TypeData:
+		if st.bound {
+			err = errors.New("DATA on a bound UDP stream")
+		}
+		it = udpItem{typ: wisp.TypeData, data: p.Data}
+	case wisp.TypeClose:
+		s.mu.Lock()
+		delete(s.dgram.udp, p.StreamID)
+		s.mu.Unlock()
+		st.close(0)
+		return true
+	case wisp.TypeDatagram:
+		it.typ = wisp.TypeDatagram
+		it.peer, it.data, err = wisp.ParseDatagram(p.Data)
+		if err == nil && !st.bound {
+			err = errors.New("DATAGRAM on a connected UDP stream")
+		}
+	case wisp.TypeDatagramTo:
+		it.typ = wisp.TypeDatagramTo
+		it.host, it.port, it.data, err = wisp.ParseDatagramTo(p.Data)
+		if err == nil && !st.bound {
+			err = errors.New("DATAGRAM_TO on a connected UDP stream")
+		}
+	case wisp.TypeUDPOptions:
+		it.typ = wisp.TypeUDPOptions
+		it.opts, err = wisp.ParseUDPOptions(p.Data)
+	case wisp.TypeJoin:
+		it.typ = wisp.TypeJoin
+		it.group, err = wisp.ParseJoin(p.Data)
+	default:
+		return false
+	}
+	if err != nil {
+		s.log.Info("relay: bad UDP packet", "stream", p.StreamID, "type", p.Type.String(), "err", err)
+		st.close(wisp.ReasonInvalid)
+		return true
+	}
+	st.enqueue(it)
+	return true
+}
+
+func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
+	if id == 0 {
+		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
+		return
+	}
+	st := &udpStream{s: s, id: id, bound: bound, queue: make(chan udpItem, udpQueueLen), done: netutil.NewOnce()}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	if s.streams[id] != nil || s.listeners[id] != nil || id&wisp.RelayStreamBit != 0 {
+		s.mu.Unlock()
+		s.closeStream(id, wisp.ReasonInvalid)
+		return
+	}
+	s.udpTable()[id] = st
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st.run(open)
+	}()
+}
+
+// closeUDP closes every UDP stream; a non-zero reason is sent to the client.
+func (s *session) closeUDP(r wisp.CloseReason) {
+	s.mu.Lock()
+	streams := s.dgram.udp
+	s.dgram.udp = nil
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.close(r)
+	}
+}
+
+func (s *session) udpStream(id uint32) *udpStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dgram.udp[id]
+}
+
+func (st *udpStream) enqueue(it udpItem) {
+	select {
+	case st.queue <- it:
+	default:
+		st.dropped.Add(1)
+	}
+}
+
+// close ends the stream; a non-zero reason is sent to the client.
+func (st *udpStream) close(r wisp.CloseReason) {
+	st.closeOnce.Do(func() {
+		st.done.Close()
+		s := st.s
+		s.mu.Lock()
+		if s.dgram.udp[st.id] == st {
+			delete(s.dgram.udp, st.id)
+		}
+		s.mu.Unlock()
+		if r != 0 {
+			s.write(wisp.AppendClose(nil, st.id, r))
+		}
+		st.mu.Lock()
+		if st.sock != nil {
+			st.sock.Close()
+		}
+		st.mu.Unlock()
+		if n := st.dropped.Load(); n > 0 {
+			s.log.Debug("relay: UDP stream dropped datagrams", "stream", st.id, "dropped", n)
+		}
+	})
+}
+
+func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
+	s := st.s
+	var app *policy.App
+	if s.app != nil {
+		app = s.app.App()
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DialTimeout)
+	sock, err := open(ctx, app)
+	cancel()
+	if err != nil {
+		st.close(reasonFor(err, s.sockshim))
+		return
+	}
+	st.mu.Lock()
+	if st.done.Done() {
+		st.mu.Unlock()
+		sock.Close()
+		return
+	}
+	st.sock = sock
+	st.mu.Unlock()
+	if s.sockshim || st.bound { // BIND is always answered
+		remote, _ := sock.Connected()
+		s.write(wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: remote, Local: sock.LocalAddr()}))
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st.writer(sock)
+	}()
+	st.reader(sock)
+}
+
+// writer carries out client requests in order.
+func (st *udpStream) writer(sock *udpsock.Socket) {
+	s := st.s
+	for {
+		var it udpItem
+		select {
+		case it = <-st.queue:
+		case <-st.done.C:
+			return
+		}
+		var err error
+		switch it.typ {
+		case wisp.TypeData:
+			_, err = sock.Write(it.data)
+		case wisp.TypeDatagram:
+			_, err = sock.WriteTo(it.data, it.peer)
+		case wisp.TypeDatagramTo:
+			ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DialTimeout)
+			_, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
+			cancel()
+		case wisp.TypeUDPOptions:
+			err = sock.SetOptions(udpopt.Options{HopLimit: int(it.opts.HopLimit), DontFragment: it.opts.DontFragment, ReceiveBuffer: int(it.opts.ReceiveBuffer)})
+			st.result(it.typ, err)
+			continue
+		case wisp.TypeJoin:
+			err = sock.Join(it.group)
+			st.result(it.typ, err)
+			continue
+		}
+		if err != nil {
+			if st.done.Done() {
+				return
+			}
+			// A datagram is fire-and-forget: report why it was not sent
+			// (sockshim clients surface it on their next send) and go on.
+			st.dropped.Add(1)
+			var pe *policy.Error
+			if errors.As(err, &pe) {
+				s.log.Debug("relay: datagram denied", "stream", st.id, "host", pe.Host, "port", pe.Port, "reason", pe.Reason.String())
+			}
+			if st.bound {
+				st.result(wisp.TypeDatagram, err)
+			}
+		}
+	}
+}
+
+func (st *udpStream) result(req wisp.Type, err error) {
+	var r wisp.CloseReason
+	if err != nil {
+		r = reasonFor(err, true)
+		if errors.Is(err, udpopt.ErrNotSupported) {
+			r = wisp.ReasonInvalid
+		}
+	}
+	st.s.write(wisp.AppendUDPResult(nil, st.id, req, r))
+}
+
+// reader sends each received datagram to the client, on the data channel
+// when one is open, otherwise as a Wisp packet.
+func (st *udpStream) reader(sock *udpsock.Socket) {
+	s := st.s
+	buf := make([]byte, 64+udpopt.MaxPayload6)
+	for {
+		n, peer, err := sock.ReadFrom(buf[64:])
+		if err != nil {
+			if st.done.Done() {
+				return
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				continue // an ICMP error on a connected socket: UDP goes on
+			}
+			st.close(reasonFor(err, s.sockshim))
+			return
+		}
+		data := buf[64 : 64+n]
+		if l := st.link.Load(); l != nil {
+			msg := data
+			if st.bound {
+				msg = append(wisp.AppendAddrPort(make([]byte, 0, 19+n), peer), data...)
+			}
+			if l.send(msg) == nil {
+				continue
+			}
+		}
+		var pkt []byte
+		if st.bound {
+			pkt = wisp.AppendDatagram(make([]byte, 0, wisp.HeaderLen+19+n), st.id, peer, data)
+		} else {
+			pkt = wisp.AppendData(make([]byte, 0, wisp.HeaderLen+n), st.id, data)
+		}
+		if s.write(pkt) != nil {
+			st.close(0)
+			return
+		}
+	}
+}
+
+// fromChannel takes one data channel message for this stream: a whole
+// datagram (connected) or a peer endpoint and a datagram (bound).
+func (st *udpStream) fromChannel(msg []byte) {
+	if !st.bound {
+		st.enqueue(udpItem{typ: wisp.TypeData, data: msg})
+		return
+	}
+	peer, data, err := wisp.ParseDatagram(msg)
+	if err != nil {
+		st.dropped.Add(1)
+		return
+	}
+	st.enqueue(udpItem{typ: wisp.TypeDatagram, peer: peer, data: data})
+}
