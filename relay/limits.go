@@ -7,6 +7,9 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"golang.org/x/time/rate"
 
@@ -161,6 +164,46 @@ func (sl *sessionLimits) throttle(ctx context.Context, n int) error {
 		return nil
 	}
 	return bw.WaitN(ctx, n)
+}
+
+// keepalive pings the client every interval and ends the session when a
+// ping goes unanswered, or when the session has had no streams and no
+// traffic for idle.
+func (s *session) keepalive(interval, idle time.Duration) {
+	t := time.NewTicker(min(interval, idle))
+	defer t.Stop()
+	lastPing := time.Now()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			if s.openStreams() == 0 && now.Sub(time.Unix(0, s.lastActive.Load())) >= idle {
+				s.log.Info("relay: closing idle session", "idle", idle)
+				s.conn.Close(websocket.StatusGoingAway, "idle")
+				return
+			}
+			if now.Sub(lastPing) < interval {
+				continue
+			}
+			lastPing = now
+			ctx, cancel := context.WithTimeout(s.ctx, interval)
+			err := s.conn.Ping(ctx)
+			cancel()
+			if err != nil && s.ctx.Err() == nil {
+				s.log.Info("relay: keepalive ping unanswered; closing session", "err", err)
+				s.conn.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// openStreams counts the session's TCP and UDP streams and listeners.
+func (s *session) openStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams) + len(s.listeners) + len(s.udpTable())
 }
 
 // refuseThrottled tells the client a stream was over a limit.

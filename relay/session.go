@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/sockshim/sockshim/internal/wisp"
 )
-
-// infoTimeout is how long a v2 client has to send its INFO (the spec's 5 s).
-const infoTimeout = 5 * time.Second
 
 type session struct {
 	srv       *Server
@@ -35,10 +33,14 @@ type session struct {
 	mu          sync.Mutex
 	streams     map[uint32]*tcpStream
 	listeners   map[uint32]*listener
-	nextRelayID uint32 // of relay-initiated streams, without the high bit
-	closing     bool   // closeAll or shutdown ran: register nothing new
+	nextRelayID uint32        // of relay-initiated streams, without the high bit
+	closing     bool          // closeAll or shutdown ran: register nothing new
 	dgram       datagramState // UDP streams and the WebRTC peer (udp.go, webrtc.go)
 	wg          sync.WaitGroup
+
+	limits         *sessionLimits // set by the handshake (limits.go)
+	releaseSession func()         // gives the app's session slot back
+	lastActive     atomic.Int64   // unix nanoseconds of the last message read
 }
 
 func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
@@ -59,15 +61,22 @@ func (s *session) run(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.cancel()
 	if err := s.handshake(); err != nil {
+		s.srv.metrics.sessionsDenied.Add(1)
 		s.log.Info("relay: session refused", "err", err)
 		return
 	}
+	defer s.releaseSession()
+	s.srv.metrics.sessionsTotal.Add(1)
+	s.srv.metrics.sessionsOpen.Add(1)
+	defer s.srv.metrics.sessionsOpen.Add(-1)
+	s.lastActive.Store(time.Now().UnixNano())
 	appID := ""
 	if s.app != nil {
 		appID = s.app.ID
 	}
 	s.log = s.log.With("app", appID)
 	s.log.Debug("relay: session open", "v2", s.v2)
+	go s.keepalive(s.srv.opts.PingInterval, s.srv.opts.IdleTimeout)
 	err := s.readLoop()
 	s.closeAll()
 	s.wg.Wait()
@@ -100,7 +109,7 @@ func (s *session) handshake() error {
 		if err := s.write(wisp.Append(nil, &info)); err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, infoTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
 		typ, b, err := s.conn.Read(ctx)
 		cancel()
 		if err != nil {
@@ -141,6 +150,12 @@ func (s *session) handshake() error {
 		return fmt.Errorf("authentication: %v (app %q)", reason, user)
 	}
 	s.app = app
+	sl, release, ok := s.srv.admitSession(app)
+	if !ok {
+		s.refuse(wisp.ReasonThrottled)
+		return fmt.Errorf("app %q has too many sessions", app.ID)
+	}
+	s.limits, s.releaseSession = sl, release
 	return s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit))
 }
 
@@ -155,6 +170,7 @@ func (s *session) readLoop() error {
 		if err != nil {
 			return err
 		}
+		s.lastActive.Store(time.Now().UnixNano())
 		if typ != websocket.MessageBinary {
 			s.conn.Close(websocket.StatusUnsupportedData, "wisp uses binary messages")
 			return errors.New("text message")
@@ -251,12 +267,19 @@ func (s *session) connect(p *wisp.Packet) {
 		s.mu.Unlock()
 		return
 	}
+	release, ok := s.srv.admitStream(s.limits)
+	if !ok {
+		s.mu.Unlock()
+		s.refuseThrottled(p.StreamID)
+		return
+	}
 	st := newTCPStream(s, p.StreamID)
 	s.streams[p.StreamID] = st
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		st.run(p.Host, p.Port)
 	}()
 }

@@ -188,11 +188,18 @@ func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *pol
 		s.closeStream(id, wisp.ReasonInvalid)
 		return
 	}
+	release, ok := s.srv.admitStream(s.limits)
+	if !ok {
+		s.mu.Unlock()
+		s.refuseThrottled(id)
+		return
+	}
 	s.udpTable()[id] = st
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		st.run(open)
 	}()
 }
