@@ -88,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/wisp/", srv)
 	mux.Handle("/healthz", srv.Handler())
+	mux.Handle("GET /metrics", srv.MetricsHandler())
 	mux.Handle("/", http.FileServerFS(sockshim.Assets))
 
 	var echoAddr string

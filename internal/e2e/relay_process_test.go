@@ -48,6 +48,17 @@ func TestRelayProcessNativeClient(t *testing.T) {
 	if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("echo through the relay process: %v", err)
 	}
+	resp, err = http.Get(r.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"sockshim_streams_opened_total 1\n", "sockshim_sessions_open 1\n", `sockshim_policy_decisions_total{reason="allowed"} 1` + "\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
 }
 
 // TestRelayFlags: the binary refuses to start without a policy and with a
