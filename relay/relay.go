@@ -36,10 +36,12 @@ type Options struct {
 	// Logger, nil means slog.Default().
 	Logger *slog.Logger
 	// StreamCredit is the number of DATA packets a client may have
-	// outstanding per stream (the Wisp CONTINUE buffer); default 64.
+	// outstanding per stream (the Wisp CONTINUE buffer); default 32. With
+	// MaxMessage it bounds what one stream can make the relay buffer.
 	StreamCredit uint32
 	// MaxMessage is the largest WebSocket message accepted; larger ones close
-	// the session with status 1009. Default 128 KiB + header.
+	// the session with status 1009. Default 1 MiB + header: plain Wisp
+	// clients send each write as one DATA packet, whatever its size.
 	MaxMessage int64
 	// DialTimeout bounds each outbound connect; default 10 s.
 	DialTimeout time.Duration
@@ -83,10 +85,10 @@ func New(opts *Options) *Server {
 		s.opts = *opts
 	}
 	if s.opts.StreamCredit == 0 {
-		s.opts.StreamCredit = 64
+		s.opts.StreamCredit = 32
 	}
 	if s.opts.MaxMessage == 0 {
-		s.opts.MaxMessage = 128<<10 + wisp.HeaderLen
+		s.opts.MaxMessage = 1<<20 + wisp.HeaderLen
 	}
 	if s.opts.DialTimeout == 0 {
 		s.opts.DialTimeout = 10 * time.Second
@@ -155,6 +157,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hasOrigin {
 		o = origin[0]
 		if !s.Config().anyAppAdmits(o, true) {
+			s.metrics.sessionsDenied.Add(1)
 			s.log.Warn("relay: upgrade refused", "reason", "origin_not_allowed", "origin", o, "remote", r.RemoteAddr)
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
