@@ -140,9 +140,11 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		network = "tcp4"
 	}
 	listen := func(port uint16) (net.Listener, error) {
-		var lcfg net.ListenConfig
-		lcfg.KeepAlive = -1 // set per accepted connection from the flags
-		return lcfg.Listen(s.ctx, network, netip.AddrPortFrom(addr, port).String())
+		var b Binder = s.srv.opts.Binder
+		if b == nil {
+			b = &net.ListenConfig{KeepAlive: -1} // set per connection from the flags
+		}
+		return b.Listen(s.ctx, network, netip.AddrPortFrom(addr, port).String())
 	}
 	var ln net.Listener
 	var err error

@@ -24,6 +24,12 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// Binder opens the TCP listeners apps ask for; *net.ListenConfig implements
+// it. Tests inject one to present peers from addresses loopback cannot.
+type Binder interface {
+	Listen(ctx context.Context, network, address string) (net.Listener, error)
+}
+
 // Options configure a Server. A nil *Options, and zero fields, mean defaults.
 type Options struct {
 	// Config is the app policy; nil means no apps (no client gets network).
@@ -57,6 +63,9 @@ type Options struct {
 	// IdleTimeout ends a session that has had no streams and no traffic
 	// for this long; default 5 min.
 	IdleTimeout time.Duration
+	// Binder opens listeners for apps (after the policy allowed the
+	// address); nil means a net.ListenConfig.
+	Binder Binder
 }
 
 // Server is a relay. Use Handler to serve it.

@@ -42,7 +42,14 @@ type Options struct {
 	V1 bool
 	// HandshakeTimeout bounds the WebSocket and Wisp handshake; zero means 10 s.
 	HandshakeTimeout time.Duration
+	// Window is the relay-to-client credit per stream, in bytes, offered
+	// with sockshim's flow-control extension: the most a stream buffers
+	// unread. Zero means DefaultWindow.
+	Window uint32
 }
+
+// DefaultWindow is the default per-stream receive window: 256 KiB.
+const DefaultWindow = 256 << 10
 
 // Session is one Wisp connection.
 type Session struct {
@@ -51,6 +58,9 @@ type Session struct {
 	info      wisp.Info // the server's INFO (v2)
 	sockshim  bool      // both sides speak sockshim's extension
 	udp       bool
+	halfClose bool   // both sides speak ExtHalfClose
+	window    uint32 // per-stream receive window when both speak ExtFlowControl; 0: off
+	canListen bool   // both sides speak ExtListen
 	initial   uint32 // initial per-stream credit from CONTINUE(0)
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -60,9 +70,11 @@ type Session struct {
 	outq      [][]byte
 	outSignal netutil.Signal
 
-	mu      sync.Mutex
-	streams map[uint32]*Stream
-	nextID  uint32
+	mu        sync.Mutex
+	streams   map[uint32]*Stream
+	dg        datagramState // UDP sockets and the WebRTC peer (udp.go, rtc.go)
+	listeners map[uint32]*Listener
+	nextID    uint32
 }
 
 // Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
@@ -74,6 +86,9 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 	}
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.Window == 0 {
+		o.Window = DefaultWindow
 	}
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
@@ -88,6 +103,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		done:      netutil.NewOnce(),
 		outSignal: netutil.NewSignal(),
 		streams:   make(map[uint32]*Stream),
+		listeners: make(map[uint32]*Listener),
 		nextID:    1,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -134,6 +150,11 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			s.info = p.Info
 			_, s.udp = p.Info.Find(wisp.ExtUDP)
 			_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
+			_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
+			_, s.canListen = p.Info.Find(wisp.ExtListen)
+			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
+				s.window = o.Window
+			}
 			if err := s.sendInfo(ctx, o); err != nil {
 				return err
 			}
@@ -156,6 +177,9 @@ func (s *Session) sendInfo(ctx context.Context, o *Options) error {
 	info.Info.Extensions = append(info.Info.Extensions,
 		wisp.Extension{ID: wisp.ExtUDP},
 		wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
+		wisp.Extension{ID: wisp.ExtHalfClose},
+		wisp.Extension{ID: wisp.ExtFlowControl, Payload: wisp.AppendFlowControlInfo(nil, wisp.FlowControlInfo{Window: o.Window})},
+		wisp.Extension{ID: wisp.ExtListen},
 	)
 	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
 		pw, err := wisp.AppendPassword(nil, wisp.Password{User: o.AppID, Password: o.Secret})
@@ -199,11 +223,14 @@ func (s *Session) fail(err error) {
 	}
 	s.closeErr = err
 	s.done.Close()
-	streams := s.streams
-	s.streams = map[uint32]*Stream{}
+	streams, listeners := s.streams, s.listeners
+	s.streams, s.listeners = map[uint32]*Stream{}, map[uint32]*Listener{}
 	s.mu.Unlock()
 	for _, st := range streams {
 		st.remoteClosed(fmt.Errorf("%w: %v", ErrSessionLost, err))
+	}
+	for _, l := range listeners {
+		l.failed(fmt.Errorf("%w: %v", ErrSessionLost, err))
 	}
 	s.cancel()
 	s.conn.Close(websocket.StatusNormalClosure, "")
@@ -223,15 +250,37 @@ func (s *Session) readLoop() {
 			s.fail(&HandshakeError{Reason: p.Reason})
 			return
 		}
+		if s.routeDatagram(&p) {
+			continue
+		}
+		if p.Type == wisp.TypeAccepted && s.canListen {
+			if err := s.accepted(&p); err != nil {
+				s.fail(err)
+				return
+			}
+			continue
+		}
 		s.mu.Lock()
 		st := s.streams[p.StreamID]
+		l := s.listeners[p.StreamID]
 		s.mu.Unlock()
+		if l != nil && st == nil {
+			if err := l.handle(&p); err != nil {
+				s.fail(err)
+				return
+			}
+			continue
+		}
 		if st == nil {
 			continue // late packet for a stream closed locally
 		}
 		switch p.Type {
 		case wisp.TypeData:
 			st.deliver(p.Data)
+		case wisp.TypeFin:
+			if s.halfClose {
+				st.remoteFin()
+			}
 		case wisp.TypeContinue:
 			st.setCredit(p.Credit)
 		case wisp.TypeClose:
@@ -293,6 +342,16 @@ func (s *Session) forget(id uint32) {
 	s.mu.Unlock()
 }
 
+// newID picks a free client stream id (high bit clear); s.mu is held.
+func (s *Session) newID() uint32 {
+	id := s.nextID
+	for s.streams[id] != nil || s.listeners[id] != nil || id == 0 || id&wisp.RelayStreamBit != 0 {
+		id = (id + 1) &^ wisp.RelayStreamBit
+	}
+	s.nextID = (id + 1) &^ wisp.RelayStreamBit
+	return id
+}
+
 // Open sends CONNECT and returns the stream. When the server speaks
 // sockshim's extension, Open waits for the destination connection (OPENED)
 // or its failure (CLOSE); otherwise failures surface on the first Read.
@@ -305,13 +364,8 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
 	}
-	id := s.nextID
-	for s.streams[id] != nil || id == 0 || id&0x80000000 != 0 {
-		id = (id + 1) & 0x7fffffff
-	}
-	s.nextID = (id + 1) & 0x7fffffff
+	id := s.newID()
 	st := newStream(s, id, typ)
-	st.credit = s.initial
 	s.streams[id] = st
 	s.mu.Unlock()
 

@@ -27,6 +27,16 @@ type Stream struct {
 	credit   uint32
 	endpts   wisp.Opened
 	isOpened bool
+	eof      bool // the server sent FIN: reads end after recv, writes go on
+	wclosed  bool // CloseWrite sent FIN
+
+	// Relay-to-client credit (ExtFlowControl), in payload bytes: the
+	// server may send up to limit in total; Read grants back what the app
+	// consumed in steps of at least window/2, so buffered stays <= window.
+	window              uint32
+	limit, received     int64
+	consumed, lastGrant int64
+	buffered            int
 
 	readable  netutil.Signal
 	writable  netutil.Signal
@@ -39,6 +49,9 @@ type Stream struct {
 func newStream(s *Session, id uint32, typ wisp.StreamType) *Stream {
 	return &Stream{
 		s: s, id: id, typ: typ,
+		credit:   s.initial,
+		window:   s.window,
+		limit:    int64(s.window),
 		openCh:   make(chan struct{}),
 		readable: netutil.NewSignal(),
 		writable: netutil.NewSignal(),
@@ -73,7 +86,19 @@ func (st *Stream) deliver(b []byte) {
 		return
 	}
 	st.mu.Lock()
+	if st.window > 0 {
+		st.received += int64(len(b))
+		if st.received > st.limit {
+			st.mu.Unlock()
+			// The server broke the flow-control contract; bounded
+			// memory matters more than this stream.
+			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
+			st.Abort(wisp.ReasonThrottled)
+			return
+		}
+	}
 	st.recv = append(st.recv, b)
+	st.buffered += len(b)
 	st.mu.Unlock()
 	st.markOpen()
 	st.readable.Notify()
@@ -84,6 +109,22 @@ func (st *Stream) setCredit(n uint32) {
 	st.credit = n
 	st.mu.Unlock()
 	st.writable.Notify()
+}
+
+// remoteFin records the server's FIN: no more data will arrive.
+func (st *Stream) remoteFin() {
+	st.mu.Lock()
+	st.eof = true
+	st.mu.Unlock()
+	st.markOpen()
+	st.readable.Notify()
+}
+
+// Buffered is the number of received bytes not yet read.
+func (st *Stream) Buffered() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.buffered
 }
 
 // remoteClosed records the server's CLOSE; nil means an orderly close.
@@ -134,20 +175,36 @@ func (st *Stream) Read(b []byte) (int, error) {
 					break // one datagram per Read
 				}
 			}
-			more := len(st.recv) > 0 || st.rerr != nil
+			st.buffered -= n
+			more := len(st.recv) > 0 || st.rerr != nil || st.eof
+			var grant uint32
+			if st.window > 0 && st.rerr == nil && !st.eof {
+				st.consumed += int64(n)
+				if g := st.consumed - st.lastGrant; g >= int64(st.window/2) {
+					grant = uint32(g)
+					st.lastGrant = st.consumed
+					st.limit += g
+				}
+			}
 			st.mu.Unlock()
+			if grant > 0 {
+				st.s.enqueue(wisp.AppendGrant(nil, st.id, grant))
+			}
 			if more {
 				st.readable.Notify()
 			}
 			return n, nil
 		}
-		rerr := st.rerr
+		rerr, eof := st.rerr, st.eof
 		st.mu.Unlock()
 		if rerr != nil {
 			if rerr == io.EOF {
 				return 0, io.EOF
 			}
 			return 0, st.opErr("read", rerr)
+		}
+		if eof {
+			return 0, io.EOF
 		}
 		select {
 		case <-st.readable:
@@ -182,6 +239,10 @@ func (st *Stream) Write(b []byte) (int, error) {
 		}
 		st.mu.Lock()
 		rerr := st.rerr
+		if st.wclosed {
+			st.mu.Unlock()
+			return n, st.opErr("write", ErrWriteClosed)
+		}
 		ok := st.typ == wisp.StreamUDP || st.credit > 0
 		if ok && rerr == nil && st.typ != wisp.StreamUDP {
 			st.credit--
@@ -213,6 +274,44 @@ func (st *Stream) Write(b []byte) (int, error) {
 }
 
 var errBrokenPipe = errors.New("stream closed by the remote side")
+
+// ErrWriteClosed is returned by Write after CloseWrite.
+var ErrWriteClosed = errors.New("write after CloseWrite")
+
+// ErrNoHalfClose is returned by CloseWrite when the server does not speak
+// sockshim's half-close extension.
+var ErrNoHalfClose = errors.New("wisp: server does not support half-close")
+
+// CloseWrite sends FIN after any queued data: the server shuts the write
+// side of its TCP connection, and reads go on until the server's FIN or
+// CLOSE. It needs the half-close extension (ErrNoHalfClose otherwise).
+func (st *Stream) CloseWrite() error {
+	if !st.s.halfClose || st.typ != wisp.StreamTCP {
+		return st.opErr("close", ErrNoHalfClose)
+	}
+	select {
+	case st.writeSem <- struct{}{}:
+	case <-st.wdl.Wait():
+		return st.opErr("close", os.ErrDeadlineExceeded)
+	case <-st.closed.C:
+		return st.opErr("close", net.ErrClosed)
+	}
+	defer func() { <-st.writeSem }()
+	st.mu.Lock()
+	already, rerr := st.wclosed, st.rerr
+	st.wclosed = true
+	st.mu.Unlock()
+	switch {
+	case already:
+		return nil
+	case rerr != nil:
+		if rerr == io.EOF {
+			rerr = errBrokenPipe
+		}
+		return st.opErr("close", rerr)
+	}
+	return st.opErr("close", st.s.enqueue(wisp.AppendFin(nil, st.id)))
+}
 
 // Close sends CLOSE (after any queued data) and releases the stream.
 func (st *Stream) Close() error { return st.Abort(wisp.ReasonVoluntary) }
