@@ -1,5 +1,3 @@
-//go:build !js
-
 // Package udpopt applies DatagramSocket options to operating-system UDP
 // sockets, for the relay and for the shim's direct transport alike: hop
 // limit and multicast membership with golang.org/x/net/ipv4 and ipv6,

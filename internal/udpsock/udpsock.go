@@ -1,5 +1,3 @@
-//go:build !js
-
 // Package udpsock is a policy-checked operating-system UDP socket, shared by
 // the relay (for its clients' UDP streams) and the shim's direct transport,
 // so both decide datagrams the same way:
