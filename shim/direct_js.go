@@ -18,6 +18,10 @@ func (directTransport) dialStream(context.Context, *HostName, uint16) (net.Conn,
 	return nil, errf("direct sockets in a browser: %w (use RelayTransport)", ErrNotSupported)
 }
 
+func (directTransport) listenStream(context.Context, string, uint16, listenOptions) (streamListener, error) {
+	return nil, errf("direct listeners in a browser: %w (use RelayTransport)", ErrNotSupported)
+}
+
 // defaultTransport is the relay at the page's own origin.
 func defaultTransport() Transport {
 	loc := js.Global().Get("location")

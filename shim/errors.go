@@ -174,6 +174,8 @@ func statusOf(err error) SocketErrorStatus {
 			return ConnectionResetByPeer
 		case wisp.ReasonUnknown:
 			return SoftwareCausedConnectionAbort
+		case wisp.ReasonAddrInUse:
+			return AddressAlreadyInUse
 		}
 		return Unknown
 	}

@@ -16,6 +16,9 @@ import (
 // relay. Sockets with a nil Transport use DefaultTransport.
 type Transport interface {
 	dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error)
+	// listenStream binds a TCP listener on host (an IP literal; "" for the
+	// transport's default) and port (0: any); listener.go.
+	listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error)
 	String() string
 }
 
