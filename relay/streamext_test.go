@@ -297,3 +297,112 @@ func TestListener(t *testing.T) {
 	}
 	l2.Close()
 }
+
+// TestListenerLifetime: a listener dies with its session, its port is free
+// at once, and the app binds the same port again from a new session.
+func TestListenerLifetime(t *testing.T) {
+	t.Parallel()
+	url, rs := testutil.Relay(t, nil)
+	s, err := wispclient.Dial(ctxT(t), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Listen(ctxT(t), "127.0.0.1", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Bound().Bound.String()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Accept(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	waitFor(t, func() bool { return rs.Stats().Listeners == 0 && rs.Stats().Sessions == 0 })
+	if _, err := l.Accept(ctxT(t)); !errors.Is(err, wispclient.ErrSessionLost) {
+		t.Errorf("Accept after the session ended: %v, want ErrSessionLost", err)
+	}
+	if _, err := st.Write([]byte("x")); err == nil {
+		t.Error("accepted stream still writes after its session ended")
+	}
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Errorf("accepted peer read %d bytes after the session ended", n)
+	}
+	c.Close()
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts after its session ended", addr)
+	}
+	s2 := dial(t, url, nil)
+	l2, err := s2.Listen(ctxT(t), "127.0.0.1", l.Bound().Bound.Port(), 0)
+	if err != nil {
+		t.Fatalf("binding %s again: %v", addr, err)
+	}
+	defer l2.Close()
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+}
+
+// TestListenerBindPolicy: the addresses and ports of the config, and a
+// bound port cannot be taken twice.
+func TestListenerBindPolicy(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(`{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["privateNetworkClientServer"],"loopbackExempt":true,
+		"listen":{"addresses":["127.0.0.1"],"ports":"1024-65535","publicHost":"relay.example","maxListeners":2}}]}`)
+	url, _ := testutil.Relay(t, &relay.Options{Config: cfg})
+	s := dial(t, url, nil)
+	l, err := s.Listen(ctxT(t), "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := l.Bound(); b.ReachableHost != "relay.example" {
+		t.Errorf("reachable host %q, want the configured publicHost", b.ReachableHost)
+	}
+	cases := []struct {
+		name string
+		host string
+		port uint16
+		want wisp.CloseReason
+	}{
+		{"address not configured", "::1", 0, wisp.ReasonBlocked},
+		{"not an address", "localhost", 0, wisp.ReasonInvalid},
+		{"port taken", "127.0.0.1", l.Bound().Bound.Port(), wisp.ReasonAddrInUse},
+		{"port below range", "127.0.0.1", 80, wisp.ReasonBlocked},
+	}
+	for _, c := range cases {
+		_, err := s.Listen(ctxT(t), c.host, c.port, 0)
+		if got := closeReason(err); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	if _, err := s.Listen(ctxT(t), "", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Listen(ctxT(t), "", 0, 0); closeReason(err) != wisp.ReasonThrottled {
+		t.Errorf("third listener over maxListeners 2: %v, want throttled", err)
+	}
+}
+
+func TestListenConfigValidation(t *testing.T) {
+	t.Parallel()
+	for _, listen := range []string{
+		`{"addresses":[],"ports":"2000"}`,
+		`{"addresses":["localhost"],"ports":"2000"}`,
+		`{"addresses":["fe80::1%eth0"],"ports":"2000"}`,
+		`{"addresses":["127.0.0.1"],"ports":""}`,
+		`{"addresses":["127.0.0.1"],"ports":"9-2"}`,
+		`{"addresses":["127.0.0.1"],"ports":"2000","maxListeners":-1}`,
+		`{"addresses":["127.0.0.1"],"ports":"2000","portz":"1"}`,
+	} {
+		_, err := relay.ParseConfig([]byte(`{"apps":[{"id":"a","allowNoOrigin":true,"listen":` + listen + `}]}`))
+		if err == nil {
+			t.Errorf("config accepted listen %s", listen)
+		}
+	}
+}
