@@ -19,6 +19,7 @@ type Transport interface {
 	// listenStream binds a TCP listener on host (an IP literal; "" for the
 	// transport's default) and port (0: any); listener.go.
 	listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error)
+	datagram(ctx context.Context, req *datagramRequest) (datagramConn, error)
 	String() string
 }
 
