@@ -66,6 +66,9 @@ type Options struct {
 	// Binder opens listeners for apps (after the policy allowed the
 	// address); nil means a net.ListenConfig.
 	Binder Binder
+	// WebRTC enables data channels for DatagramSockets (webrtc.go); nil
+	// means off.
+	WebRTC *WebRTCOptions
 }
 
 // Server is a relay. Use Handler to serve it.
@@ -80,6 +83,7 @@ type Server struct {
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
+	rtc          rtcServer            // webrtc.go
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
