@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"syscall/js"
 
@@ -52,20 +53,42 @@ func jsError(err error) js.Value {
 	return e
 }
 
-// connectStream(host, service) -> Promise<socket>: a StreamSocket on the
-// default transport (the page's relay).
+// connectStream(host, service, options?) -> Promise<socket>: a StreamSocket
+// on the default transport (the page's relay). options.tls negotiates TLS
+// (in this tab: the relay sees only ciphertext); options.caPEM adds trusted
+// roots.
 func connectStream(this js.Value, args []js.Value) any {
 	if len(args) < 2 {
-		return promise(func() (any, error) { return nil, errors.New("connectStream(host, service)") })
+		return promise(func() (any, error) { return nil, errors.New("connectStream(host, service, options?)") })
 	}
 	hostArg, service := args[0].String(), args[1].String()
+	var useTLS bool
+	var caPEM string
+	if len(args) > 2 && args[2].Type() == js.TypeObject {
+		useTLS = args[2].Get("tls").Truthy()
+		if v := args[2].Get("caPEM"); v.Type() == js.TypeString {
+			caPEM = v.String()
+		}
+	}
 	return promise(func() (any, error) {
 		host, err := shim.NewHostName(hostArg)
 		if err != nil {
 			return nil, err
 		}
 		s := new(shim.StreamSocket)
-		if err := s.Connect(context.Background(), host, service); err != nil {
+		if caPEM != "" {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+				return nil, errors.New("caPEM holds no certificate")
+			}
+			s.Control().SetTrustedRoots(pool)
+		}
+		if useTLS {
+			err = s.ConnectWithProtectionLevel(context.Background(), host, service, shim.ProtectionLevelSsl)
+		} else {
+			err = s.Connect(context.Background(), host, service)
+		}
+		if err != nil {
 			return nil, err
 		}
 		return socketObject(s), nil
@@ -86,6 +109,10 @@ func socketObject(s *shim.StreamSocket) js.Value {
 	}
 	if info.LocalAddress != nil {
 		o.Set("localAddress", info.LocalAddress.CanonicalName()+":"+info.LocalPort)
+	}
+	o.Set("protectionLevel", info.ProtectionLevel.String())
+	if c := info.ServerCertificate; c != nil {
+		o.Set("serverCertificate", c.Subject.String())
 	}
 	// write(Uint8Array | string) -> Promise<number>
 	method("write", func(args []js.Value) any {

@@ -32,7 +32,35 @@ async function demo() {
   }
   log(`echo: ${got}`, got === msg ? "ok" : "err");
   await s.close();
-  document.body.dataset.demo = got === msg ? "ok" : "mismatch";
+  const echoOK = got === msg;
+
+  // HTTPS-style: TLS runs in this tab (Go crypto/tls in wasm); the relay
+  // forwards ciphertext only.
+  let tlsOK = true;
+  if (cfg.tls) {
+    const [th, tp] = [cfg.tls.slice(0, cfg.tls.lastIndexOf(":")), cfg.tls.slice(cfg.tls.lastIndexOf(":") + 1)];
+    const tout = document.getElementById("tls");
+    const tlog = (line, cls = "") => {
+      const div = document.createElement("div");
+      div.textContent = line;
+      if (cls) div.className = cls;
+      tout.appendChild(div);
+    };
+    tlog(`StreamSocket.ConnectWithProtectionLevel(${th}, ${tp}, Ssl) ...`);
+    const t = await sockshim.connectStream(th, tp, { tls: true, caPEM: cfg.tlsCA });
+    tlog(`negotiated ${t.protectionLevel}; server certificate: ${t.serverCertificate}`);
+    await t.write("GET /hello HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let resp = "";
+    for (;;) {
+      const chunk = await t.read();
+      if (chunk === null) break;
+      resp += dec.decode(chunk);
+    }
+    await t.close();
+    tlsOK = resp.startsWith("HTTP/1.0 200") && resp.includes("hello over TLS");
+    tlog(resp.split("\r\n\r\n")[1] || resp, tlsOK ? "ok" : "err");
+  }
+  document.body.dataset.demo = echoOK && tlsOK ? "ok" : "mismatch";
 }
 
 demo().catch((e) => {

@@ -91,8 +91,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux.Handle("GET /metrics", srv.MetricsHandler())
 	mux.Handle("/", http.FileServerFS(sockshim.Assets))
 
-	var echoAddr string
+	var echoAddr, tlsAddr, tlsCA string
 	if *dev {
+		dt, err := startDevTLS()
+		if err != nil {
+			return err
+		}
+		defer dt.ln.Close()
+		tlsAddr, tlsCA = dt.ln.Addr().String(), dt.caPEM
+		log.Info("relay: dev HTTPS-style service", "addr", tlsAddr)
 		echo, err := startEcho()
 		if err != nil {
 			return err
@@ -103,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "dev": *dev})
+		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "dev": *dev})
 	})
 	if _, err := fs.Stat(sockshim.Assets, "web/main.wasm"); err != nil {
 		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")

@@ -163,6 +163,13 @@ func TestDemoPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tlsOut, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("tls").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tlsOut, "hello over TLS; you asked: GET /hello HTTP/1.0") || !strings.Contains(tlsOut, "sockshim dev TLS") {
+		t.Errorf("TLS demo output:\n%s", tlsOut)
+	}
 	if state != "ok" || !strings.Contains(out, "echo: hello from a browser tab via sockshim") {
 		t.Fatalf("demo state %q, output:\n%s", state, out)
 	}
