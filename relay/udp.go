@@ -56,6 +56,7 @@ type udpStream struct {
 
 	mu        sync.Mutex
 	sock      *udpsock.Socket
+	channel   interface{ Close() error } // the WebRTC data channel, if any
 	closeOnce sync.Once
 
 	link    atomic.Pointer[channelLink] // an open WebRTC data channel
@@ -213,6 +214,7 @@ func (s *session) closeUDP(r wisp.CloseReason) {
 	for _, st := range streams {
 		st.close(r)
 	}
+	s.closeRTC()
 }
 
 func (s *session) udpStream(id uint32) *udpStream {
@@ -242,9 +244,13 @@ func (st *udpStream) close(r wisp.CloseReason) {
 		if r != 0 {
 			s.write(wisp.AppendClose(nil, st.id, r))
 		}
+		st.link.Store(nil)
 		st.mu.Lock()
 		if st.sock != nil {
 			st.sock.Close()
+		}
+		if st.channel != nil {
+			go st.channel.Close()
 		}
 		st.mu.Unlock()
 		if n := st.dropped.Load(); n > 0 {

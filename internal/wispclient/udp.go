@@ -62,13 +62,15 @@ type UDPConn struct {
 	endpts   wisp.Opened
 	isOpened bool
 	results  chan wisp.CloseReason
-	reqMu    sync.Mutex // one option or join request at a time
+	reqMu    sync.Mutex                 // one option or join request at a time
+	channel  interface{ Close() error } // the WebRTC data channel, if any
 
 	readable netutil.Signal
 	closed   *netutil.Once
 	rdl, wdl *netutil.Deadline
 	link     atomic.Pointer[channelLink]
 	dropped  atomic.Uint64
+	viaChan  atomic.Uint64 // datagrams received on the data channel
 }
 
 type datagram struct {
@@ -266,6 +268,7 @@ func (c *UDPConn) deliver(peer netip.AddrPort, b []byte) {
 
 // fromChannel takes one data channel message for this socket.
 func (c *UDPConn) fromChannel(msg []byte) {
+	c.viaChan.Add(1)
 	if !c.bound {
 		c.deliver(netip.AddrPort{}, msg)
 		return
@@ -274,6 +277,12 @@ func (c *UDPConn) fromChannel(msg []byte) {
 		c.deliver(peer, data)
 	}
 }
+
+// ChannelOpen reports whether datagrams are sent on a WebRTC data channel.
+func (c *UDPConn) ChannelOpen() bool { return c.link.Load() != nil }
+
+// ChannelReceived counts datagrams received on the data channel.
+func (c *UDPConn) ChannelReceived() uint64 { return c.viaChan.Load() }
 
 // Bound reports whether the socket is unconnected.
 func (c *UDPConn) Bound() bool { return c.bound }
