@@ -17,6 +17,7 @@ import (
 func main() {
 	api := js.Global().Get("Object").New()
 	api.Set("connectStream", js.FuncOf(connectStream))
+	api.Set("listen", js.FuncOf(listen))
 	api.Set("version", "sockshim-dev")
 	js.Global().Set("sockshim", api)
 	if ready := js.Global().Get("__sockshimReady"); ready.Type() == js.TypeFunction {
@@ -92,6 +93,40 @@ func connectStream(this js.Value, args []js.Value) any {
 			return nil, err
 		}
 		return socketObject(s), nil
+	})
+}
+
+// listen(service, onConnection) -> Promise<listener>: a StreamSocketListener
+// held by the page's relay; onConnection(socket) runs for each accepted
+// connection. The listener has host, port and close().
+func listen(this js.Value, args []js.Value) any {
+	if len(args) < 2 || args[1].Type() != js.TypeFunction {
+		return promise(func() (any, error) { return nil, errors.New("listen(service, onConnection)") })
+	}
+	service, onConn := args[0].String(), args[1]
+	return promise(func() (any, error) {
+		l := new(shim.StreamSocketListener)
+		l.ConnectionReceived = func(_ *shim.StreamSocketListener, s *shim.StreamSocket) {
+			onConn.Invoke(socketObject(s))
+		}
+		if err := l.BindServiceName(context.Background(), service); err != nil {
+			return nil, err
+		}
+		info := l.Information()
+		o := js.Global().Get("Object").New()
+		o.Set("port", info.ReachablePort)
+		if info.ReachableHostName != nil {
+			o.Set("host", info.ReachableHostName.CanonicalName())
+		}
+		var closeFn js.Func
+		closeFn = js.FuncOf(func(js.Value, []js.Value) any {
+			return promise(func() (any, error) {
+				closeFn.Release()
+				return nil, l.Close()
+			})
+		})
+		o.Set("close", closeFn)
+		return o, nil
 	})
 }
 

@@ -61,6 +61,37 @@ async function demo() {
     tlog(resp.split("\r\n\r\n")[1] || resp, tlsOK ? "ok" : "err");
   }
   document.body.dataset.demo = echoOK && tlsOK ? "ok" : "mismatch";
+  await listenDemo(sockshim);
+}
+
+// A StreamSocketListener: the relay listens on its loopback for this tab,
+// and every connection (curl, nc, a browser) is answered from here.
+async function listenDemo(sockshim) {
+  const lout = document.getElementById("listener");
+  const llog = (line, cls = "") => {
+    const div = document.createElement("div");
+    div.textContent = line;
+    if (cls) div.className = cls;
+    lout.appendChild(div);
+  };
+  let n = 0;
+  const l = await sockshim.listen("0", async (s) => {
+    const id = ++n;
+    const dec = new TextDecoder();
+    let req = "";
+    while (!req.includes("\r\n\r\n") && !req.includes("\n\n")) {
+      const chunk = await s.read();
+      if (chunk === null) break;
+      req += dec.decode(chunk);
+    }
+    llog(`connection #${id} from ${s.remoteAddress}: ${req.split("\n")[0].trim()}`);
+    const body = `hello from a browser tab (connection #${id})\n`;
+    await s.write(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    await s.close();
+  });
+  document.body.dataset.listenPort = l.port;
+  llog(`listening through the relay at ${l.host}:${l.port}; try:`);
+  llog(`curl http://${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}/`, "ok");
 }
 
 demo().catch((e) => {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -169,6 +170,26 @@ func TestDemoPage(t *testing.T) {
 	}
 	if !strings.Contains(tlsOut, "hello over TLS; you asked: GET /hello HTTP/1.0") || !strings.Contains(tlsOut, "sockshim dev TLS") {
 		t.Errorf("TLS demo output:\n%s", tlsOut)
+	}
+	// The page's listener answers a real HTTP client on this machine.
+	port, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body.dataset.listenPort`))
+	if err != nil {
+		t.Fatalf("no listener port on the page: %v", err)
+	}
+	for i := 1; i <= 2; i++ {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/from-go")
+		if err != nil {
+			t.Fatalf("GET the page's listener: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("hello from a browser tab (connection #%d)\n", i); string(body) != want {
+			t.Fatalf("listener answered %q, want %q", body, want)
+		}
+	}
+	lout, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("listener").innerText`))
+	if !strings.Contains(lout, "GET /from-go HTTP/1.1") {
+		t.Errorf("listener log:\n%s", lout)
 	}
 	if state != "ok" || !strings.Contains(out, "echo: hello from a browser tab via sockshim") {
 		t.Fatalf("demo state %q, output:\n%s", state, out)
