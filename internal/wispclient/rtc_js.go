@@ -1,8 +1,17 @@
 package wispclient
 
-import "github.com/pion/webrtc/v4"
+import (
+	"errors"
+	"syscall/js"
 
-// newPeerConnection wraps the browser's RTCPeerConnection.
+	"github.com/pion/webrtc/v4"
+)
+
+// newPeerConnection wraps the browser's RTCPeerConnection; where there is
+// none (Node), the socket stays on the WebSocket.
 func newPeerConnection() (*webrtc.PeerConnection, error) {
+	if js.Global().Get("RTCPeerConnection").IsUndefined() {
+		return nil, errors.New("no RTCPeerConnection here")
+	}
 	return webrtc.NewPeerConnection(webrtc.Configuration{})
 }
