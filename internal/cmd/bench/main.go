@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -85,6 +86,10 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 
+	configPath := filepath.Join(tmp, "relay.json")
+	if err := os.WriteFile(configPath, []byte(benchConfig), 0o600); err != nil {
+		return err
+	}
 	t := newTable(&c)
 	direct := &target{name: "direct TCP", echo: echo}
 
@@ -113,7 +118,7 @@ func run() error {
 	progress("direct TCP")
 	t.measureCommon(colDirect, direct)
 	t.cells[rowIdle][colDirect] = cell{text: "-"}
-	relaySrv := measure(colRelay, func() (*server, error) { return startRelayProcess(c.relayBin) })
+	relaySrv := measure(colRelay, func() (*server, error) { return startRelayProcess(c.relayBin, configPath) })
 	if relaySrv != nil {
 		defer relaySrv.stop()
 	}
