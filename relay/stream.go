@@ -336,7 +336,15 @@ func (st *tcpStream) waitWindow() (int, bool) {
 
 // toClient copies destination data to the client as DATA packets.
 func (st *tcpStream) toClient(conn net.Conn) {
-	buf := make([]byte, wisp.HeaderLen+readBufSize)
+	// The read buffer comes from readBufPool only while the destination is
+	// sending (see readBufPool).
+	rw := newReadWaiter(conn)
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			readBufPool.Put(bp)
+		}
+	}()
 	for {
 		want := readBufSize
 		if st.flow {
@@ -346,6 +354,13 @@ func (st *tcpStream) toClient(conn net.Conn) {
 			}
 			want = w
 		}
+		if bp == nil {
+			if rw != nil {
+				rw.wait()
+			}
+			bp = readBufPool.Get().(*[]byte)
+		}
+		buf := *bp
 		n, err := conn.Read(buf[wisp.HeaderLen : wisp.HeaderLen+want])
 		if n > 0 {
 			if st.flow {
@@ -359,6 +374,11 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.abort(0)
 				return
 			}
+		}
+		if rw != nil && n < want {
+			// The socket is drained: idle until it is readable again.
+			readBufPool.Put(bp)
+			bp = nil
 		}
 		if err != nil {
 			if st.done.Done() || st.gone.Load() {
