@@ -1,3 +1,5 @@
+//go:build !js
+
 package relay
 
 import (
@@ -18,42 +20,6 @@ import (
 	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
-
-// WebRTCOptions configure the relay's WebRTC peer, which carries the
-// datagrams of DatagramSockets with QualityOfService LowLatency on
-// unordered, unreliable data channels (one message per datagram).
-// Signalling rides the Wisp session (ExtWebRTC); the client offers, the
-// relay answers, each with its complete candidate list.
-type WebRTCOptions struct {
-	// PortMin and PortMax bound the UDP ports ICE listens on; both zero
-	// means any port. Open this range in the firewall.
-	PortMin, PortMax uint16
-	// PublicIPs are the relay's public addresses when it sits behind a 1:1
-	// NAT (a cloud VM's elastic IP): they replace the private addresses in
-	// the relay's host candidates.
-	PublicIPs []string
-	// ICEServers are STUN or TURN servers the relay gathers candidates
-	// from; a TURN server gives relayed candidates for clients that cannot
-	// reach the relay's UDP ports directly.
-	ICEServers []ICEServer
-	// Interfaces limits ICE to these network interfaces (by name); nil
-	// means every interface.
-	Interfaces []string
-	// Loopback adds loopback candidates (a relay used from the same host,
-	// and tests). Browsers use them only with
-	// --allow-loopback-in-peer-connection.
-	Loopback bool
-	// UDP4Only gathers IPv4 candidates only.
-	UDP4Only bool
-}
-
-// ICEServer is a STUN or TURN server: URLs such as "stun:host:3478" or
-// "turn:host:3478?transport=udp", with credentials for TURN.
-type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
-}
 
 // maxChannelBuffer is how many bytes may wait in a data channel before the
 // relay drops datagrams instead of queueing more (UDP semantics).

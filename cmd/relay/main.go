@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command relay is the sockshim relay: a Wisp v1/v2 WebSocket endpoint at
 // /wisp/ that opens real TCP connections for browser apps, enforcing each
 // app's network capabilities, and serves the demo page at /.
