@@ -17,6 +17,9 @@ import (
 // the format; ParseConfig validates it.
 type Config struct {
 	Apps []AppConfig `json:"apps"`
+	// WebRTC enables data channels for low-latency DatagramSockets; nil
+	// (absent) means off. Read at start only: a reload does not change it.
+	WebRTC *WebRTCOptions `json:"webrtc,omitempty"`
 }
 
 // AppConfig is one registered app.

@@ -8,24 +8,25 @@ package relay
 type WebRTCOptions struct {
 	// PortMin and PortMax bound the UDP ports ICE listens on; both zero
 	// means any port. Open this range in the firewall.
-	PortMin, PortMax uint16
+	PortMin uint16 `json:"portMin"`
+	PortMax uint16 `json:"portMax"`
 	// PublicIPs are the relay's public addresses when it sits behind a 1:1
 	// NAT (a cloud VM's elastic IP): they replace the private addresses in
 	// the relay's host candidates.
-	PublicIPs []string
+	PublicIPs []string `json:"publicIPs"`
 	// ICEServers are STUN or TURN servers the relay gathers candidates
 	// from; a TURN server gives relayed candidates for clients that cannot
 	// reach the relay's UDP ports directly.
-	ICEServers []ICEServer
+	ICEServers []ICEServer `json:"iceServers"`
 	// Interfaces limits ICE to these network interfaces (by name); nil
 	// means every interface.
-	Interfaces []string
+	Interfaces []string `json:"interfaces"`
 	// Loopback adds loopback candidates (a relay used from the same host,
 	// and tests). Browsers use them only with
 	// --allow-loopback-in-peer-connection.
-	Loopback bool
+	Loopback bool `json:"loopback"`
 	// UDP4Only gathers IPv4 candidates only.
-	UDP4Only bool
+	UDP4Only bool `json:"udp4Only"`
 }
 
 // ICEServer is a STUN or TURN server: URLs such as "stun:host:3478" or

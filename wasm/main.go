@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"syscall/js"
+	"time"
 
 	"github.com/sockshim/sockshim/shim"
 )
@@ -18,6 +19,7 @@ func main() {
 	api := js.Global().Get("Object").New()
 	api.Set("connectStream", js.FuncOf(connectStream))
 	api.Set("listen", js.FuncOf(listen))
+	api.Set("connectDatagram", js.FuncOf(connectDatagram))
 	api.Set("version", "sockshim-dev")
 	js.Global().Set("sockshim", api)
 	if ready := js.Global().Get("__sockshimReady"); ready.Type() == js.TypeFunction {
@@ -130,6 +132,83 @@ func listen(this js.Value, args []js.Value) any {
 	})
 }
 
+// connectDatagram(host, service, options?) -> Promise<socket>: a connected
+// DatagramSocket; options.lowLatency asks for a WebRTC data channel (the
+// socket falls back to the WebSocket by itself). The socket has
+// send(data) -> Promise, receive(timeoutMs = 5000) -> Promise<Uint8Array>
+// (one whole datagram) and close().
+func connectDatagram(this js.Value, args []js.Value) any {
+	if len(args) < 2 {
+		return promise(func() (any, error) { return nil, errors.New("connectDatagram(host, service, options?)") })
+	}
+	hostArg, service := args[0].String(), args[1].String()
+	lowLatency := len(args) > 2 && args[2].Type() == js.TypeObject && args[2].Get("lowLatency").Truthy()
+	return promise(func() (any, error) {
+		host, err := shim.NewHostName(hostArg)
+		if err != nil {
+			return nil, err
+		}
+		d := new(shim.DatagramSocket)
+		if lowLatency {
+			d.Control().SetQualityOfService(shim.QualityOfServiceLowLatency)
+		}
+		if err := d.Connect(context.Background(), host, service); err != nil {
+			return nil, err
+		}
+		o := js.Global().Get("Object").New()
+		var funcs []js.Func
+		method := func(name string, fn func(args []js.Value) any) {
+			f := js.FuncOf(func(this js.Value, args []js.Value) any { return fn(args) })
+			funcs = append(funcs, f)
+			o.Set(name, f)
+		}
+		method("send", func(args []js.Value) any {
+			b := bytesArg(args)
+			return promise(func() (any, error) { _, err := d.Write(b); return nil, err })
+		})
+		method("receive", func(args []js.Value) any {
+			timeout := 5 * time.Second
+			if len(args) > 0 && args[0].Type() == js.TypeNumber {
+				timeout = time.Duration(args[0].Int()) * time.Millisecond
+			}
+			return promise(func() (any, error) {
+				d.SetReadDeadline(time.Now().Add(timeout))
+				buf := make([]byte, 64<<10)
+				n, err := d.Read(buf)
+				if err != nil {
+					return nil, err
+				}
+				a := js.Global().Get("Uint8Array").New(n)
+				js.CopyBytesToJS(a, buf[:n])
+				return a, nil
+			})
+		})
+		method("close", func([]js.Value) any {
+			return promise(func() (any, error) {
+				err := d.Close()
+				for _, f := range funcs {
+					f.Release()
+				}
+				return nil, err
+			})
+		})
+		return o, nil
+	})
+}
+
+// bytesArg reads a string or a Uint8Array argument.
+func bytesArg(args []js.Value) []byte {
+	if len(args) == 0 {
+		return nil
+	}
+	if args[0].Type() == js.TypeString {
+		return []byte(args[0].String())
+	}
+	b := make([]byte, args[0].Get("byteLength").Int())
+	js.CopyBytesToGo(b, args[0])
+	return b
+}
+
 func socketObject(s *shim.StreamSocket) js.Value {
 	o := js.Global().Get("Object").New()
 	var funcs []js.Func
@@ -151,13 +230,7 @@ func socketObject(s *shim.StreamSocket) js.Value {
 	}
 	// write(Uint8Array | string) -> Promise<number>
 	method("write", func(args []js.Value) any {
-		var b []byte
-		if len(args) > 0 && args[0].Type() == js.TypeString {
-			b = []byte(args[0].String())
-		} else if len(args) > 0 {
-			b = make([]byte, args[0].Get("byteLength").Int())
-			js.CopyBytesToGo(b, args[0])
-		}
+		b := bytesArg(args)
 		return promise(func() (any, error) {
 			n, err := s.Write(b)
 			return n, err

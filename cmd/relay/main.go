@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"time"
 
@@ -81,8 +82,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	var self policy.SelfSet
 	self.Add(ln.Addr().(*net.TCPAddr).AddrPort())
+	if *dev {
+		// Same-host WebRTC for the demo: loopback candidates only.
+		cfg.WebRTC = &relay.WebRTCOptions{Loopback: true, UDP4Only: true, Interfaces: []string{"lo"}}
+	}
 	srv := relay.New(&relay.Options{
 		Config: cfg,
+		WebRTC: cfg.WebRTC,
 		Engine: &policy.Engine{Self: self.Contains},
 		Logger: log,
 	})
@@ -93,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux.Handle("GET /metrics", srv.MetricsHandler())
 	mux.Handle("/", http.FileServerFS(sockshim.Assets))
 
-	var echoAddr, tlsAddr, tlsCA string
+	var echoAddr, udpEchoAddr, tlsAddr, tlsCA string
 	if *dev {
 		dt, err := startDevTLS()
 		if err != nil {
@@ -108,11 +114,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer echo.Close()
 		echoAddr = echo.Addr().String()
+		udpEcho, err := startUDPEcho()
+		if err != nil {
+			return err
+		}
+		defer udpEcho.Close()
+		udpEchoAddr = udpEcho.LocalAddr().String()
 		log.Info("relay: dev echo service", "addr", echoAddr)
 	}
 	mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "dev": *dev})
+		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "udpEcho": udpEchoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "dev": *dev})
 	})
 	if _, err := fs.Stat(sockshim.Assets, "web/main.wasm"); err != nil {
 		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")
@@ -154,8 +166,30 @@ func reload(log *slog.Logger, srv *relay.Server, path string) {
 		log.Error("relay: config reload failed; keeping the previous policy", "err", err)
 		return
 	}
+	if !reflect.DeepEqual(c.WebRTC, srv.Config().WebRTC) {
+		log.Warn("relay: config reload: webrtc settings changed; they apply at the next start")
+	}
 	srv.SetConfig(c)
 	log.Info("relay: config reloaded", "apps", len(c.Apps))
+}
+
+// startUDPEcho echoes UDP datagrams on a loopback port for the demo page.
+func startUDPEcho() (net.PacketConn, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	return pc, nil
 }
 
 // startEcho serves TCP echo on a loopback port for the demo page.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,12 +142,13 @@ func TestDemoPage(t *testing.T) {
 	t.Parallel()
 	chromium, err := chromiumPath()
 	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
-	r := startRelay(t, "-dev")
+	r := startRelay(t, "-dev", "-v")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	actx, acancel := chromedp.NewExecAllocator(ctxT(t, 60*time.Second), opts...)
@@ -170,6 +172,18 @@ func TestDemoPage(t *testing.T) {
 	}
 	if !strings.Contains(tlsOut, "hello over TLS; you asked: GET /hello HTTP/1.0") || !strings.Contains(tlsOut, "sockshim dev TLS") {
 		t.Errorf("TLS demo output:\n%s", tlsOut)
+	}
+	dout, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("datagram").innerText`))
+	if err != nil || strings.Count(dout, "echo: datagram") != 6 {
+		t.Errorf("datagram demo output (%v):\n%s", err, dout)
+	}
+	// LowLatency took the data channel: the relay's peer connected.
+	peerConnected := regexp.MustCompile(`msg="relay: WebRTC peer" .*state=connected`)
+	for i := 0; !peerConnected.MatchString(r.stderr.String()); i++ {
+		if i == 100 {
+			t.Fatalf("the demo's DatagramSocket never connected a WebRTC peer; relay log:\n%s", r.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// The page's listener answers a real HTTP client on this machine.
 	port, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body.dataset.listenPort`))
