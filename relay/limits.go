@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,9 +152,10 @@ func (s *Server) admitStream(sl *sessionLimits) (func(), bool) {
 	}, true
 }
 
-// throttle waits until the app's bandwidth allows n more bytes; it returns
-// an error only when ctx ends.
-func (sl *sessionLimits) throttle(ctx context.Context, n int) error {
+// throttle waits until the app's bandwidth allows n more bytes (TCP
+// backpressure does the rest); it fails when ctx ends or done closes (the
+// stream was aborted).
+func (s *Server) throttle(ctx context.Context, done <-chan struct{}, sl *sessionLimits, n int) error {
 	if sl == nil || sl.app == nil {
 		return nil
 	}
@@ -163,7 +165,24 @@ func (sl *sessionLimits) throttle(ctx context.Context, n int) error {
 	if bw == nil {
 		return nil
 	}
-	return bw.WaitN(ctx, n)
+	r := bw.ReserveN(time.Now(), n) // n <= the burst, which covers a whole packet
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	s.metrics.bandwidthWaits.Add(1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	case <-done:
+		r.Cancel()
+		return net.ErrClosed
+	}
 }
 
 // keepalive pings the client every interval and ends the session when a

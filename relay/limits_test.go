@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -163,3 +164,29 @@ func metric(t *testing.T, srv *relay.Server, name string) string {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestBandwidthLimit: an app over its bytesPerSecond waits (TCP
+// backpressure); it is neither dropped nor closed. 300 KiB each way cannot
+// pass 1 KiB/s beyond the 256 KiB burst in the seconds the test allows.
+func TestBandwidthLimit(t *testing.T) {
+	t.Parallel()
+	echo := testutil.EchoServer(t)
+	url, srv := testutil.Relay(t, &relay.Options{Config: limitedConfig(`{"bytesPerSecond":1024}`)})
+	st, err := dial(t, url, nil).Open(ctxT(t), wisp.StreamTCP, "127.0.0.1", echo.AddrPort().Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	go st.Write(make([]byte, 300<<10))
+	st.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got, err := io.Copy(io.Discard, st)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v, want the deadline (the stream must stay open while throttled)", err)
+	}
+	if got >= 300<<10 { // the bucket is shared by both directions: 0 is possible
+		t.Fatalf("echoed %d bytes in 2 s under a 1 KiB/s limit (256 KiB burst)", got)
+	}
+	if w := metric(t, srv, "sockshim_bandwidth_waits_total"); w == "0" {
+		t.Fatal("no bandwidth wait counted")
+	}
+}

@@ -279,6 +279,9 @@ func (st *tcpStream) pump(conn net.Conn) {
 			st.queueDrained(conn)
 			return
 		}
+		if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, len(b)) != nil {
+			return
+		}
 		_, err := conn.Write(b)
 		st.queuedBytes.Add(-int64(len(b)))
 		if err != nil {
@@ -367,6 +370,10 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.window.Add(-int64(n))
 			}
 			st.heldBytes.Store(int64(n))
+			if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, n) != nil {
+				st.abort(0)
+				return
+			}
 			wisp.PutDataHeader(buf, st.id)
 			werr := st.s.write(buf[:wisp.HeaderLen+n])
 			st.heldBytes.Store(0)
