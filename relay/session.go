@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 type session struct {
@@ -165,8 +167,11 @@ func (s *session) refuse(r wisp.CloseReason) {
 }
 
 func (s *session) readLoop() error {
+	// One reused buffer for every message (coder/websocket's Read grows a
+	// fresh one per message); payloads that outlive it are copied once.
+	rd := wsmsg.NewReader(s.conn)
 	for {
-		typ, b, err := s.conn.Read(s.ctx)
+		typ, b, err := rd.Read(s.ctx)
 		if err != nil {
 			return err
 		}
@@ -184,6 +189,9 @@ func (s *session) readLoop() error {
 			s.log.Info("relay: malformed packet", "stream", p.StreamID, "err", err)
 			s.closeStream(p.StreamID, wisp.ReasonInvalid)
 			continue
+		}
+		if len(p.Data) > 0 {
+			p.Data = bytes.Clone(p.Data)
 		}
 		s.route(&p)
 	}

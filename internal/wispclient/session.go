@@ -5,6 +5,7 @@
 package wispclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 // Subprotocol is offered on every dial; a server that echoes it speaks v2.
@@ -54,6 +56,7 @@ const DefaultWindow = 256 << 10
 // Session is one Wisp connection.
 type Session struct {
 	conn      *websocket.Conn
+	rd        *wsmsg.Reader // one reused buffer for every message read
 	v2        bool
 	info      wisp.Info // the server's INFO (v2)
 	sockshim  bool      // both sides speak sockshim's extension
@@ -118,14 +121,25 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 }
 
 func (s *Session) readPacket(ctx context.Context) (wisp.Packet, error) {
-	typ, b, err := s.conn.Read(ctx)
+	if s.rd == nil {
+		s.rd = wsmsg.NewReader(s.conn)
+	}
+	typ, b, err := s.rd.Read(ctx)
 	if err != nil {
 		return wisp.Packet{}, err
 	}
 	if typ != websocket.MessageBinary {
 		return wisp.Packet{}, fmt.Errorf("wisp: server sent a text message")
 	}
-	return wisp.Parse(b)
+	// b is reused by the next read: copy what outlives it.
+	p, err := wisp.Parse(b)
+	if len(p.Data) > 0 {
+		p.Data = bytes.Clone(p.Data)
+	}
+	for i := range p.Info.Extensions {
+		p.Info.Extensions[i].Payload = bytes.Clone(p.Info.Extensions[i].Payload)
+	}
+	return p, err
 }
 
 // HandshakeError is a session refused by the server during the handshake.
