@@ -30,6 +30,10 @@ wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/main.wasm ./wasm
 	cp $(GOROOT)/lib/wasm/wasm_exec.js web/wasm_exec.js
 
+# The relay for Cloudflare Workers (github.com/syumai/workers) is not built yet.
+edge:
+	@echo "make edge: the Cloudflare Workers build of the relay does not exist yet" >&2; exit 1
+
 deps:
 	./scripts/install-chromium.sh
 	./scripts/install-npm.sh
