@@ -85,7 +85,7 @@ func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (da
 }
 
 func (d relayDatagram) readFrom(b []byte) (int, netip.AddrPort, error) { return d.c.ReadFrom(b) }
-func (d relayDatagram) write(b []byte) (int, error)                     { return d.c.Write(b) }
+func (d relayDatagram) write(b []byte) (int, error)                    { return d.c.Write(b) }
 func (d relayDatagram) writeTo(b []byte, ap netip.AddrPort) (int, error) {
 	return d.c.WriteTo(b, ap)
 }

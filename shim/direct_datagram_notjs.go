@@ -50,7 +50,7 @@ func notSupported(err error) error {
 }
 
 func (d directDatagram) readFrom(b []byte) (int, netip.AddrPort, error) { return d.s.ReadFrom(b) }
-func (d directDatagram) write(b []byte) (int, error)                     { return d.s.Write(b) }
+func (d directDatagram) write(b []byte) (int, error)                    { return d.s.Write(b) }
 func (d directDatagram) writeTo(b []byte, ap netip.AddrPort) (int, error) {
 	return d.s.WriteTo(b, ap)
 }

@@ -72,7 +72,7 @@ func (d *directListener) accept() (net.Conn, error) {
 	}
 }
 
-func (d *directListener) close() error  { return d.ln.Close() }
+func (d *directListener) close() error   { return d.ln.Close() }
 func (d *directListener) addr() net.Addr { return d.ln.Addr() }
 func (d *directListener) reachable() (string, uint16) {
 	ap := tcpAddrPort(d.ln.Addr())

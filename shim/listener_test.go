@@ -193,4 +193,3 @@ func TestCloseWriteWispV1(t *testing.T) {
 		t.Fatalf("Bind over Wisp v1: %v, want ErrNotSupported", err)
 	}
 }
-
