@@ -39,13 +39,12 @@ type DatagramSocket struct {
 
 	control DatagramSocketControl
 
-	mu       sync.Mutex
-	conn     datagramConn
-	closed   bool
-	info     DatagramSocketInformation
-	onMsg    func(*DatagramSocketMessageReceivedEventArgs)
-	loopOn   bool
-	loopDone chan struct{}
+	mu     sync.Mutex
+	conn   datagramConn
+	closed bool
+	info   DatagramSocketInformation
+	onMsg  func(*DatagramSocketMessageReceivedEventArgs)
+	loopOn bool
 }
 
 // NewDatagramSocket returns a DatagramSocket on the given transport (nil

@@ -33,31 +33,6 @@ func host(t *testing.T, s string) *shim.HostName {
 	return h
 }
 
-// pipe returns a StreamSocket on tr connected to a real TCP listener on
-// loopback, and the listener's accepted end.
-func pipe(t *testing.T, tr shim.Transport) (net.Conn, net.Conn, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	s := shim.NewStreamSocket(tr)
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	if err := s.Connect(context.Background(), host(t, "127.0.0.1"), port); err != nil {
-		return nil, nil, nil, err
-	}
-	c2 := <-accepted
-	if c2 == nil {
-		return nil, nil, nil, errors.New("accept failed")
-	}
-	return s, c2, func() { s.Close(); c2.Close() }, nil
-}
-
 // TestConnConformance runs x/net's net.Conn conformance suite on a
 // StreamSocket, through a real relay and directly.
 func TestConnConformance(t *testing.T) {
@@ -68,7 +43,7 @@ func TestConnConformance(t *testing.T) {
 		"direct": shim.DirectTransport(nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) { return pipe(t, tr) })
+			nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) { return connectPipe(t, tr) })
 		})
 	}
 }
@@ -176,4 +151,13 @@ func TestReadAfterRemoteClose(t *testing.T) {
 	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
 	}
+}
+
+// connectPipe is a StreamSocket on tr connected to a loopback listener, and
+// the listener's end.
+func connectPipe(t *testing.T, tr shim.Transport) (net.Conn, net.Conn, func(), error) {
+	return testutil.Pipe(func(port string) (net.Conn, error) {
+		s := shim.NewStreamSocket(tr)
+		return s, s.Connect(context.Background(), host(t, "127.0.0.1"), port)
+	})
 }

@@ -9,60 +9,30 @@ package shim_test
 // failure, not a skip.
 
 import (
-	"context"
 	"crypto/x509"
 	"io"
-	"net"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/sockshim/sockshim/internal/testutil/jsenv"
 	"github.com/sockshim/sockshim/shim"
 )
 
-func jsEnv(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: run these tests through internal/e2e (make test)", name)
-	}
-	return v
-}
-
-func jsCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func jsAddr(t *testing.T, name string) (*shim.HostName, string) {
-	h, p, err := net.SplitHostPort(jsEnv(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hn, err := shim.NewHostName(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hn, p
-}
-
 func jsRoots(t *testing.T) *x509.CertPool {
 	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM([]byte(jsEnv(t, "SOCKSHIM_TLS_CA_PEM"))) {
+	if !p.AppendCertsFromPEM([]byte(jsenv.Env(t, "SOCKSHIM_TLS_CA_PEM"))) {
 		t.Fatal("SOCKSHIM_TLS_CA_PEM holds no certificate")
 	}
 	return p
 }
 
 func TestJSConnectTLS(t *testing.T) {
-	tr := shim.RelayTransport(jsEnv(t, "SOCKSHIM_RELAY_URL"), nil)
-	h, port := jsAddr(t, "SOCKSHIM_TLS_ADDR")
+	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	h, port := jsenv.Addr(t, "SOCKSHIM_TLS_ADDR")
 	s := shim.NewStreamSocket(tr)
 	defer s.Close()
 	s.Control().SetTrustedRoots(jsRoots(t))
-	if err := s.ConnectWithProtectionLevel(jsCtx(t), h, port, shim.ProtectionLevelSsl); err != nil {
+	if err := s.ConnectWithProtectionLevel(jsenv.Context(t), h, port, shim.ProtectionLevelSsl); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Information().ProtectionLevel; got != shim.ProtectionLevelSsl {
@@ -77,7 +47,7 @@ func TestJSConnectTLS(t *testing.T) {
 }
 
 func TestJSCertificateErrors(t *testing.T) {
-	tr := shim.RelayTransport(jsEnv(t, "SOCKSHIM_RELAY_URL"), nil)
+	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
 	for _, tc := range []struct {
 		name, addr string
 		roots      bool
@@ -89,13 +59,13 @@ func TestJSCertificateErrors(t *testing.T) {
 		{"untrusted by the bundled roots", "SOCKSHIM_TLS_ADDR", false, shim.CertificateUntrustedRoot},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, port := jsAddr(t, tc.addr)
+			h, port := jsenv.Addr(t, tc.addr)
 			s := shim.NewStreamSocket(tr)
 			defer s.Close()
 			if tc.roots {
 				s.Control().SetTrustedRoots(jsRoots(t))
 			}
-			err := s.ConnectWithProtectionLevel(jsCtx(t), h, port, shim.ProtectionLevelSsl)
+			err := s.ConnectWithProtectionLevel(jsenv.Context(t), h, port, shim.ProtectionLevelSsl)
 			if shim.GetStatus(err) != tc.want {
 				t.Errorf("err = %v (status %v), want %v", err, shim.GetStatus(err), tc.want)
 			}
@@ -104,8 +74,8 @@ func TestJSCertificateErrors(t *testing.T) {
 }
 
 func TestJSMessageWebSocket(t *testing.T) {
-	wsURL := jsEnv(t, "SOCKSHIM_WS_URL")
-	relay := shim.RelayTransport(jsEnv(t, "SOCKSHIM_RELAY_URL"), nil)
+	wsURL := jsenv.Env(t, "SOCKSHIM_WS_URL")
+	relay := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
 	for _, tc := range []struct {
 		name   string
 		tr     shim.Transport
@@ -121,7 +91,7 @@ func TestJSMessageWebSocket(t *testing.T) {
 			if tc.header {
 				ws.SetRequestHeader("X-Sockshim-Test", "from-wasm")
 			}
-			if err := ws.Connect(jsCtx(t), wsURL+"/echo"); err != nil {
+			if err := ws.Connect(jsenv.Context(t), wsURL+"/echo"); err != nil {
 				t.Fatal(err)
 			}
 			if got := ws.Information().Protocol; got != "chat.v2" {
@@ -134,7 +104,7 @@ func TestJSMessageWebSocket(t *testing.T) {
 			}
 			for _, typ := range []shim.SocketMessageType{shim.MessageTypeUtf8, shim.MessageTypeBinary} {
 				ws.Control().SetMessageType(typ)
-				if err := ws.Send(jsCtx(t), []byte("ping "+typ.String())); err != nil {
+				if err := ws.Send(jsenv.Context(t), []byte("ping "+typ.String())); err != nil {
 					t.Fatal(err)
 				}
 				m := <-msgs
@@ -142,7 +112,7 @@ func TestJSMessageWebSocket(t *testing.T) {
 					t.Errorf("got %v %q", m.MessageType, m.Data)
 				}
 			}
-			ws.Send(jsCtx(t), []byte("close-me"))
+			ws.Send(jsenv.Context(t), []byte("close-me"))
 			ev := <-closed
 			switch {
 			case !tc.header && ev.Code == 1006:
@@ -162,7 +132,7 @@ func TestJSMessageWebSocket(t *testing.T) {
 		ws.OnMessageReceived(func(shim.MessageWebSocketMessageReceivedEventArgs) {})
 		ws.SetRequestHeader("X-Sockshim-Test", "mismatch") // the tunnelled path sees the server's answer
 		ws.Control().SetSupportedProtocols("chat.v1")
-		err := ws.Connect(jsCtx(t), wsURL+"/requires")
+		err := ws.Connect(jsenv.Context(t), wsURL+"/requires")
 		if err == nil || !strings.Contains(err.Error(), `"chat.v2"`) || shim.GetWebStatus(err) != shim.WebErrorBadRequest {
 			t.Errorf("err = %v (status %v), want BadRequest naming \"chat.v2\"", err, shim.GetWebStatus(err))
 		}

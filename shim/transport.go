@@ -102,18 +102,6 @@ func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port ui
 	return s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
 }
 
-// Close ends the transport's session (if any); every socket on it fails.
-func closeTransport(t Transport) {
-	if rt, ok := t.(*relayTransport); ok {
-		rt.mu.Lock()
-		if rt.sess != nil {
-			rt.sess.Close()
-			rt.sess = nil
-		}
-		rt.mu.Unlock()
-	}
-}
-
 func joinHostService(h *HostName, service string) string {
 	if h == nil {
 		return service

@@ -7,9 +7,7 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,7 +218,3 @@ func nodeExec(t *testing.T) string {
 	require(t, "SOCKSHIM_REQUIRE_NODE", err)
 	return "node --experimental-websocket --stack-size=8192 " + filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec_node.js")
 }
-
-var errNoOutput = errors.New("no output")
-
-var _ = io.Discard

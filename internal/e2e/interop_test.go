@@ -224,7 +224,7 @@ func wispJSServer(t *testing.T, options string) string {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port := freePort(t)
-		var out syncBuffer
+		var out lockedBuffer
 		cmd := exec.Command(node, cli, "-H", "127.0.0.1", "-P", strconv.Itoa(port), "-L", "WARN", "-O", options)
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -293,23 +293,6 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
@@ -495,34 +478,11 @@ func TestOurClientThroughWispJSServerDenied(t *testing.T) {
 	}
 }
 
-// pipe returns a StreamSocket on tr connected to a real TCP listener on
-// loopback, and the listener's accepted end.
+// pipe is a StreamSocket on tr connected to a loopback listener, and the
+// listener's end.
 func pipe(t *testing.T, tr shim.Transport) (net.Conn, net.Conn, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	s := shim.NewStreamSocket(tr)
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	if err := s.Connect(context.Background(), hostName(t, "127.0.0.1"), port); err != nil {
-		return nil, nil, nil, err
-	}
-	var c2 net.Conn
-	select {
-	case c2 = <-accepted:
-	case <-time.After(10 * time.Second):
-		s.Close()
-		return nil, nil, nil, errors.New("the server did not connect to the listener")
-	}
-	if c2 == nil {
-		s.Close()
-		return nil, nil, nil, errors.New("accept failed")
-	}
-	return s, c2, func() { s.Close(); c2.Close() }, nil
+	return testutil.Pipe(func(port string) (net.Conn, error) {
+		s := shim.NewStreamSocket(tr)
+		return s, s.Connect(context.Background(), hostName(t, "127.0.0.1"), port)
+	})
 }

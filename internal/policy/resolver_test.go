@@ -53,12 +53,6 @@ func (r *fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([
 	return out, nil
 }
 
-func (r *fakeResolver) count(host string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls[host]
-}
-
 // rebindingResolver answers first with first, then always with later: the
 // DNS rebinding attack.
 type rebindingResolver struct {

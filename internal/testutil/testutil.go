@@ -6,10 +6,12 @@ package testutil
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -142,4 +144,35 @@ func closeWrite(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
+}
+
+// Pipe is a net.Conn pair for nettest.TestConn: dial gets the port of a
+// fresh loopback listener and returns the client end; the other end is the
+// connection the listener accepted.
+func Pipe(dial func(port string) (net.Conn, error)) (c1, c2 net.Conn, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c1, err = dial(strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	select {
+	case c2 = <-accepted:
+	case <-time.After(10 * time.Second):
+		c1.Close()
+		return nil, nil, nil, errors.New("the client never reached the listener")
+	}
+	if c2 == nil {
+		c1.Close()
+		return nil, nil, nil, errors.New("accept failed")
+	}
+	return c1, c2, func() { c1.Close(); c2.Close() }, nil
 }

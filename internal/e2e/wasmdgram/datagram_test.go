@@ -7,47 +7,17 @@ package wasmdgram
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/sockshim/sockshim/internal/testutil/jsenv"
 	"github.com/sockshim/sockshim/shim"
 )
-
-// env returns a variable the harness must set; missing is a failure.
-func env(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: run these tests through internal/e2e (make test)", name)
-	}
-	return v
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func hostPort(t *testing.T, addr string) (*shim.HostName, string) {
-	t.Helper()
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hn, err := shim.NewHostName(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hn, p
-}
 
 func echoRoundTrips(t *testing.T, send func([]byte) error, recv func([]byte) (int, error), count int) {
 	t.Helper()
@@ -70,8 +40,8 @@ func echoRoundTrips(t *testing.T, send func([]byte) error, recv func([]byte) (in
 // TestDatagramSocketFromBrowser: connected and bound sockets over the
 // WebSocket, and with QualityOfService LowLatency over a data channel.
 func TestDatagramSocketFromBrowser(t *testing.T) {
-	echoH, echoP := hostPort(t, env(t, "SOCKSHIM_UDP_ECHO"))
-	echoAddr, err := net.ResolveUDPAddr("udp", env(t, "SOCKSHIM_UDP_ECHO"))
+	echoH, echoP := jsenv.HostPort(t, jsenv.Env(t, "SOCKSHIM_UDP_ECHO"))
+	echoAddr, err := net.ResolveUDPAddr("udp", jsenv.Env(t, "SOCKSHIM_UDP_ECHO"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +50,14 @@ func TestDatagramSocketFromBrowser(t *testing.T) {
 		url  string
 		qos  shim.SocketQualityOfService
 	}{
-		{"websocket", env(t, "SOCKSHIM_RELAY_URL"), shim.QualityOfServiceNormal},
-		{"datachannel", env(t, "SOCKSHIM_RTC_RELAY_URL"), shim.QualityOfServiceLowLatency},
+		{"websocket", jsenv.Env(t, "SOCKSHIM_RELAY_URL"), shim.QualityOfServiceNormal},
+		{"datachannel", jsenv.Env(t, "SOCKSHIM_RTC_RELAY_URL"), shim.QualityOfServiceLowLatency},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := shim.RelayTransport(tc.url, nil)
 			c := shim.NewDatagramSocket(tr)
 			c.Control().SetQualityOfService(tc.qos)
-			if err := c.Connect(ctxT(t), echoH, echoP); err != nil {
+			if err := c.Connect(jsenv.Context(t), echoH, echoP); err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
@@ -100,7 +70,7 @@ func TestDatagramSocketFromBrowser(t *testing.T) {
 
 			b := shim.NewDatagramSocket(tr)
 			b.Control().SetQualityOfService(tc.qos)
-			if err := b.Bind(ctxT(t), ""); err != nil {
+			if err := b.Bind(jsenv.Context(t), ""); err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()
@@ -119,9 +89,9 @@ func TestDatagramSocketFromBrowser(t *testing.T) {
 // TestDNSQueryFromBrowser sends a real DNS query with a DatagramSocket to
 // the harness's DNS server and prints the answer.
 func TestDNSQueryFromBrowser(t *testing.T) {
-	h, p := hostPort(t, env(t, "SOCKSHIM_DNS_ADDR"))
-	s := shim.NewDatagramSocket(shim.RelayTransport(env(t, "SOCKSHIM_RELAY_URL"), nil))
-	if err := s.Connect(ctxT(t), h, p); err != nil {
+	h, p := jsenv.HostPort(t, jsenv.Env(t, "SOCKSHIM_DNS_ADDR"))
+	s := shim.NewDatagramSocket(shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil))
+	if err := s.Connect(jsenv.Context(t), h, p); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -154,7 +124,7 @@ func TestDNSQueryFromBrowser(t *testing.T) {
 	}
 	a := ans[0].Body.(*dnsmessage.AResource)
 	fmt.Printf("DNS answer from the browser: %s A %s\n", ans[0].Header.Name, netip.AddrFrom4(a.A))
-	if want := env(t, "SOCKSHIM_DNS_WANT"); netip.AddrFrom4(a.A).String() != want {
+	if want := jsenv.Env(t, "SOCKSHIM_DNS_WANT"); netip.AddrFrom4(a.A).String() != want {
 		t.Fatalf("A %v, want %s", netip.AddrFrom4(a.A), want)
 	}
 }

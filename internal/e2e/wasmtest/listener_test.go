@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockshim/sockshim/internal/testutil/jsenv"
 	"github.com/sockshim/sockshim/shim"
 )
 
@@ -18,7 +19,7 @@ import (
 // relay for a StreamSocket of the same page), and exchanges data both ways,
 // half-close included.
 func TestListenerFromBrowser(t *testing.T) {
-	url := env(t, "SOCKSHIM_RELAY_URL")
+	url := jsenv.Env(t, "SOCKSHIM_RELAY_URL")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tr := shim.RelayTransport(url, nil)

@@ -18,36 +18,13 @@ import (
 
 	"golang.org/x/net/nettest"
 
+	"github.com/sockshim/sockshim/internal/testutil/jsenv"
 	"github.com/sockshim/sockshim/shim"
 )
 
-// env returns a variable the harness must set; missing means the test was
-// started by hand, which is a failure, not a skip.
-func env(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: run these tests through internal/e2e (make test)", name)
-	}
-	return v
-}
-
-func hostPort(t *testing.T, addr string) (*shim.HostName, string) {
-	t.Helper()
-	h, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hn, err := shim.NewHostName(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hn, p
-}
-
 func connect(t *testing.T, tr shim.Transport, addr string) *shim.StreamSocket {
 	t.Helper()
-	h, p := hostPort(t, addr)
+	h, p := jsenv.HostPort(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s := shim.NewStreamSocket(tr)
@@ -58,8 +35,8 @@ func connect(t *testing.T, tr shim.Transport, addr string) *shim.StreamSocket {
 }
 
 func TestStreamSocketEcho(t *testing.T) {
-	tr := shim.RelayTransport(env(t, "SOCKSHIM_RELAY_URL"), nil)
-	s := connect(t, tr, env(t, "SOCKSHIM_ECHO_ADDR"))
+	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	s := connect(t, tr, jsenv.Env(t, "SOCKSHIM_ECHO_ADDR"))
 	defer s.Close()
 	want := bytes.Repeat([]byte("browser!"), 64<<10) // 512 KiB: several credit rounds
 	go s.Write(want)
@@ -76,14 +53,14 @@ func TestStreamSocketEcho(t *testing.T) {
 }
 
 func TestStreamSocketErrors(t *testing.T) {
-	tr := shim.RelayTransport(env(t, "SOCKSHIM_RELAY_URL"), nil)
-	h, p := hostPort(t, env(t, "SOCKSHIM_CLOSED_ADDR"))
+	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	h, p := jsenv.HostPort(t, jsenv.Env(t, "SOCKSHIM_CLOSED_ADDR"))
 	err := shim.NewStreamSocket(tr).Connect(context.Background(), h, p)
 	if got := shim.GetStatus(err); got != shim.ConnectionRefused {
 		t.Fatalf("closed port: %v (status %v), want ConnectionRefused", err, got)
 	}
-	denied := shim.RelayTransport(env(t, "SOCKSHIM_DENY_RELAY_URL"), nil)
-	h, p = hostPort(t, env(t, "SOCKSHIM_ECHO_ADDR"))
+	denied := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_DENY_RELAY_URL"), nil)
+	h, p = jsenv.HostPort(t, jsenv.Env(t, "SOCKSHIM_ECHO_ADDR"))
 	if err := shim.NewStreamSocket(denied).Connect(context.Background(), h, p); !errors.Is(err, shim.ErrAccessDenied) {
 		t.Fatalf("loopback without exemption: %v, want ErrAccessDenied", err)
 	}
@@ -95,8 +72,8 @@ func TestStreamSocketErrors(t *testing.T) {
 // TestConnConformance runs x/net's net.Conn suite inside the browser: both
 // ends are StreamSockets through the relay, spliced by a pair server.
 func TestConnConformance(t *testing.T) {
-	tr := shim.RelayTransport(env(t, "SOCKSHIM_RELAY_URL"), nil)
-	pair := env(t, "SOCKSHIM_PAIR_ADDR")
+	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	pair := jsenv.Env(t, "SOCKSHIM_PAIR_ADDR")
 	nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) {
 		c1 := connect(t, tr, pair)
 		c2 := connect(t, tr, pair)
