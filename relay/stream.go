@@ -242,10 +242,15 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	}
 	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
 	if s.srv.dialer != nil {
-		// An injected dialer still gets only checked addresses.
+		// An injected dialer has no socket to gate, so each address is
+		// re-checked here, as DialTarget does before its own dials.
 		var last error
 		for _, a := range target.Addrs {
-			c, err := s.srv.dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(a, port).String())
+			ap := netip.AddrPortFrom(a, port)
+			if err := s.srv.engine.CheckAddr(app, policy.OpConnect, ap); err != nil {
+				return nil, err
+			}
+			c, err := s.srv.dialer.DialContext(ctx, "tcp", ap.String())
 			if err == nil {
 				return c, nil
 			}
