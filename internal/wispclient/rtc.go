@@ -2,11 +2,11 @@ package wispclient
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 
 	"github.com/sockshim/sockshim/internal/wisp"
 )
@@ -15,13 +15,77 @@ import (
 // it stays on the WebSocket for good.
 const channelOpenTimeout = 15 * time.Second
 
+// rtcPeerConn is the little of a WebRTC peer connection the client uses.
+// Natively it is pion's (rtc_notjs.go); in a browser it is the browser's
+// own RTCPeerConnection (rtc_js.go), so the wasm build does not link pion.
+// Handlers run on the event loop in a browser: they must not block.
+type rtcPeerConn interface {
+	// CreateDataChannel opens a channel without renegotiation; unreliable
+	// means unordered with maxRetransmits 0, otherwise the defaults.
+	CreateDataChannel(label string, unreliable bool) (rtcChannel, error)
+	// OnConnectionStateChange reports RTCPeerConnectionState values
+	// ("connected", "failed", "closed", ...).
+	OnConnectionStateChange(func(state string))
+	// SetLocalOffer creates an offer and sets it as the local description;
+	// gathered is closed when ICE gathering completes.
+	SetLocalOffer() (gathered <-chan struct{}, err error)
+	// LocalDescription is the current local description, candidates
+	// gathered so far included.
+	LocalDescription() (sessionDescription, error)
+	SetRemoteDescription(sessionDescription) error
+	AddICECandidate(iceCandidateInit) error
+	Close() error
+}
+
+// rtcChannel is one data channel.
+type rtcChannel interface {
+	Send([]byte) error
+	BufferedAmount() uint64
+	OnMessage(func([]byte)) // binary messages only; text ones are dropped
+	OnOpen(func())
+	OnClose(func())
+	Close() error
+}
+
+// sessionDescription is RTCSessionDescriptionInit as it travels in SIGNAL
+// bodies: the JSON of pion's webrtc.SessionDescription, which the relay
+// parses ({"type":"offer","sdp":"..."}).
+type sessionDescription struct {
+	Type string `json:"type"`
+	SDP  string `json:"sdp"`
+}
+
+// iceCandidateInit is RTCIceCandidateInit as it travels in SIGNAL bodies:
+// the JSON of pion's webrtc.ICECandidateInit.
+type iceCandidateInit struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex"`
+	UsernameFragment *string `json:"usernameFragment"`
+}
+
+// parseSessionDescription reads a SIGNAL body; the type is accepted in any
+// case, as pion's webrtc.SDPType accepts it, and returned in lower case.
+func parseSessionDescription(b []byte) (sessionDescription, error) {
+	var d sessionDescription
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, err
+	}
+	d.Type = strings.ToLower(d.Type)
+	switch d.Type {
+	case "offer", "pranswer", "answer", "rollback":
+		return d, nil
+	}
+	return d, errors.New("webrtc: unknown session description type " + strconv.Quote(d.Type))
+}
+
 // rtcClient is the session's one peer connection with the relay. The client
 // offers (with a bootstrap channel, so the offer has its SCTP section) and
 // sends its complete candidate list in one SIGNAL; each socket then opens
 // its own unordered, maxRetransmits=0 channel "udp/<stream id>" without
 // renegotiation.
 type rtcClient struct {
-	pc     *webrtc.PeerConnection
+	pc     rtcPeerConn
 	failed chan struct{} // closed when the peer cannot be used
 	once   sync.Once
 }
@@ -39,8 +103,7 @@ func (s *Session) UseDataChannel(c *UDPConn) {
 	if r == nil {
 		return
 	}
-	ordered, zero := false, uint16(0)
-	dc, err := r.pc.CreateDataChannel("udp/"+strconv.FormatUint(uint64(c.id), 10), &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero})
+	dc, err := r.pc.CreateDataChannel("udp/"+strconv.FormatUint(uint64(c.id), 10), true)
 	if err != nil {
 		return
 	}
@@ -53,11 +116,7 @@ func (s *Session) UseDataChannel(c *UDPConn) {
 	}}
 	opened := make(chan struct{})
 	// OnMessage before the channel opens, or early messages are lost (js).
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if !m.IsString {
-			c.fromChannel(m.Data)
-		}
-	})
+	dc.OnMessage(c.fromChannel)
 	dc.OnOpen(func() {
 		if !c.closed.Done() {
 			c.link.Store(link)
@@ -112,13 +171,13 @@ func (s *Session) rtcPeer() *rtcClient {
 	}
 	r := &rtcClient{pc: pc, failed: make(chan struct{})}
 	s.dg.rtc = r
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+	pc.OnConnectionStateChange(func(st string) {
 		switch st {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateDisconnected:
+		case "failed", "closed", "disconnected":
 			r.fail()
 		}
 	})
-	if _, err := pc.CreateDataChannel("sockshim", nil); err != nil {
+	if _, err := pc.CreateDataChannel("sockshim", false); err != nil {
 		r.fail()
 		return nil
 	}
@@ -139,12 +198,8 @@ func (s *Session) rtcPeer() *rtcClient {
 }
 
 func (s *Session) offer(r *rtcClient) error {
-	o, err := r.pc.CreateOffer(nil)
+	gathered, err := r.pc.SetLocalOffer()
 	if err != nil {
-		return err
-	}
-	gathered := webrtc.GatheringCompletePromise(r.pc)
-	if err := r.pc.SetLocalDescription(o); err != nil {
 		return err
 	}
 	select {
@@ -153,7 +208,11 @@ func (s *Session) offer(r *rtcClient) error {
 		return nil
 	case <-time.After(channelOpenTimeout):
 	}
-	b, err := json.Marshal(r.pc.LocalDescription())
+	d, err := r.pc.LocalDescription()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
@@ -175,8 +234,8 @@ func (s *Session) onSignal(b []byte) {
 	}
 	switch kind {
 	case wisp.SignalAnswer:
-		var d webrtc.SessionDescription
-		if json.Unmarshal(body, &d) != nil {
+		d, err := parseSessionDescription(body)
+		if err != nil {
 			r.fail()
 			return
 		}
@@ -186,7 +245,7 @@ func (s *Session) onSignal(b []byte) {
 			}
 		}()
 	case wisp.SignalCandidate:
-		var c webrtc.ICECandidateInit
+		var c iceCandidateInit
 		if json.Unmarshal(body, &c) == nil {
 			go r.pc.AddICECandidate(c)
 		}
