@@ -47,11 +47,9 @@ func bundleGzip(tmp string) (int64, error) {
 // browserStream runs internal/cmd/bench/wasm in headless Chromium: one
 // StreamSocket session through the relay, the same bulk echo as natively.
 func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams, payload int, d time.Duration) (float64, error) {
-	if _, err := os.Stat(runner); err != nil {
-		runner = filepath.Join(tmp, "wasmbrowser")
-		if err := goBuild(runner, "./internal/cmd/wasmbrowser", false); err != nil {
-			return 0, err
-		}
+	runner, err := ensureRunner(tmp, runner)
+	if err != nil {
+		return 0, err
 	}
 	prog := filepath.Join(tmp, "bench.wasm")
 	if err := goBuild(prog, "./internal/cmd/bench/wasm", true); err != nil {
@@ -81,17 +79,17 @@ func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams
 	return 0, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr.String(), 10))
 }
 
-// datagramStatus says whether the DatagramSocket row can be measured: it
-// needs shim.DatagramSocket over WebRTC, which is not built yet.
-func datagramStatus() string {
-	files, _ := filepath.Glob("shim/*.go")
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte("type DatagramSocket struct")) {
-			return "n/a (DatagramSocket exists; its bench is not written yet)"
-		}
+// ensureRunner returns the Chromium runner, built into tmp when runner
+// does not exist.
+func ensureRunner(tmp, runner string) (string, error) {
+	if _, err := os.Stat(runner); err == nil {
+		return runner, nil
 	}
-	return "n/a (not built yet)"
+	built := filepath.Join(tmp, "wasmbrowser")
+	if _, err := os.Stat(built); err == nil {
+		return built, nil
+	}
+	return built, goBuild(built, "./internal/cmd/wasmbrowser", false)
 }
 
 func lastLines(s string, n int) string {

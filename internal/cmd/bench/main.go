@@ -8,10 +8,11 @@
 //
 //	go build -o bin/relay ./cmd/relay && go run ./internal/cmd/bench -relay bin/relay
 //
-// Every server runs on 127.0.0.1, every destination is a TCP echo server in
-// this process. The relay and the wisp-js server are child processes, so
-// their CPU time and RSS come from /proc/<pid>. Ratios are measured in the
-// same run, back to back, because the machine may be shared.
+// Every server runs on 127.0.0.1, every destination is a TCP (for the
+// DatagramSocket row, UDP) echo server in this process. The relay and the
+// wisp-js server are child processes, so their CPU time and RSS come from
+// /proc/<pid>. Ratios are measured in the same run, back to back, because
+// the machine may be shared. -browser-only runs just the Chromium rows.
 //
 // Profiling: -cpuprofile and -memprofile run the relay library in this
 // process instead, run only the bulk echo against it, and write the
@@ -43,8 +44,9 @@ func main() {
 type config struct {
 	duration, rttDuration, opensDuration, browserDuration time.Duration
 	streams, payload, idleStreams, openWorkers            int
+	dgramPayload, dgramWindow                             int
 	relayBin, interopDir, runner                          string
-	browser                                               bool
+	browser, browserOnly                                  bool
 }
 
 func run() error {
@@ -52,18 +54,24 @@ func run() error {
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each bulk echo run")
 	flag.DurationVar(&c.rttDuration, "rtt-duration", 3*time.Second, "length of each round-trip run")
 	flag.DurationVar(&c.opensDuration, "opens-duration", 2*time.Second, "length of each stream-open run")
-	flag.DurationVar(&c.browserDuration, "browser-duration", 5*time.Second, "length of the browser bulk echo")
+	flag.DurationVar(&c.browserDuration, "browser-duration", 5*time.Second, "length of each browser run (bulk echo, datagram echo)")
 	flag.IntVar(&c.streams, "streams", 10, "streams of the bulk echo (one session)")
 	flag.IntVar(&c.payload, "payload", 50<<10, "payload size of the bulk echo, bytes")
 	flag.IntVar(&c.idleStreams, "idle-streams", 10000, "streams held open for the memory row")
 	flag.IntVar(&c.openWorkers, "open-workers", 32, "concurrent opens in the stream-open run")
+	flag.IntVar(&c.dgramPayload, "dgram-payload", 512, "datagram size of the browser DatagramSocket echo, bytes")
+	flag.IntVar(&c.dgramWindow, "dgram-window", 32, "datagrams outstanding in the browser DatagramSocket echo")
 	flag.StringVar(&c.relayBin, "relay", "bin/relay", "relay binary (CGO_ENABLED=0 go build -o bin/relay ./cmd/relay)")
 	flag.StringVar(&c.interopDir, "interop", "test/interop", "directory with the wisp-js npm install (scripts/install-npm.sh)")
 	flag.StringVar(&c.runner, "wasmbrowser", "bin/wasmbrowser", "the Chromium runner; built into a temp dir when missing")
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium rows")
+	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium rows (and the relay they use)")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.Parse()
+	if c.browserOnly && !c.browser {
+		return fmt.Errorf("-browser-only and -browser=false exclude each other")
+	}
 
 	nofile := raiseNoFile()
 	echo, err := startEcho()
@@ -92,6 +100,7 @@ func run() error {
 	}
 	t := newTable(&c)
 	direct := &target{name: "direct TCP", echo: echo}
+	var relaySrv *server
 
 	// Each server is measured in a fresh process; memory first, while its
 	// heap is still small.
@@ -115,15 +124,31 @@ func run() error {
 		t.measureCommon(col, tg)
 		return srv
 	}
-	progress("direct TCP")
-	t.measureCommon(colDirect, direct)
-	t.cells[rowIdle][colDirect] = cell{text: "-"}
-	relaySrv := measure(colRelay, func() (*server, error) { return startRelayProcess(c.relayBin, configPath) })
-	if relaySrv != nil {
-		defer relaySrv.stop()
-	}
-	if s := measure(colWispJS, func() (*server, error) { return startWispJS(c.interopDir) }); s != nil {
-		s.stop()
+	if c.browserOnly {
+		for r := range nRows {
+			for col := range nCols {
+				t.cells[r][col] = cell{text: "skipped"}
+			}
+		}
+		s, err := startRelayProcess(c.relayBin, configPath)
+		if err != nil {
+			t.set(rowBrowserStream, colRelay, 0, err)
+			t.set(rowBrowserDgram, colRelay, 0, err)
+		} else {
+			relaySrv = s
+			defer relaySrv.stop()
+		}
+	} else {
+		progress("direct TCP")
+		t.measureCommon(colDirect, direct)
+		t.cells[rowIdle][colDirect] = cell{text: "-"}
+		relaySrv = measure(colRelay, func() (*server, error) { return startRelayProcess(c.relayBin, configPath) })
+		if relaySrv != nil {
+			defer relaySrv.stop()
+		}
+		if s := measure(colWispJS, func() (*server, error) { return startWispJS(c.interopDir) }); s != nil {
+			s.stop()
+		}
 	}
 
 	for _, r := range []int{rowBrowserStream, rowBrowserDgram, rowBundle} {
@@ -133,17 +158,24 @@ func run() error {
 	switch {
 	case !c.browser:
 		t.cells[rowBrowserStream][colRelay] = cell{text: "skipped (-browser=false)"}
+		t.cells[rowBrowserDgram][colRelay] = cell{text: "skipped (-browser=false)"}
 	case relaySrv == nil:
-		t.cells[rowBrowserStream][colRelay] = cell{text: "n/a (no relay)"}
+		if !c.browserOnly {
+			t.cells[rowBrowserStream][colRelay] = cell{text: "n/a (no relay)"}
+			t.cells[rowBrowserDgram][colRelay] = cell{text: "n/a (no relay)"}
+		}
 	default:
 		progress("headless Chromium: StreamSocket bulk echo")
 		v, err := browserStream(tmp, c.runner, relaySrv.url, echo.port(), c.streams, c.payload, c.browserDuration)
 		t.set(rowBrowserStream, colRelay, v, err)
+		progress("headless Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
+		t.cells[rowBrowserDgram][colRelay] = browserDgramRow(tmp, &c, relaySrv.url)
 	}
-	t.cells[rowBrowserDgram][colRelay] = cell{text: datagramStatus()}
-	progress("wasm bundle")
-	size, err := bundleGzip(tmp)
-	t.set(rowBundle, colRelay, float64(size), err)
+	if !c.browserOnly {
+		progress("wasm bundle")
+		size, err := bundleGzip(tmp)
+		t.set(rowBundle, colRelay, float64(size), err)
+	}
 
 	fmt.Println(t.render())
 	return nil
@@ -282,7 +314,7 @@ func rowNames(c *config) [nRows]string {
 		"stream opens/s (one session)",
 		fmt.Sprintf("server RSS KiB per idle stream (%d)", c.idleStreams),
 		"Chromium: StreamSocket MiB/s (WebSocket)",
-		"Chromium: DatagramSocket datagrams/s",
+		fmt.Sprintf("Chromium: DatagramSocket datagrams/s (data channel, %d B)", c.dgramPayload),
 		"wasm demo bundle, gzip -9, MB",
 	}
 }

@@ -96,8 +96,12 @@ func raiseNoFile() uint64 {
 // benchConfig is the relay's policy for the bench: the development app
 // (loopback allowed, no Origin needed) with its per-app limits raised above
 // what the bench opens, so the rows measure the relay, not its quotas (the
-// defaults allow 256 streams per session and 1000 opens/s).
-const benchConfig = `{"apps": [{
+// defaults allow 256 streams per session and 1000 opens/s). WebRTC is on,
+// with loopback candidates only, as `relay -dev` has it, for the
+// DatagramSocket row's data channel; it costs nothing until a client offers.
+const benchConfig = `{
+"webrtc": {"loopback": true, "udp4Only": true, "interfaces": ["lo"]},
+"apps": [{
 	"id": "bench",
 	"origins": ["http://127.0.0.1:*"],
 	"allowNoOrigin": true,

@@ -1,0 +1,214 @@
+//go:build !js
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// udpEcho is a UDP echo service on 127.0.0.1: each datagram goes back whole
+// to its sender. It is the destination of the DatagramSocket row.
+type udpEcho struct {
+	c    *net.UDPConn
+	done chan struct{}
+}
+
+func startUDPEcho() (*udpEcho, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadBuffer(1 << 20) // the echo is not under test: let it queue, not drop
+	e := &udpEcho{c: c, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err != nil { // an ICMP error from an earlier send and the like
+				continue
+			}
+			c.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	return e, nil
+}
+
+func (e *udpEcho) port() uint16 { return uint16(e.c.LocalAddr().(*net.UDPAddr).Port) }
+
+func (e *udpEcho) close() {
+	e.c.Close()
+	<-e.done
+}
+
+// dgramResult is what internal/cmd/bench/wasmdgram measured.
+type dgramResult struct {
+	perSecond, loss float64
+	viaTx, viaRx    float64 // fractions of sent and received datagrams the data channel carried
+}
+
+// errNoChannel: the browser's data channel never opened, so nothing was
+// measured (the datagrams would have gone on the WebSocket).
+type errNoChannel struct{ why string }
+
+func (e *errNoChannel) Error() string { return "data channel did not open: " + e.why }
+
+// minViaChannel is the share of datagrams, each way, that must have
+// travelled on the data channel for the row to count as a data channel
+// number.
+const minViaChannel = 0.99
+
+// browserDatagram runs internal/cmd/bench/wasmdgram in headless Chromium:
+// one DatagramSocket with QualityOfService LowLatency through the relay
+// (which must offer WebRTC) to the UDP echo server, window datagrams of
+// payload bytes outstanding, for d.
+func browserDatagram(tmp, runner, relayURL string, udpEchoPort uint16, payload, window int, d time.Duration) (dgramResult, error) {
+	runner, err := ensureRunner(tmp, runner)
+	if err != nil {
+		return dgramResult{}, err
+	}
+	chromium, err := chromiumWithoutMDNS(tmp)
+	if err != nil {
+		return dgramResult{}, err
+	}
+	prog := filepath.Join(tmp, "benchdgram.wasm")
+	if err := goBuild(prog, "./internal/cmd/bench/wasmdgram", true); err != nil {
+		return dgramResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runner, "-timeout", (d + 90*time.Second).String(), "-chromium", chromium, prog)
+	cmd.Env = append(os.Environ(),
+		"SOCKSHIM_RELAY_URL="+relayURL,
+		fmt.Sprintf("SOCKSHIM_UDP_ECHO_ADDR=127.0.0.1:%d", udpEchoPort),
+		"SOCKSHIM_BENCH_DURATION="+d.String(),
+		"SOCKSHIM_BENCH_PAYLOAD="+strconv.Itoa(payload),
+		"SOCKSHIM_BENCH_WINDOW="+strconv.Itoa(window),
+	)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	for _, line := range strings.Split(string(stderr.String()), "\n") {
+		if strings.HasPrefix(line, "bench wasmdgram: ") {
+			progress("%s", strings.TrimPrefix(line, "bench wasmdgram: "))
+		}
+	}
+	vals := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "dgram_") {
+			vals[k] = v
+		}
+	}
+	if why, ok := vals["dgram_channel"]; ok {
+		return dgramResult{}, &errNoChannel{strings.TrimPrefix(why, "not-open: ")}
+	}
+	var r dgramResult
+	var corrupt int
+	var perr error
+	parse := func(k string, dst *float64) {
+		v, ok := vals[k]
+		if !ok {
+			perr = errors.Join(perr, fmt.Errorf("no %s line", k))
+			return
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			perr = errors.Join(perr, fmt.Errorf("%s: %v", k, err))
+		}
+		*dst = f
+	}
+	parse("dgram_per_s", &r.perSecond)
+	parse("dgram_loss", &r.loss)
+	parse("dgram_via_channel_tx", &r.viaTx)
+	parse("dgram_via_channel_rx", &r.viaRx)
+	if v, ok := vals["dgram_corrupt"]; ok {
+		corrupt, _ = strconv.Atoi(v)
+	}
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return dgramResult{}, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr.String(), 10))
+	}
+	if corrupt > 0 {
+		return dgramResult{}, fmt.Errorf("%d echoes came back with wrong content", corrupt)
+	}
+	if r.viaTx < minViaChannel || r.viaRx < minViaChannel {
+		return dgramResult{}, fmt.Errorf("not over the data channel: it carried %.1f%% of the datagrams sent and %.1f%% of those received; the rest went on the WebSocket",
+			r.viaTx*100, r.viaRx*100)
+	}
+	return r, nil
+}
+
+// dgramCell is the table's text for the datagram row.
+func dgramCell(r dgramResult, err error) cell {
+	var nc *errNoChannel
+	switch {
+	case errors.As(err, &nc):
+		progress("Chromium DatagramSocket: %v", err)
+		return cell{text: "NOT MEASURED: data channel did not open (" + firstLine(nc.why) + ")"}
+	case err != nil:
+		progress("Chromium DatagramSocket: %v", err)
+		return cell{text: "error: " + firstLine(err.Error())}
+	}
+	return cell{v: r.perSecond, text: fmt.Sprintf("%.0f (loss %.2f%%, %.0f%% via data channel)", r.perSecond, r.loss*100, min(r.viaTx, r.viaRx)*100)}
+}
+
+// chromiumWithoutMDNS writes a wrapper that starts Chromium with WebRTC's
+// mDNS hiding of local addresses off. With it on, Chromium registers a
+// random *.local name for each host candidate and announces it by
+// multicast on every interface, not only loopback; the relay refuses such
+// candidates anyway (it connects over the loopback ones). The wrapper
+// merges the feature into the --disable-features that chromedp passes,
+// since Chromium honours only the last such switch.
+func chromiumWithoutMDNS(tmp string) (string, error) {
+	real := os.Getenv("CHROMIUM")
+	if real == "" {
+		real = "/usr/bin/chromium"
+	}
+	if real, err := exec.LookPath(real); err == nil {
+		if abs, err := filepath.Abs(real); err == nil {
+			script := `#!/bin/sh
+features=WebRtcHideLocalIpsWithMdns
+for a do
+	shift
+	case "$a" in
+	--disable-features=*) features="${a#--disable-features=},$features" ;;
+	*) set -- "$@" "$a" ;;
+	esac
+done
+exec ` + shellQuote(abs) + ` "--disable-features=$features" "$@"
+`
+			path := filepath.Join(tmp, "chromium-no-mdns")
+			return path, os.WriteFile(path, []byte(script), 0o755)
+		}
+	}
+	return "", fmt.Errorf("Chromium not found at %s (set $CHROMIUM, or run scripts/install-chromium.sh)", real)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// browserDgramRow measures the DatagramSocket row against a fresh UDP echo
+// server.
+func browserDgramRow(tmp string, c *config, relayURL string) cell {
+	echo, err := startUDPEcho()
+	if err != nil {
+		return dgramCell(dgramResult{}, err)
+	}
+	defer echo.close()
+	r, err := browserDatagram(tmp, c.runner, relayURL, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
+	return dgramCell(r, err)
+}
