@@ -4,6 +4,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
@@ -186,6 +188,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	var hj *corkHijacker
+	if _, ok := w.(http.Hijacker); ok {
+		hj = &corkHijacker{ResponseWriter: w}
+		w = hj
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{"wisp-v2"},
 		InsecureSkipVerify: true, // origins were checked above, scheme included
@@ -196,6 +203,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(s.opts.MaxMessage)
 	sess := newSession(s, conn, o, hasOrigin, r.RemoteAddr)
+	if hj != nil {
+		sess.out = hj.conn
+	}
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
@@ -203,6 +213,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
+}
+
+// corkHijacker hands coder/websocket a cork.Conn under its writer, so the
+// session can coalesce frames (see session.write).
+type corkHijacker struct {
+	http.ResponseWriter
+	conn *cork.Conn
+}
+
+func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := h.ResponseWriter.(http.Hijacker).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	h.conn = cork.New(c, nil)
+	brw.Writer.Reset(h.conn)
+	// brw.Reader keeps what the server read past the request; coder/websocket
+	// re-points it at the returned conn after those bytes.
+	return h.conn, brw, nil
 }
 
 // Shutdown stops accepting sessions, closes open ones (each stream gets

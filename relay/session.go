@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wsmsg"
 )
@@ -19,6 +20,7 @@ import (
 type session struct {
 	srv       *Server
 	conn      *websocket.Conn
+	out       *cork.Conn // under conn's writer; nil when the server could not hijack
 	origin    string
 	hasOrigin bool
 	log       *slog.Logger
@@ -55,8 +57,21 @@ func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool
 	}
 }
 
+// write sends one Wisp packet. Concurrent writers (every stream's reader,
+// the pumps' CONTINUEs) share the socket through out: a packet written while
+// another writer holds a cork goes out in that writer's syscall, so under
+// load several packets cost one write, and a lone packet costs one instead
+// of coder/websocket's two (a 4 KiB buffer, then the rest).
 func (s *session) write(b []byte) error {
-	return s.conn.Write(s.ctx, websocket.MessageBinary, b)
+	if s.out == nil {
+		return s.conn.Write(s.ctx, websocket.MessageBinary, b)
+	}
+	s.out.Cork()
+	err := s.conn.Write(s.ctx, websocket.MessageBinary, b)
+	if uerr := s.out.Uncork(); err == nil {
+		err = uerr
+	}
+	return err
 }
 
 func (s *session) run(ctx context.Context) {

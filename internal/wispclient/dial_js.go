@@ -1,12 +1,20 @@
 package wispclient
 
-import "github.com/coder/websocket"
+import (
+	"context"
 
-// The browser sets Origin and every other handshake header itself.
-func dialOptions(o *Options) *websocket.DialOptions {
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/cork"
+)
+
+// dial opens the browser's WebSocket, which sets Origin and every other
+// handshake header itself and does its own framing (no cork.Conn).
+func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {
 	d := &websocket.DialOptions{}
 	if !o.V1 {
 		d.Subprotocols = []string{Subprotocol}
 	}
-	return d
+	conn, _, err := websocket.Dial(ctx, url, d)
+	return conn, nil, err
 }

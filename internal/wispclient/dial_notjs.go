@@ -2,12 +2,39 @@
 
 package wispclient
 
-import "github.com/coder/websocket"
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
 
-func dialOptions(o *Options) *websocket.DialOptions {
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/cork"
+)
+
+// dial opens the WebSocket over a cork.Conn, so the writer can coalesce
+// frames (see Session.writeFrames).
+func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {
 	d := &websocket.DialOptions{HTTPHeader: o.Header, CompressionMode: websocket.CompressionDisabled}
 	if !o.V1 {
 		d.Subprotocols = []string{Subprotocol}
 	}
-	return d
+	var out *cork.Conn
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	nd := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		out = cork.New(c, nil)
+		return out, nil
+	}
+	d.HTTPClient = &http.Client{Transport: tr}
+	conn, _, err := websocket.Dial(ctx, url, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, out, nil
 }

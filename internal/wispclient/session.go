@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wsmsg"
@@ -56,6 +57,7 @@ const DefaultWindow = 256 << 10
 // Session is one Wisp connection.
 type Session struct {
 	conn      *websocket.Conn
+	out       *cork.Conn    // under conn's writer (native); nil in a browser
 	rd        *wsmsg.Reader // one reused buffer for every message read
 	v2        bool
 	info      wisp.Info // the server's INFO (v2)
@@ -71,6 +73,7 @@ type Session struct {
 	closeErr  error
 	writeMu   sync.Mutex
 	outq      [][]byte
+	writing   bool // a goroutine is writing frames (writeLoop or send)
 	outSignal netutil.Signal
 
 	mu        sync.Mutex
@@ -95,13 +98,14 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 	}
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(hctx, url, dialOptions(&o))
+	conn, out, err := dial(hctx, url, &o)
 	if err != nil {
 		return nil, fmt.Errorf("wisp: dial %s: %w", url, err)
 	}
 	conn.SetReadLimit(maxMessage)
 	s := &Session{
 		conn:      conn,
+		out:       out,
 		v2:        conn.Subprotocol() == Subprotocol,
 		done:      netutil.NewOnce(),
 		outSignal: netutil.NewSignal(),
@@ -316,7 +320,8 @@ func (s *Session) readLoop() {
 }
 
 // enqueue hands a frame to the writer. Frames keep their order; DATA frames
-// are bounded by stream credit, so the queue is bounded too.
+// are bounded by stream credit, so the queue is bounded too. It never
+// blocks, so the session reader may call it.
 func (s *Session) enqueue(frame []byte) error {
 	s.writeMu.Lock()
 	if s.done.Done() {
@@ -324,9 +329,74 @@ func (s *Session) enqueue(frame []byte) error {
 		return ErrSessionLost
 	}
 	s.outq = append(s.outq, frame)
+	busy := s.writing
 	s.writeMu.Unlock()
-	s.outSignal.Notify()
+	if !busy {
+		s.outSignal.Notify()
+	} // else the writer looks at the queue again when it is done
 	return nil
+}
+
+// send writes frame itself when nothing is queued or being written, which
+// saves the wake-up of the writer goroutine (a round trip pays it twice);
+// otherwise it queues a copy, since frame may be reused when send returns.
+// It can block on the socket, so never call it from the session reader.
+func (s *Session) send(frame []byte) error {
+	s.writeMu.Lock()
+	if s.done.Done() {
+		s.writeMu.Unlock()
+		return ErrSessionLost
+	}
+	if s.writing || len(s.outq) > 0 {
+		s.outq = append(s.outq, bytes.Clone(frame))
+		busy := s.writing
+		s.writeMu.Unlock()
+		if !busy {
+			s.outSignal.Notify()
+		}
+		return nil
+	}
+	s.writing = true
+	s.writeMu.Unlock()
+	err := s.writeFrames([][]byte{frame})
+	s.doneWriting()
+	if err != nil {
+		s.fail(err)
+		return ErrSessionLost
+	}
+	return nil
+}
+
+// doneWriting ends a turn at writing; frames queued meanwhile go to the
+// writer goroutine.
+func (s *Session) doneWriting() {
+	s.writeMu.Lock()
+	s.writing = false
+	more := len(s.outq) > 0
+	s.writeMu.Unlock()
+	if more {
+		s.outSignal.Notify()
+	}
+}
+
+// writeFrames writes frames, one message each, coalesced into as few
+// syscalls as the cork buffer allows.
+func (s *Session) writeFrames(frames [][]byte) error {
+	if s.out != nil {
+		s.out.Cork()
+	}
+	var err error
+	for _, f := range frames {
+		if err = s.conn.Write(s.ctx, websocket.MessageBinary, f); err != nil {
+			break
+		}
+	}
+	if s.out != nil {
+		if uerr := s.out.Uncork(); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 func (s *Session) writeLoop() {
@@ -337,15 +407,24 @@ func (s *Session) writeLoop() {
 		case <-s.done.C:
 			return
 		}
-		s.writeMu.Lock()
-		batch, s.outq = s.outq, batch[:0]
-		s.writeMu.Unlock()
-		for i, f := range batch {
-			if err := s.conn.Write(s.ctx, websocket.MessageBinary, f); err != nil {
+		for {
+			s.writeMu.Lock()
+			if s.writing || len(s.outq) == 0 {
+				s.writeMu.Unlock()
+				break
+			}
+			s.writing = true
+			batch, s.outq = s.outq, batch[:0]
+			s.writeMu.Unlock()
+			err := s.writeFrames(batch)
+			clear(batch)
+			s.writeMu.Lock()
+			s.writing = false
+			s.writeMu.Unlock()
+			if err != nil {
 				s.fail(err)
 				return
 			}
-			batch[i] = nil
 		}
 	}
 }
@@ -384,7 +463,7 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 	s.mu.Unlock()
 
 	pkt := wisp.Packet{Type: wisp.TypeConnect, StreamID: id, StreamType: typ, Port: port, Host: host}
-	if err := s.enqueue(wisp.Append(nil, &pkt)); err != nil {
+	if err := s.send(wisp.Append(nil, &pkt)); err != nil {
 		s.forget(id)
 		return nil, err
 	}

@@ -226,6 +226,7 @@ func (st *Stream) Write(b []byte) (int, error) {
 		return 0, st.opErr("write", net.ErrClosed)
 	}
 	defer func() { <-st.writeSem }()
+	var frame *[]byte // from framePool on the first chunk
 	n := 0
 	for {
 		if st.closed.Done() {
@@ -266,12 +267,24 @@ func (st *Stream) Write(b []byte) (int, error) {
 		if len(chunk) > MaxPayload {
 			chunk = chunk[:MaxPayload]
 		}
-		if err := st.s.enqueue(wisp.AppendData(make([]byte, 0, wisp.HeaderLen+len(chunk)), st.id, chunk)); err != nil {
+		if frame == nil {
+			frame = framePool.Get().(*[]byte)
+			defer framePool.Put(frame)
+		}
+		*frame = wisp.AppendData((*frame)[:0], st.id, chunk)
+		if err := st.s.send(*frame); err != nil {
 			return n, st.opErr("write", err)
 		}
 		n += len(chunk)
 	}
 }
+
+// framePool holds DATA frames being built by Write (send copies a frame it
+// cannot write at once, so each is free again when send returns).
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, wisp.HeaderLen+MaxPayload)
+	return &b
+}}
 
 var errBrokenPipe = errors.New("stream closed by the remote side")
 

@@ -1,0 +1,124 @@
+// Package cork coalesces the writes of WebSocket frames into fewer syscalls.
+//
+// coder/websocket writes each message through a 4 KiB bufio.Writer and
+// flushes it per message: a 32 KiB message costs two write syscalls on a
+// server and eight on a client (which masks the payload 4 KiB at a time).
+// On loopback the syscalls were most of the relay's and the client's CPU.
+//
+// A Conn sits under the WebSocket. Between Cork and Uncork, writes are
+// copied into one buffer; the last Uncork writes it with a single syscall.
+// Corks nest and may come from many goroutines at once (group commit):
+// while one goroutine holds a cork, frames written by the others are
+// coalesced with its own, and the last one out flushes them all. Data is
+// never held once no cork is held, so nothing waits for a timer.
+package cork
+
+import (
+	"net"
+	"sync"
+)
+
+// MaxBuffer is how many bytes a Conn buffers before it writes them out even
+// while corked, so a burst of frames cannot grow memory without bound.
+const MaxBuffer = 256 << 10
+
+// bufPool holds the buffers: a Conn owns one only while corked writes are
+// pending, so an idle connection holds none.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 64<<10)
+	return &b
+}}
+
+// Conn is a net.Conn whose writes can be corked. Reads and every other
+// method go straight to the wrapped connection. Prefix, if set, is read
+// before the connection (bytes a HTTP server buffered before a hijack).
+type Conn struct {
+	net.Conn
+	prefix []byte
+
+	mu    sync.Mutex
+	corks int
+	buf   *[]byte
+	err   error // the first failed write; every later write fails with it
+}
+
+// New wraps c. prefix is returned by Read before anything read from c.
+func New(c net.Conn, prefix []byte) *Conn { return &Conn{Conn: c, prefix: prefix} }
+
+// Read reads the prefix first, then the connection.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		if len(c.prefix) == 0 {
+			c.prefix = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// Cork starts holding writes back; every Cork needs one Uncork.
+func (c *Conn) Cork() {
+	c.mu.Lock()
+	c.corks++
+	c.mu.Unlock()
+}
+
+// Uncork releases one cork. The last one writes out what was held and
+// returns that write's error.
+func (c *Conn) Uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corks--
+	if c.corks > 0 {
+		return c.err
+	}
+	return c.flushLocked()
+}
+
+// Write writes p, or only copies it while a cork is held.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.corks == 0 {
+		// Nothing is held back while no cork is: write in order, now.
+		n, err := c.Conn.Write(p)
+		if err != nil {
+			c.err = err
+		}
+		return n, err
+	}
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	*c.buf = append(*c.buf, p...)
+	if len(*c.buf) >= MaxBuffer {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flushLocked writes the held bytes and returns the buffer to the pool.
+func (c *Conn) flushLocked() error {
+	if c.buf == nil {
+		return c.err
+	}
+	b := *c.buf
+	if len(b) > 0 && c.err == nil {
+		if _, err := c.Conn.Write(b); err != nil {
+			c.err = err
+		}
+	}
+	if cap(b) <= 4*MaxBuffer {
+		*c.buf = b[:0]
+		bufPool.Put(c.buf)
+	}
+	c.buf = nil
+	return c.err
+}
