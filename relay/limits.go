@@ -152,6 +152,17 @@ func (s *Server) admitStream(sl *sessionLimits) (func(), bool) {
 	}, true
 }
 
+// bandwidthLimited reports whether the session's app has a bandwidth limit
+// (its writes then go through throttle, which may wait).
+func (s *Server) bandwidthLimited(sl *sessionLimits) bool {
+	if sl == nil || sl.app == nil {
+		return false
+	}
+	sl.app.mu.Lock()
+	defer sl.app.mu.Unlock()
+	return sl.app.bandwidth != nil
+}
+
 // throttle waits until the app's bandwidth allows n more bytes (TCP
 // backpressure does the rest); it fails when ctx ends or done closes (the
 // stream was aborted).

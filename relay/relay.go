@@ -265,7 +265,7 @@ type Stats struct {
 
 	// BufferedBytes is stream data in relay memory: client data queued for
 	// destinations (at most StreamCredit packets per stream) plus data read
-	// from destinations and not yet written to a WebSocket (at most 32 KiB
+	// from destinations and not yet written to a WebSocket (at most 64 KiB
 	// per stream).
 	BufferedBytes int64
 	// MaxStreamBufferedBytes is the largest BufferedBytes of one stream.

@@ -205,10 +205,10 @@ func (s *session) readLoop() error {
 			s.closeStream(p.StreamID, wisp.ReasonInvalid)
 			continue
 		}
-		if len(p.Data) > 0 {
-			p.Data = bytes.Clone(p.Data)
+		if len(p.Data) > 0 && p.Type != wisp.TypeData {
+			p.Data = bytes.Clone(p.Data) // it may outlive the next read
 		}
-		s.route(&p)
+		s.route(&p) // DATA payloads are valid only until route returns
 	}
 }
 

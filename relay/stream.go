@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,7 +18,9 @@ import (
 )
 
 // readBufSize is the largest DATA payload the relay sends from one TCP read.
-const readBufSize = 32 << 10
+// Per-message costs (a frame, a syscall, a wake-up of the client's reader)
+// dominate on fast paths, so it is larger than clients' usual 32 KiB.
+const readBufSize = 64 << 10
 
 // tcpStream is one client stream to a TCP destination, or one connection
 // accepted by a listener (a relay-initiated stream).
@@ -51,6 +54,17 @@ type tcpStream struct {
 	queueClosed bool          // touched only by the session reader: FIN or CLOSE seen
 	allowed     atomic.Uint32 // raised by the pump before each CONTINUE
 	gone        atomic.Bool   // the client sent CLOSE
+
+	// Client DATA goes straight from the session reader to the socket,
+	// without a copy or a wake-up of the pump, when nothing is queued
+	// (pending == 0) and the socket takes it without blocking; otherwise
+	// what is left is copied into the queue. pending counts packets queued
+	// and not yet written and granted: the pump decrements it last, so at
+	// most one goroutine writes to the socket and counts consumed packets.
+	pending   atomic.Int32
+	sock      atomic.Pointer[rawSock] // set once the connection is open
+	consumed  uint32                  // packets written, by the pump or the reader
+	lastGrant uint32                  // consumed at the last CONTINUE
 
 	flow      bool         // ExtFlowControl negotiated
 	window    atomic.Int64 // bytes the relay may still send to the client
@@ -106,7 +120,8 @@ func (st *tcpStream) grant(n uint32) {
 	st.windowSig.Notify()
 }
 
-// fromClient queues a DATA payload; it runs on the session reader.
+// fromClient writes or queues a DATA payload; it runs on the session
+// reader, and b is valid only until it returns.
 func (st *tcpStream) fromClient(b []byte) {
 	if st.queueClosed {
 		st.s.log.Info("relay: DATA after FIN", "stream", st.id)
@@ -121,12 +136,74 @@ func (st *tcpStream) fromClient(b []byte) {
 		st.abort(wisp.ReasonThrottled)
 		return
 	}
+	if st.pending.Load() == 0 {
+		if b = st.writeNow(b); b == nil {
+			return
+		}
+	}
+	b = copyData(b)
 	st.queuedBytes.Add(int64(len(b)))
+	st.pending.Add(1)
 	select {
 	case st.queue <- b:
 	default: // unreachable while the accounting above holds
 		st.s.forget(st)
 		st.abort(wisp.ReasonThrottled)
+	}
+}
+
+// writeNow writes what the socket takes of b without blocking and returns
+// the rest (nil when all of it was written, or the stream failed). Only the
+// session reader calls it, and only while nothing is queued.
+func (st *tcpStream) writeNow(b []byte) []byte {
+	sock := st.sock.Load()
+	if sock == nil || st.s.srv.bandwidthLimited(st.s.limits) {
+		return b // not open yet, or the pump must pace it
+	}
+	n, err := sock.tryWrite(b)
+	if err != nil {
+		st.abort(reasonFor(err, st.s.sockshim))
+		return nil
+	}
+	if n < len(b) {
+		return b[n:] // still one packet: the pump counts it when done
+	}
+	if st.packetWritten() != nil {
+		st.abort(0)
+	}
+	return nil
+}
+
+// packetWritten counts one client packet written to the destination and
+// sends CONTINUE when half the credit is used. The pump and writeNow call
+// it, never at once (see pending).
+func (st *tcpStream) packetWritten() error {
+	st.consumed++
+	if st.consumed-st.lastGrant < st.cap/2 || st.gone.Load() {
+		return nil
+	}
+	g := st.cap - (st.allowed.Load() - st.consumed)
+	st.allowed.Add(g)
+	st.lastGrant = st.consumed
+	return st.s.write(wisp.AppendContinue(nil, st.id, g))
+}
+
+// dataPool holds the copies of queued client payloads up to dataBufSize;
+// the pump returns each once written.
+const dataBufSize = 64 << 10
+
+var dataPool = sync.Pool{New: func() any { return new([dataBufSize]byte) }}
+
+func copyData(b []byte) []byte {
+	if len(b) > dataBufSize {
+		return bytes.Clone(b)
+	}
+	return append(dataPool.Get().(*[dataBufSize]byte)[:0], b...)
+}
+
+func releaseData(b []byte) {
+	if cap(b) == dataBufSize {
+		dataPool.Put((*[dataBufSize]byte)(b[:dataBufSize]))
 	}
 }
 
@@ -219,6 +296,7 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 	}
 	st.conn = conn
 	st.mu.Unlock()
+	st.sock.Store(newRawSock(conn))
 	if first != nil {
 		st.s.write(first)
 	}
@@ -269,9 +347,9 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return ap
 }
 
-// pump writes client data to the destination and grants credit as it goes.
+// pump writes queued client data to the destination and grants credit as
+// it goes.
 func (st *tcpStream) pump(conn net.Conn) {
-	var consumed, lastGrant uint32
 	for {
 		var b []byte
 		var ok bool
@@ -289,19 +367,15 @@ func (st *tcpStream) pump(conn net.Conn) {
 		}
 		_, err := conn.Write(b)
 		st.queuedBytes.Add(-int64(len(b)))
+		releaseData(b)
 		if err != nil {
 			st.abort(reasonFor(err, st.s.sockshim))
 			return
 		}
-		consumed++
-		if consumed-lastGrant >= st.cap/2 && !st.gone.Load() {
-			g := st.cap - (st.allowed.Load() - consumed)
-			st.allowed.Add(g)
-			lastGrant = consumed
-			if st.s.write(wisp.AppendContinue(nil, st.id, g)) != nil {
-				return
-			}
+		if st.packetWritten() != nil {
+			return
 		}
+		st.pending.Add(-1)
 	}
 }
 
@@ -346,7 +420,7 @@ func (st *tcpStream) waitWindow() (int, bool) {
 func (st *tcpStream) toClient(conn net.Conn) {
 	// The read buffer comes from readBufPool only while the destination is
 	// sending (see readBufPool).
-	rw := newReadWaiter(conn)
+	rw := newRawSock(conn)
 	var bp *[]byte
 	defer func() {
 		if bp != nil {

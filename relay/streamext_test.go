@@ -151,8 +151,8 @@ func TestHeadOfLine(t *testing.T) {
 	if stats.MaxStreamInFlightBytes > window {
 		t.Errorf("a stream has %d bytes unacknowledged, window %d", stats.MaxStreamInFlightBytes, window)
 	}
-	if stats.MaxStreamBufferedBytes > 32<<10 {
-		t.Errorf("the relay holds %d bytes for one stream, want at most one 32 KiB read", stats.MaxStreamBufferedBytes)
+	if stats.MaxStreamBufferedBytes > 64<<10 {
+		t.Errorf("the relay holds %d bytes for one stream, want at most one 64 KiB read", stats.MaxStreamBufferedBytes)
 	}
 	if b := stalled.Buffered(); b > window {
 		t.Errorf("the client buffers %d bytes for the stalled stream, window %d", b, window)

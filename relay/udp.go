@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -136,7 +137,7 @@ func (s *session) routeUDP(p *wisp.Packet) bool {
 		if st.bound {
 			err = errors.New("DATA on a bound UDP stream")
 		}
-		it = udpItem{typ: wisp.TypeData, data: p.Data}
+		it = udpItem{typ: wisp.TypeData, data: bytes.Clone(p.Data)}
 	case wisp.TypeClose:
 		s.mu.Lock()
 		delete(s.dgram.udp, p.StreamID)
