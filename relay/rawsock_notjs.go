@@ -3,17 +3,36 @@
 package relay
 
 import (
+	"io"
 	"net"
+	"os"
 	"syscall"
+
+	"github.com/sockshim/sockshim/internal/wisp"
 )
 
-// rawSock does what a blocking net.Conn cannot: wait for readability
-// without reading (and so without a buffer), and write without blocking.
-// Connections that are not sockets (an injected dialer's) have none; their
-// streams keep a read buffer and write through the pump.
+// rawSock does what a blocking net.Conn cannot: read into a buffer taken
+// only once data is there (an idle stream holds none while it waits), and
+// write without blocking. Connections that are not sockets (an injected
+// dialer's) have none; their streams keep a read buffer and write through
+// the pump.
+//
+// One goroutine reads (toClient) and one writes (the session reader) at a
+// time; each has its own fields, and the syscall callbacks are bound once
+// so that a read or write allocates nothing.
 type rawSock struct {
-	rc    syscall.RawConn
-	ready func(fd uintptr) bool
+	rc syscall.RawConn
+
+	rbuf   *[]byte // read: the buffer, from readBufPool, or nil
+	rwant  int
+	rn     int
+	rerr   error
+	readFn func(fd uintptr) bool
+
+	wb      []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool
 }
 
 func newRawSock(c net.Conn) *rawSock {
@@ -26,35 +45,81 @@ func newRawSock(c net.Conn) *rawSock {
 		return nil
 	}
 	w := &rawSock{rc: rc}
-	var peek [1]byte
-	// A read would not block when a non-blocking peek finds data, EOF or an
-	// error; only EAGAIN means wait. Peeking first matters: the poller
-	// reports edges, and data that arrived before the wait would not wake it.
-	w.ready = func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return err != syscall.EAGAIN && err != syscall.EINTR
-	}
+	w.readFn = w.doRead
+	w.writeFn = w.doWrite
 	return w
 }
 
-// wait blocks until a Read would return at once. An error (the connection
-// was closed) is left for that Read to report.
-func (w *rawSock) wait() { w.rc.Read(w.ready) }
+// doRead runs under RawConn.Read: the buffer is taken just before the read
+// syscall and given back when the socket has nothing (EAGAIN), before the
+// goroutine parks. The EAGAIN read itself arms the wait, as in net.Conn.
+func (w *rawSock) doRead(fd uintptr) bool {
+	if w.rbuf == nil {
+		w.rbuf = readBufPool.Get().(*[]byte)
+	}
+	for {
+		w.rn, w.rerr = syscall.Read(int(fd), (*w.rbuf)[wisp.HeaderLen:wisp.HeaderLen+w.rwant])
+		if w.rerr != syscall.EINTR {
+			break
+		}
+	}
+	if w.rerr == syscall.EAGAIN {
+		readBufPool.Put(w.rbuf)
+		w.rbuf = nil
+		return false
+	}
+	return true
+}
+
+// read reads up to want bytes into buf()[wisp.HeaderLen:]. The buffer stays
+// held after a read that returned data and is released while waiting.
+func (w *rawSock) read(want int) (int, error) {
+	w.rwant = want
+	if err := w.rc.Read(w.readFn); err != nil {
+		return 0, err
+	}
+	switch {
+	case w.rerr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", w.rerr)}
+	case w.rn == 0 && want > 0:
+		return 0, io.EOF
+	}
+	return w.rn, nil
+}
+
+// buf is the read buffer, valid after read returned data.
+func (w *rawSock) buf() []byte { return *w.rbuf }
+
+// release gives the read buffer back, if held.
+func (w *rawSock) release() {
+	if w.rbuf != nil {
+		readBufPool.Put(w.rbuf)
+		w.rbuf = nil
+	}
+}
+
+func (w *rawSock) doWrite(fd uintptr) bool {
+	for {
+		w.wn, w.werr = syscall.Write(int(fd), w.wb)
+		if w.werr != syscall.EINTR {
+			return true
+		}
+	}
+}
 
 // tryWrite writes what the socket buffer takes of b now, never waiting:
 // n < len(b) with a nil error means the rest must wait for the pump.
-func (w *rawSock) tryWrite(b []byte) (n int, err error) {
-	cerr := w.rc.Write(func(fd uintptr) bool {
-		n, err = syscall.Write(int(fd), b)
-		return true
-	})
+func (w *rawSock) tryWrite(b []byte) (int, error) {
+	w.wb = b
+	cerr := w.rc.Write(w.writeFn)
+	w.wb = nil
 	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR:
-		return 0, nil
-	case err != nil:
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: err}
 	case cerr != nil:
 		return 0, cerr
+	case w.werr == syscall.EAGAIN:
+		return 0, nil
+	case w.werr != nil:
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", w.werr)}
 	}
-	return n, nil
+	return w.wn, nil
 }

@@ -418,32 +418,44 @@ func (st *tcpStream) waitWindow() (int, bool) {
 
 // toClient copies destination data to the client as DATA packets.
 func (st *tcpStream) toClient(conn net.Conn) {
-	// The read buffer comes from readBufPool only while the destination is
-	// sending (see readBufPool).
-	rw := newRawSock(conn)
+	// A socket's read buffer comes from readBufPool only while the
+	// destination is sending (see rawSock.doRead); other connections keep one.
+	rs := newRawSock(conn)
 	var bp *[]byte
 	defer func() {
-		if bp != nil {
+		if rs != nil {
+			rs.release()
+		} else {
 			readBufPool.Put(bp)
 		}
 	}()
+	if rs == nil {
+		bp = readBufPool.Get().(*[]byte)
+	}
 	for {
 		want := readBufSize
 		if st.flow {
+			if rs != nil && st.window.Load() <= 0 {
+				rs.release() // a stalled reader's stream holds no buffer either
+			}
 			w, ok := st.waitWindow()
 			if !ok {
 				return
 			}
 			want = w
 		}
-		if bp == nil {
-			if rw != nil {
-				rw.wait()
+		var n int
+		var err error
+		var buf []byte
+		if rs != nil {
+			n, err = rs.read(want)
+			if n > 0 {
+				buf = rs.buf()
 			}
-			bp = readBufPool.Get().(*[]byte)
+		} else {
+			buf = *bp
+			n, err = conn.Read(buf[wisp.HeaderLen : wisp.HeaderLen+want])
 		}
-		buf := *bp
-		n, err := conn.Read(buf[wisp.HeaderLen : wisp.HeaderLen+want])
 		if n > 0 {
 			if st.flow {
 				st.window.Add(-int64(n))
@@ -460,11 +472,6 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.abort(0)
 				return
 			}
-		}
-		if rw != nil && n < want {
-			// The socket is drained: idle until it is readable again.
-			readBufPool.Put(bp)
-			bp = nil
 		}
 		if err != nil {
 			if st.done.Done() || st.gone.Load() {
