@@ -26,7 +26,7 @@ import (
 const Subprotocol = "wisp-v2"
 
 // MaxPayload is the largest DATA payload a stream sends in one packet.
-const MaxPayload = 32 << 10
+const MaxPayload = 64 << 10
 
 // maxMessage bounds a message the client accepts from a server: a DATA
 // packet of up to 1 MiB plus header.

@@ -17,9 +17,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// initialSize is the first buffer: one full Wisp DATA packet (32 KiB
-// payload + 5-byte header) fits without growing.
-const initialSize = 32<<10 + 64
+// initialSize is the first buffer: one full Wisp DATA packet as sockshim
+// sends them (64 KiB payload + 5-byte header) fits without growing.
+const initialSize = 64<<10 + 64
 
 // Reader reads whole messages from one connection. It is not safe for
 // concurrent use (a WebSocket has one reader anyway).

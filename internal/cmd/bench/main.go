@@ -47,6 +47,7 @@ type config struct {
 	dgramPayload, dgramWindow                             int
 	relayBin, interopDir, runner                          string
 	browser, browserOnly                                  bool
+	profileLoad                                           string
 }
 
 func run() error {
@@ -68,6 +69,7 @@ func run() error {
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium rows (and the relay they use)")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
+	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
 	flag.Parse()
 	if c.browserOnly && !c.browser {
 		return fmt.Errorf("-browser-only and -browser=false exclude each other")
@@ -204,14 +206,30 @@ func profile(c *config, echo *echoServer, cpuOut, memOut string) error {
 			return err
 		}
 	}
-	res, err := bulk(tg, c.streams, c.payload, c.duration)
+	var summary string
+	switch c.profileLoad {
+	case "bulk":
+		var res bulkResult
+		res, err = bulk(tg, c.streams, c.payload, c.duration)
+		summary = fmt.Sprintf("bulk echo: %.1f MiB/s", res.mibps)
+	case "rtt":
+		var p50, p99 time.Duration
+		p50, p99, err = rtt(tg, 64, c.duration)
+		summary = fmt.Sprintf("RTT p50 %v, p99 %v", p50, p99)
+	case "opens":
+		var rate float64
+		rate, err = opens(tg, c.openWorkers, c.duration)
+		summary = fmt.Sprintf("%.0f opens/s", rate)
+	default:
+		err = fmt.Errorf("-profile-workload %q: want bulk, rtt or opens", c.profileLoad)
+	}
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("in-process relay bulk echo: %.1f MiB/s (client, relay and echo server share the process)\n", res.mibps)
+	fmt.Printf("in-process relay, %s (client, relay and echo server share the process)\n", summary)
 	if memOut != "" {
 		f, err := os.Create(memOut)
 		if err != nil {
@@ -289,7 +307,11 @@ func (t *table) measureCommon(col int, tg *target) {
 	b, err := bulk(tg, t.c.streams, t.c.payload, t.c.duration)
 	t.set(rowBulk, col, b.mibps, err)
 	if col == colDirect {
-		t.cells[rowCPU][col] = cell{text: "-"}
+		if err == nil && !math.IsNaN(b.cpuPerGiB) {
+			t.cells[rowCPU][col] = cell{text: fmt.Sprintf("%.2f (client+echo)", b.cpuPerGiB)}
+		} else {
+			t.cells[rowCPU][col] = cell{text: "-"}
+		}
 	} else {
 		t.set(rowCPU, col, b.cpuPerGiB, err)
 	}
