@@ -457,3 +457,73 @@ func TestHealthz(t *testing.T) {
 
 // httpForbidden marks a case refused before the upgrade, not by CLOSE.
 const httpForbidden wisp.CloseReason = 0xff
+
+// TestSlowDestinationLosesNothing: while a destination does not read, the
+// socket stops taking client data, what it refuses is queued (and the
+// client is held back by credit), and once it reads again every byte
+// arrives in order, queued or written straight through.
+func TestSlowDestinationLosesNothing(t *testing.T) {
+	t.Parallel()
+	const total = 24 << 20
+	pattern := func(i int) byte { return byte(i*7 + i>>13) }
+	release := make(chan struct{})
+	result := make(chan error, 1)
+	dst := testutil.Serve(t, func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		<-release
+		b := make([]byte, 256<<10)
+		n := 0
+		for n < total {
+			m, err := c.Read(b)
+			for i := range m {
+				if b[i] != pattern(n+i) {
+					result <- fmt.Errorf("byte %d is %d, want %d", n+i, b[i], pattern(n+i))
+					return
+				}
+			}
+			n += m
+			if err != nil {
+				result <- fmt.Errorf("after %d bytes: %v", n, err)
+				return
+			}
+		}
+		result <- nil
+	})
+	url, rs := testutil.Relay(t, nil)
+	s := dial(t, url, nil)
+	st, err := s.Open(ctxT(t), wisp.StreamTCP, "127.0.0.1", dst.AddrPort().Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	go func() {
+		buf := make([]byte, 100_000) // not a multiple of any packet size
+		for n := 0; n < total; {
+			m := min(len(buf), total-n)
+			for i := range m {
+				buf[i] = pattern(n + i)
+			}
+			if _, err := st.Write(buf[:m]); err != nil {
+				t.Error(err)
+				return
+			}
+			n += m
+		}
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for rs.Stats().BufferedBytes == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay never queued client data for the stalled destination")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the destination did not get everything")
+	}
+}

@@ -77,6 +77,8 @@ type tcpStream struct {
 	mu        sync.Mutex
 	conn      net.Conn
 	wclosed   bool // the TCP write side was shut after a client FIN
+	pumpWant  bool // the queue has been used (DATA the socket did not take, FIN, CLOSE)
+	pumpGo    bool // the pump was started
 	halves    int  // directions finished by FIN (half-close)
 	done      *netutil.Once
 	abortOnce sync.Once
@@ -146,9 +148,34 @@ func (st *tcpStream) fromClient(b []byte) {
 	st.pending.Add(1)
 	select {
 	case st.queue <- b:
+		st.needPump()
 	default: // unreachable while the accounting above holds
 		st.s.forget(st)
 		st.abort(wisp.ReasonThrottled)
+	}
+}
+
+// needPump starts the pump goroutine once the queue is used and the
+// connection is open (serve calls startPump too). Most streams never need
+// it: their client data goes straight to the socket, and an idle stream
+// costs one goroutine, not two.
+func (st *tcpStream) needPump() {
+	st.mu.Lock()
+	st.pumpWant = true
+	st.mu.Unlock()
+	st.startPump()
+}
+
+func (st *tcpStream) startPump() {
+	st.mu.Lock()
+	conn := st.conn
+	start := st.pumpWant && !st.pumpGo && conn != nil
+	if start {
+		st.pumpGo = true
+	}
+	st.mu.Unlock()
+	if start {
+		go st.pump(conn)
 	}
 }
 
@@ -215,6 +242,7 @@ func (st *tcpStream) clientFin() {
 	}
 	st.queueClosed = true
 	close(st.queue)
+	st.needPump()
 }
 
 // clientClosed handles the client's CLOSE: queued data is still written to
@@ -224,6 +252,7 @@ func (st *tcpStream) clientClosed(r wisp.CloseReason) {
 	if !st.queueClosed {
 		st.queueClosed = true
 		close(st.queue)
+		st.needPump()
 		return
 	}
 	// After a FIN the pump may already have shut the write side and left.
@@ -300,7 +329,7 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 	if first != nil {
 		st.s.write(first)
 	}
-	go st.pump(conn)
+	st.startPump() // if DATA, FIN or CLOSE came while dialing
 	st.toClient(conn)
 }
 
@@ -348,7 +377,7 @@ func addrPort(a net.Addr) netip.AddrPort {
 }
 
 // pump writes queued client data to the destination and grants credit as
-// it goes.
+// it goes; it runs from the first use of the queue to the stream's end.
 func (st *tcpStream) pump(conn net.Conn) {
 	for {
 		var b []byte
