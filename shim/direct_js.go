@@ -34,3 +34,9 @@ func defaultTransport() Transport {
 	}
 	return RelayTransport(scheme+"://"+loc.Get("host").String()+"/wisp/", nil)
 }
+
+// A browser build applies no capability policy of its own (the relay does,
+// and its denials arrive as wisp close reasons): no error is the policy's.
+func policyDenied(error) (reason string, denied bool) { return "", false }
+
+func policyHostNotFound(error) bool { return false }

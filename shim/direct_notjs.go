@@ -4,6 +4,7 @@ package shim
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"github.com/sockshim/sockshim/internal/policy"
@@ -51,3 +52,16 @@ func (t *directTransport) dialStream(ctx context.Context, host *HostName, port u
 	}
 	return t.engine.DialTarget(ctx, nil, &t.app, policy.OpConnect, "tcp", target)
 }
+
+// policyDenied reports whether err is the capability policy's denial (only
+// direct sockets apply it here), with its reason.
+func policyDenied(err error) (reason string, denied bool) {
+	var pe *policy.Error
+	if errors.As(err, &pe) && errors.Is(err, policy.ErrDenied) {
+		return pe.Reason.String(), true
+	}
+	return "", false
+}
+
+// policyHostNotFound reports whether err is the policy's failed lookup.
+func policyHostNotFound(err error) bool { return errors.Is(err, policy.ErrHostNotFound) }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
 )
@@ -142,9 +141,8 @@ func wrapErr(op, addr string, err error) error {
 		return err
 	}
 	e := &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
-	var pe *policy.Error
-	if errors.As(err, &pe) && errors.Is(err, policy.ErrDenied) {
-		e.Err = fmt.Errorf("%w (%s)", ErrAccessDenied, pe.Reason)
+	if reason, denied := policyDenied(err); denied {
+		e.Err = fmt.Errorf("%w (%s)", ErrAccessDenied, reason)
 	}
 	var ce *wisp.CloseError
 	if errors.As(err, &ce) && ce.Reason == wisp.ReasonBlocked {
@@ -185,7 +183,7 @@ func statusOf(err error) SocketErrorStatus {
 	}
 	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, policy.ErrHostNotFound), errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+	case policyHostNotFound(err), errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return HostNotFound
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return ConnectionTimedOut

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/sockshim/sockshim/internal/policy"
 )
 
 // HostNameType is the kind of a HostName, as in
@@ -45,7 +43,7 @@ type HostName struct {
 // non-canonical numeric forms (such as "127.1" or "0x7f.1") are errors
 // wrapping ErrInvalidArgument.
 func NewHostName(name string) (*HostName, error) {
-	canonical, addr, err := policy.Normalize(name)
+	canonical, addr, err := normalizeHost(name)
 	if err != nil {
 		return nil, fmt.Errorf("shim: host name %q: %w", name, ErrInvalidArgument)
 	}
