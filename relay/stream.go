@@ -203,7 +203,9 @@ func (st *tcpStream) writeNow(b []byte) []byte {
 
 // packetWritten counts one client packet written to the destination and
 // sends CONTINUE when half the credit is used. The pump and writeNow call
-// it, never at once (see pending).
+// it, never at once (see pending). On the session reader (writeNow) the
+// CONTINUE can wait only for a client that does not read its WebSocket,
+// which then stalls nobody but itself.
 func (st *tcpStream) packetWritten() error {
 	st.consumed++
 	if st.consumed-st.lastGrant < st.cap/2 || st.gone.Load() {
