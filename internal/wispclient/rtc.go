@@ -1,7 +1,6 @@
 package wispclient
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -49,14 +48,19 @@ type rtcChannel interface {
 
 // sessionDescription is RTCSessionDescriptionInit as it travels in SIGNAL
 // bodies: the JSON of pion's webrtc.SessionDescription, which the relay
-// parses ({"type":"offer","sdp":"..."}).
+// parses ({"type":"offer","sdp":"..."}). encodeSessionDescription and
+// decodeSessionDescription write and read it: with encoding/json natively
+// (rtc_json_notjs.go), with the browser's JSON in the wasm build
+// (rtc_json_js.go), byte for byte the same.
 type sessionDescription struct {
 	Type string `json:"type"`
 	SDP  string `json:"sdp"`
 }
 
 // iceCandidateInit is RTCIceCandidateInit as it travels in SIGNAL bodies:
-// the JSON of pion's webrtc.ICECandidateInit.
+// the JSON of pion's webrtc.ICECandidateInit, written and read by
+// encodeICECandidate and decodeICECandidate. Absent and null optional
+// fields decode as nil.
 type iceCandidateInit struct {
 	Candidate        string  `json:"candidate"`
 	SDPMid           *string `json:"sdpMid"`
@@ -67,14 +71,16 @@ type iceCandidateInit struct {
 // parseSessionDescription reads a SIGNAL body; the type is accepted in any
 // case, as pion's webrtc.SDPType accepts it, and returned in lower case.
 func parseSessionDescription(b []byte) (sessionDescription, error) {
-	var d sessionDescription
-	if err := json.Unmarshal(b, &d); err != nil {
+	d, err := decodeSessionDescription(b)
+	if err != nil {
 		return d, err
 	}
 	d.Type = strings.ToLower(d.Type)
 	switch d.Type {
 	case "offer", "pranswer", "answer", "rollback":
 		return d, nil
+	case "":
+		return d, errors.New("webrtc: session description without a type")
 	}
 	return d, errors.New("webrtc: unknown session description type " + strconv.Quote(d.Type))
 }
@@ -212,7 +218,7 @@ func (s *Session) offer(r *rtcClient) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(d)
+	b, err := encodeSessionDescription(d)
 	if err != nil {
 		return err
 	}
@@ -245,8 +251,7 @@ func (s *Session) onSignal(b []byte) {
 			}
 		}()
 	case wisp.SignalCandidate:
-		var c iceCandidateInit
-		if json.Unmarshal(body, &c) == nil {
+		if c, err := decodeICECandidate(body); err == nil {
 			go r.pc.AddICECandidate(c)
 		}
 	case wisp.SignalClose:

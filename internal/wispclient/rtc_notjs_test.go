@@ -19,7 +19,7 @@ func TestSignalJSONMatchesPion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := json.Marshal(sessionDescription{Type: typ.String(), SDP: sdp})
+		got, err := encodeSessionDescription(sessionDescription{Type: typ.String(), SDP: sdp})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,16 +44,41 @@ func TestSignalJSONMatchesPion(t *testing.T) {
 		{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", SDPMid: &mid, SDPMLineIndex: &idx, UsernameFragment: &ufrag},
 	} {
 		want, _ := json.Marshal(c)
-		got, _ := json.Marshal(iceCandidateInit(c))
+		got, _ := encodeICECandidate(iceCandidateInit(c))
 		if string(got) != string(want) {
 			t.Errorf("candidate:\n got %s\nwant %s", got, want)
 		}
-		var back iceCandidateInit
-		if err := json.Unmarshal(want, &back); err != nil {
+		back, err := decodeICECandidate(want)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if again, _ := json.Marshal(webrtc.ICECandidateInit(back)); string(again) != string(want) {
 			t.Errorf("candidate round trip: %s, want %s", again, want)
+		}
+	}
+}
+
+// The fixtures that rtc_json_test.go holds both builds' encoders to
+// (encoding/json natively, the browser's JSON.stringify in wasm) are what
+// pion writes, and pion reads them back as the fixtures' values.
+func TestSignalJSONFixturesArePions(t *testing.T) {
+	for _, f := range sessionDescriptionFixtures {
+		want := webrtc.SessionDescription{Type: webrtc.NewSDPType(f.d.Type), SDP: f.d.SDP}
+		if b, err := json.Marshal(want); err != nil || string(b) != f.json {
+			t.Errorf("pion writes %s, %v\n   fixture %s", b, err, f.json)
+		}
+		var got webrtc.SessionDescription
+		if err := json.Unmarshal([]byte(f.json), &got); err != nil || got.Type != want.Type || got.SDP != want.SDP {
+			t.Errorf("pion reads %s as %s %q, %v", f.json, got.Type, got.SDP, err)
+		}
+	}
+	for _, f := range iceCandidateFixtures {
+		if b, err := json.Marshal(webrtc.ICECandidateInit(f.c)); err != nil || string(b) != f.json {
+			t.Errorf("pion writes %s, %v\n   fixture %s", b, err, f.json)
+		}
+		var got webrtc.ICECandidateInit
+		if err := json.Unmarshal([]byte(f.json), &got); err != nil || showCandidate(iceCandidateInit(got)) != showCandidate(f.c) {
+			t.Errorf("pion reads %s as %s, %v", f.json, showCandidate(iceCandidateInit(got)), err)
 		}
 	}
 }
