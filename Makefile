@@ -10,10 +10,10 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 

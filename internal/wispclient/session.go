@@ -135,9 +135,10 @@ func (s *Session) readPacket(ctx context.Context) (wisp.Packet, error) {
 	if typ != websocket.MessageBinary {
 		return wisp.Packet{}, fmt.Errorf("wisp: server sent a text message")
 	}
-	// b is reused by the next read: copy what outlives it.
+	// b is reused by the next read: copy what outlives it. DATA payloads
+	// are left to the reader loop (see dataOf).
 	p, err := wisp.Parse(b)
-	if len(p.Data) > 0 {
+	if len(p.Data) > 0 && p.Type != wisp.TypeData {
 		p.Data = bytes.Clone(p.Data)
 	}
 	for i := range p.Info.Extensions {
@@ -268,6 +269,16 @@ func (s *Session) readLoop() {
 			s.fail(&HandshakeError{Reason: p.Reason})
 			return
 		}
+		if p.Type == wisp.TypeData {
+			s.mu.Lock()
+			st := s.streams[p.StreamID]
+			s.mu.Unlock()
+			if st != nil && st.typ == wisp.StreamTCP {
+				st.deliver(s.dataOf(p.Data))
+				continue
+			}
+			p.Data = bytes.Clone(p.Data) // UDP: routeDatagram sees it first
+		}
 		if s.routeDatagram(&p) {
 			continue
 		}
@@ -294,7 +305,7 @@ func (s *Session) readLoop() {
 		}
 		switch p.Type {
 		case wisp.TypeData:
-			st.deliver(p.Data)
+			st.deliver(chunk{b: p.Data})
 		case wisp.TypeFin:
 			if s.halfClose {
 				st.remoteFin()
@@ -317,6 +328,16 @@ func (s *Session) readLoop() {
 			st.opened(o)
 		}
 	}
+}
+
+// dataOf makes b, a DATA payload in the message just read, outlive the
+// next read: a large one takes the read buffer itself (no copy), a small
+// one is copied (a taken buffer would pin far more than it holds).
+func (s *Session) dataOf(b []byte) chunk {
+	if len(b) >= wsmsg.TakeMin {
+		return chunk{b: b, owner: s.rd.Take()}
+	}
+	return chunk{b: bytes.Clone(b)}
 }
 
 // enqueue hands a frame to the writer. Frames keep their order; DATA frames

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 // Stream is one Wisp stream as a net.Conn.
@@ -22,8 +23,8 @@ type Stream struct {
 	openOnce sync.Once
 
 	mu       sync.Mutex
-	recv     [][]byte // pending received payloads
-	rerr     error    // set when the server closed the stream; io.EOF for orderly
+	recv     []chunk // pending received payloads
+	rerr     error   // set when the server closed the stream; io.EOF for orderly
 	credit   uint32
 	endpts   wisp.Opened
 	isOpened bool
@@ -81,8 +82,19 @@ func (st *Stream) opened(o wisp.Opened) {
 	st.markOpen()
 }
 
-func (st *Stream) deliver(b []byte) {
+// chunk is received data; owner, if set, is the read buffer it lives in,
+// given back once the chunk is read (wsmsg.Take).
+type chunk struct {
+	b     []byte
+	owner *[]byte
+}
+
+func (c chunk) release() { wsmsg.Put(c.owner) }
+
+func (st *Stream) deliver(c chunk) {
+	b := c.b
 	if len(b) == 0 {
+		c.release()
 		return
 	}
 	st.mu.Lock()
@@ -90,6 +102,7 @@ func (st *Stream) deliver(b []byte) {
 		st.received += int64(len(b))
 		if st.received > st.limit {
 			st.mu.Unlock()
+			c.release()
 			// The server broke the flow-control contract; bounded
 			// memory matters more than this stream.
 			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
@@ -97,7 +110,7 @@ func (st *Stream) deliver(b []byte) {
 			return
 		}
 	}
-	st.recv = append(st.recv, b)
+	st.recv = append(st.recv, c)
 	st.buffered += len(b)
 	st.mu.Unlock()
 	st.markOpen()
@@ -163,13 +176,14 @@ func (st *Stream) Read(b []byte) (int, error) {
 		if len(st.recv) > 0 {
 			n := 0
 			for n < len(b) && len(st.recv) > 0 {
-				c := copy(b[n:], st.recv[0])
+				c := copy(b[n:], st.recv[0].b)
 				n += c
-				if c == len(st.recv[0]) {
-					st.recv[0] = nil
+				if c == len(st.recv[0].b) {
+					st.recv[0].release()
+					st.recv[0] = chunk{}
 					st.recv = st.recv[1:]
 				} else {
-					st.recv[0] = st.recv[0][c:]
+					st.recv[0].b = st.recv[0].b[c:]
 				}
 				if st.typ == wisp.StreamUDP {
 					break // one datagram per Read
@@ -338,6 +352,9 @@ func (st *Stream) Abort(r wisp.CloseReason) error {
 		st.s.forget(st.id)
 		st.mu.Lock()
 		remoteGone := st.rerr != nil
+		for _, c := range st.recv {
+			c.release()
+		}
 		st.recv = nil
 		st.mu.Unlock()
 		if !remoteGone {

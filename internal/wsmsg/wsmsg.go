@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/coder/websocket"
 )
@@ -25,37 +26,67 @@ const initialSize = 64<<10 + 64
 // concurrent use (a WebSocket has one reader anyway).
 type Reader struct {
 	conn *websocket.Conn
-	buf  []byte
+	buf  *[]byte
 }
+
+// pool holds buffers of initialSize: a Reader's, and those handed out by
+// Take until they are Put back.
+var pool = sync.Pool{New: func() any {
+	b := make([]byte, initialSize)
+	return &b
+}}
 
 // NewReader returns a Reader for conn. Conn.SetReadLimit still bounds
 // each message.
 func NewReader(conn *websocket.Conn) *Reader { return &Reader{conn: conn} }
 
 // Read returns the next message. The returned slice is valid only until the
-// next call of Read.
+// next call of Read, unless Take hands its buffer over.
 func (r *Reader) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	typ, mr, err := r.conn.Reader(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	if r.buf == nil {
-		r.buf = make([]byte, initialSize)
+		r.buf = pool.Get().(*[]byte)
 	}
+	buf := *r.buf
 	n := 0
 	for {
-		if n == len(r.buf) {
-			grown := make([]byte, 2*len(r.buf))
-			copy(grown, r.buf)
-			r.buf = grown
+		if n == len(buf) {
+			grown := make([]byte, 2*len(buf))
+			copy(grown, buf)
+			buf = grown
+			r.buf = &buf // a grown buffer is never pooled
 		}
-		m, err := mr.Read(r.buf[n:])
+		m, err := mr.Read(buf[n:])
 		n += m
 		if errors.Is(err, io.EOF) {
-			return typ, r.buf[:n], nil
+			return typ, buf[:n], nil
 		}
 		if err != nil {
 			return 0, nil, err
 		}
+	}
+}
+
+// TakeMin is the smallest payload worth taking a buffer for: a taken
+// buffer is pinned while its payload waits, so a small one would pin far
+// more memory than it holds.
+const TakeMin = initialSize / 2
+
+// Take hands the buffer of the message Read last returned to the caller,
+// instead of copying out of it; the next Read uses another buffer. The
+// caller gives it back with Put once done with the message.
+func (r *Reader) Take() *[]byte {
+	b := r.buf
+	r.buf = nil
+	return b
+}
+
+// Put returns a buffer from Take for reuse.
+func Put(b *[]byte) {
+	if b != nil && len(*b) == initialSize {
+		pool.Put(b)
 	}
 }

@@ -61,6 +61,55 @@ func TestReadReusesBuffer(t *testing.T) {
 	}
 }
 
+// TestTake: a taken message stays intact while later messages are read, and
+// its buffer is not the one the next read uses.
+func TestTake(t *testing.T) {
+	t.Parallel()
+	big := func(c byte) []byte { return bytes.Repeat([]byte{c}, wsmsg.TakeMin+10) }
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for _, b := range []byte("abc") {
+			c.Write(r.Context(), websocket.MessageBinary, big(b))
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+	}))
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	r := wsmsg.NewReader(c)
+	_, first, err := r.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := r.Take()
+	if &(*owner)[0] != &first[0] {
+		t.Fatal("Take did not hand over the buffer the message is in")
+	}
+	for _, want := range []byte("bc") {
+		_, b, err := r.Read(ctx)
+		if err != nil || !bytes.Equal(b, big(want)) {
+			t.Fatalf("message %q: %d bytes, %v", want, len(b), err)
+		}
+		if &b[0] == &first[0] {
+			t.Fatal("a later read reused the taken buffer")
+		}
+	}
+	if !bytes.Equal(first, big('a')) {
+		t.Fatal("the taken message changed under later reads")
+	}
+	wsmsg.Put(owner)
+}
+
 // BenchmarkRead: one 32 KiB DATA-sized message per op, allocations included.
 func BenchmarkRead(b *testing.B) {
 	payload := make([]byte, 32<<10+5)
