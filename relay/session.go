@@ -98,7 +98,7 @@ func (s *session) run(ctx context.Context) {
 	s.closeAll()
 	s.wg.Wait()
 	var ce websocket.CloseError
-	if err != nil && !errors.As(err, &ce) && !errors.Is(err, context.Canceled) {
+	if !errors.As(err, &ce) && !errors.Is(err, context.Canceled) { // readLoop always ends with an error
 		s.log.Info("relay: session ended", "err", err)
 	}
 	s.conn.CloseNow()

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,9 +41,14 @@ func builtRelay(t *testing.T) string {
 			return
 		}
 		buildOnce.dir = dir
+		root, err := goroot()
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
 		steps := [][]string{
 			{"go", "build", "-trimpath", "-ldflags=-s", "-o", "web/main.wasm", "./wasm"},
-			{"cp", filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"), "web/wasm_exec.js"},
+			{"cp", filepath.Join(root, "lib", "wasm", "wasm_exec.js"), "web/wasm_exec.js"},
 			{"go", "build", "-o", filepath.Join(dir, "relay"), "./cmd/relay"},
 		}
 		for i, s := range steps {
@@ -216,5 +220,19 @@ func nodeExec(t *testing.T) string {
 	t.Helper()
 	_, err := exec.LookPath("node")
 	require(t, "SOCKSHIM_REQUIRE_NODE", err)
-	return "node --experimental-websocket --stack-size=8192 " + filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec_node.js")
+	root, err := goroot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "node --experimental-websocket --stack-size=8192 " + filepath.Join(root, "lib", "wasm", "wasm_exec_node.js")
+}
+
+// goroot is the GOROOT of the go command on $PATH (the one that builds the
+// wasm tests), not the one this test binary was built with.
+func goroot() (string, error) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOROOT: %v", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }

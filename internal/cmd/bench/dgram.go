@@ -196,7 +196,7 @@ exec ` + shellQuote(abs) + ` "--disable-features=$features" "$@"
 			return path, os.WriteFile(path, []byte(script), 0o755)
 		}
 	}
-	return "", fmt.Errorf("Chromium not found at %s (set $CHROMIUM, or run scripts/install-chromium.sh)", real)
+	return "", fmt.Errorf("no Chromium at %s (set $CHROMIUM, or run scripts/install-chromium.sh)", real)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
