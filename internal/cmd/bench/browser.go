@@ -44,30 +44,39 @@ func bundleGzip(tmp string) (int64, error) {
 	return int64(len(gz)), nil
 }
 
-// browserStream runs internal/cmd/bench/wasm in headless Chromium: one
-// StreamSocket session through the relay, the same bulk echo as natively.
-func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams, payload int, d time.Duration) (float64, error) {
-	runner, err := ensureRunner(tmp, runner)
+// runInBrowser builds pkg for js/wasm and runs it in headless Chromium
+// through runner (extra: runner flags), for about d, with env added; it
+// returns the program's stdout and stderr.
+func runInBrowser(tmp, runner, pkg string, d time.Duration, extra, env []string) (stdout, stderr []byte, err error) {
+	runner, err = ensureRunner(tmp, runner)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	prog := filepath.Join(tmp, "bench.wasm")
-	if err := goBuild(prog, "./internal/cmd/bench/wasm", true); err != nil {
-		return 0, err
+	prog := filepath.Join(tmp, filepath.Base(pkg)+".wasm")
+	if err := goBuild(prog, pkg, true); err != nil {
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, runner, "-timeout", (d + 90*time.Second).String(), prog)
-	cmd.Env = append(os.Environ(),
-		"SOCKSHIM_RELAY_URL="+relayURL,
-		fmt.Sprintf("SOCKSHIM_ECHO_ADDR=127.0.0.1:%d", echoPort),
-		"SOCKSHIM_BENCH_DURATION="+d.String(),
-		"SOCKSHIM_BENCH_STREAMS="+strconv.Itoa(streams),
-		"SOCKSHIM_BENCH_PAYLOAD="+strconv.Itoa(payload),
-	)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	args := append([]string{"-timeout", (d + 90*time.Second).String()}, extra...)
+	cmd := exec.CommandContext(ctx, runner, append(args, prog)...)
+	cmd.Env = append(os.Environ(), env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
 	out, err := cmd.Output()
+	return out, errb.Bytes(), err
+}
+
+// browserStream runs internal/cmd/bench/wasm in headless Chromium: one
+// StreamSocket session through the relay, the same bulk echo as natively.
+func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams, payload int, d time.Duration) (float64, error) {
+	out, stderr, err := runInBrowser(tmp, runner, "./internal/cmd/bench/wasm", d, nil, []string{
+		"SOCKSHIM_RELAY_URL=" + relayURL,
+		fmt.Sprintf("SOCKSHIM_ECHO_ADDR=127.0.0.1:%d", echoPort),
+		"SOCKSHIM_BENCH_DURATION=" + d.String(),
+		"SOCKSHIM_BENCH_STREAMS=" + strconv.Itoa(streams),
+		"SOCKSHIM_BENCH_PAYLOAD=" + strconv.Itoa(payload),
+	})
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "stream_mibps="); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -76,7 +85,7 @@ func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams
 	if err == nil {
 		err = errors.New("no result line")
 	}
-	return 0, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr.String(), 10))
+	return 0, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(string(stderr), 10))
 }
 
 // ensureRunner returns the Chromium runner, built into tmp when runner

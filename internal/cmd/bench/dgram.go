@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -76,32 +74,18 @@ const minViaChannel = 0.99
 // (which must offer WebRTC) to the UDP echo server, window datagrams of
 // payload bytes outstanding, for d.
 func browserDatagram(tmp, runner, relayURL string, udpEchoPort uint16, payload, window int, d time.Duration) (dgramResult, error) {
-	runner, err := ensureRunner(tmp, runner)
-	if err != nil {
-		return dgramResult{}, err
-	}
 	chromium, err := chromiumWithoutMDNS(tmp)
 	if err != nil {
 		return dgramResult{}, err
 	}
-	prog := filepath.Join(tmp, "benchdgram.wasm")
-	if err := goBuild(prog, "./internal/cmd/bench/wasmdgram", true); err != nil {
-		return dgramResult{}, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runner, "-timeout", (d + 90*time.Second).String(), "-chromium", chromium, prog)
-	cmd.Env = append(os.Environ(),
-		"SOCKSHIM_RELAY_URL="+relayURL,
+	out, stderr, err := runInBrowser(tmp, runner, "./internal/cmd/bench/wasmdgram", d, []string{"-chromium", chromium}, []string{
+		"SOCKSHIM_RELAY_URL=" + relayURL,
 		fmt.Sprintf("SOCKSHIM_UDP_ECHO_ADDR=127.0.0.1:%d", udpEchoPort),
-		"SOCKSHIM_BENCH_DURATION="+d.String(),
-		"SOCKSHIM_BENCH_PAYLOAD="+strconv.Itoa(payload),
-		"SOCKSHIM_BENCH_WINDOW="+strconv.Itoa(window),
-	)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	for _, line := range strings.Split(string(stderr.String()), "\n") {
+		"SOCKSHIM_BENCH_DURATION=" + d.String(),
+		"SOCKSHIM_BENCH_PAYLOAD=" + strconv.Itoa(payload),
+		"SOCKSHIM_BENCH_WINDOW=" + strconv.Itoa(window),
+	})
+	for _, line := range strings.Split(string(stderr), "\n") {
 		if strings.HasPrefix(line, "bench wasmdgram: ") {
 			progress("%s", strings.TrimPrefix(line, "bench wasmdgram: "))
 		}
@@ -141,7 +125,7 @@ func browserDatagram(tmp, runner, relayURL string, udpEchoPort uint16, payload, 
 		err = perr
 	}
 	if err != nil {
-		return dgramResult{}, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr.String(), 10))
+		return dgramResult{}, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(string(stderr), 10))
 	}
 	if corrupt > 0 {
 		return dgramResult{}, fmt.Errorf("%d echoes came back with wrong content", corrupt)
