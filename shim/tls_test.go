@@ -18,9 +18,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/shim"
 )
@@ -293,22 +293,7 @@ func TestUpgradeToSsl(t *testing.T) {
 
 // tap is a TCP proxy on loopback that records every byte it forwards in
 // either direction.
-type tap struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (tp *tap) Write(p []byte) (int, error) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	return tp.buf.Write(p)
-}
-
-func (tp *tap) bytes() []byte {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	return bytes.Clone(tp.buf.Bytes())
-}
+type tap struct{ syncbuf.Buffer }
 
 func newTap(t *testing.T, dst string) (*tap, string) {
 	tp := new(tap)
@@ -375,7 +360,7 @@ func TestRelaySeesOnlyCiphertext(t *testing.T) {
 	p.Close()
 
 	for name, tp := range map[string]*tap{"tls": tlsTap, "starttls": startTap} {
-		b := tp.bytes()
+		b := tp.Bytes()
 		if len(b) < 2*len(marker) {
 			t.Errorf("%s: the tap saw only %d bytes", name, len(b))
 		}
@@ -383,7 +368,7 @@ func TestRelaySeesOnlyCiphertext(t *testing.T) {
 			t.Errorf("%s: the relay forwarded the plaintext", name)
 		}
 	}
-	if !bytes.Contains(plainTap.bytes(), []byte(marker)) {
+	if !bytes.Contains(plainTap.Bytes(), []byte(marker)) {
 		t.Error("the tap did not see a plain connection's bytes")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/relay"
 )
@@ -24,7 +25,7 @@ func TestWasmDatagramChromium(t *testing.T) {
 	_, err := chromiumPath()
 	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
 	url, _ := testutil.Relay(t, nil)
-	rtcLog := &lockedBuffer{}
+	rtcLog := &syncbuf.Buffer{}
 	rtcURL, _ := testutil.Relay(t, &relay.Options{
 		WebRTC: &relay.WebRTCOptions{Loopback: true, Interfaces: []string{"lo"}, UDP4Only: true},
 		Logger: slog.New(slog.NewTextHandler(rtcLog, &slog.HandlerOptions{Level: slog.LevelDebug})),

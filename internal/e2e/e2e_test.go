@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockshim/sockshim/internal/syncbuf"
 )
 
 // repoRoot is the module root, two levels above this package.
@@ -77,29 +79,12 @@ func builtRelay(t *testing.T) string {
 type relayProcess struct {
 	cmd    *exec.Cmd
 	URL    string // http://127.0.0.1:port
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	exited chan error
 }
 
 // WispURL is the relay's Wisp endpoint.
 func (r *relayProcess) WispURL() string { return "ws" + strings.TrimPrefix(r.URL, "http") + "/wisp/" }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startRelay runs the relay binary with args plus -listen 127.0.0.1:0 and
 // waits for its "listening on" line. At cleanup it sends SIGTERM and
@@ -108,7 +93,7 @@ func startRelay(t *testing.T, args ...string) *relayProcess {
 	t.Helper()
 	bin := builtRelay(t)
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
-	r := &relayProcess{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	r := &relayProcess{cmd: cmd, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = r.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

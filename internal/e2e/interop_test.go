@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/net/nettest"
 
+	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wispclient"
 	"github.com/sockshim/sockshim/relay"
@@ -224,7 +225,7 @@ func wispJSServer(t *testing.T, options string) string {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port := freePort(t)
-		var out lockedBuffer
+		var out syncbuf.Buffer
 		cmd := exec.Command(node, cli, "-H", "127.0.0.1", "-P", strconv.Itoa(port), "-L", "WARN", "-O", options)
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = &out, &out

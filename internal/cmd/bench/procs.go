@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -118,7 +119,7 @@ func startRelayProcess(bin, configPath string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var logs syncBuffer
+	logs := syncbuf.Buffer{Max: 1 << 20}
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func startWispJS(interopDir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var logs syncBuffer
+	logs := syncbuf.Buffer{Max: 1 << 20}
 	cmd := exec.Command(node, cli, "-H", "127.0.0.1", "-P", strconv.Itoa(port), "-L", "NONE",
 		"-O", `{"allow_loopback_ips":true}`)
 	cmd.Dir = interopDir
@@ -303,24 +304,4 @@ func (e *echoServer) close() {
 		c.Close()
 	}
 	e.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() < 1<<20 {
-		b.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -52,7 +52,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -75,6 +74,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/sockshim/sockshim/internal/syncbuf"
 )
 
 const (
@@ -377,7 +377,7 @@ func run(args []string) int {
 	}
 	defer os.RemoveAll(profile)
 
-	var chromeOut syncBuffer
+	var chromeOut syncbuf.Buffer
 	var outW io.Writer = &chromeOut
 	if o.verbose {
 		outW = io.MultiWriter(&chromeOut, os.Stderr)
@@ -501,21 +501,4 @@ func run(args []string) int {
 func timedOut(srv *server, limit time.Duration) int {
 	srv.stderrLine("FAIL: the program did not exit within the time limit of %v (runner flag -timeout or -test.timeout + %v)", limit, testMargin)
 	return exitTimeout
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
