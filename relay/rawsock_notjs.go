@@ -23,7 +23,7 @@ import (
 type rawSock struct {
 	rc syscall.RawConn
 
-	rbuf   *[]byte // read: the buffer, from readBufPool, or nil
+	rbuf   *buffer // read: the buffer, from bufPool, or nil
 	rwant  int
 	rn     int
 	rerr   error
@@ -55,16 +55,16 @@ func newRawSock(c net.Conn) *rawSock {
 // goroutine parks. The EAGAIN read itself arms the wait, as in net.Conn.
 func (w *rawSock) doRead(fd uintptr) bool {
 	if w.rbuf == nil {
-		w.rbuf = readBufPool.Get().(*[]byte)
+		w.rbuf = bufPool.Get().(*buffer)
 	}
 	for {
-		w.rn, w.rerr = syscall.Read(int(fd), (*w.rbuf)[wisp.HeaderLen:wisp.HeaderLen+w.rwant])
+		w.rn, w.rerr = syscall.Read(int(fd), w.rbuf[wisp.HeaderLen:wisp.HeaderLen+w.rwant])
 		if w.rerr != syscall.EINTR {
 			break
 		}
 	}
 	if w.rerr == syscall.EAGAIN {
-		readBufPool.Put(w.rbuf)
+		bufPool.Put(w.rbuf)
 		w.rbuf = nil
 		return false
 	}
@@ -88,12 +88,12 @@ func (w *rawSock) read(want int) (int, error) {
 }
 
 // buf is the read buffer, valid after read returned data.
-func (w *rawSock) buf() []byte { return *w.rbuf }
+func (w *rawSock) buf() []byte { return w.rbuf[:] }
 
 // release gives the read buffer back, if held.
 func (w *rawSock) release() {
 	if w.rbuf != nil {
-		readBufPool.Put(w.rbuf)
+		bufPool.Put(w.rbuf)
 		w.rbuf = nil
 	}
 }

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -156,18 +155,14 @@ func (st *tcpStream) fromClient(b []byte) {
 }
 
 // needPump starts the pump goroutine once the queue is used and the
-// connection is open (serve calls startPump too). Most streams never need
-// it: their client data goes straight to the socket, and an idle stream
-// costs one goroutine, not two.
-func (st *tcpStream) needPump() {
-	st.mu.Lock()
-	st.pumpWant = true
-	st.mu.Unlock()
-	st.startPump()
-}
+// connection is open (serve calls startPump for use that came first). Most
+// streams never need it: their client data goes straight to the socket,
+// and an idle stream costs one goroutine, not two.
+func (st *tcpStream) needPump() { st.startPump(true) }
 
-func (st *tcpStream) startPump() {
+func (st *tcpStream) startPump(want bool) {
 	st.mu.Lock()
+	st.pumpWant = st.pumpWant || want
 	conn := st.conn
 	start := st.pumpWant && !st.pumpGo && conn != nil
 	if start {
@@ -215,25 +210,6 @@ func (st *tcpStream) packetWritten() error {
 	st.allowed.Add(g)
 	st.lastGrant = st.consumed
 	return st.s.write(wisp.AppendContinue(nil, st.id, g))
-}
-
-// dataPool holds the copies of queued client payloads up to dataBufSize;
-// the pump returns each once written.
-const dataBufSize = 64 << 10
-
-var dataPool = sync.Pool{New: func() any { return new([dataBufSize]byte) }}
-
-func copyData(b []byte) []byte {
-	if len(b) > dataBufSize {
-		return bytes.Clone(b)
-	}
-	return append(dataPool.Get().(*[dataBufSize]byte)[:0], b...)
-}
-
-func releaseData(b []byte) {
-	if cap(b) == dataBufSize {
-		dataPool.Put((*[dataBufSize]byte)(b[:dataBufSize]))
-	}
 }
 
 // clientFin handles the client's FIN (half-close): queued data is written,
@@ -331,7 +307,7 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 	if first != nil {
 		st.s.write(first)
 	}
-	st.startPump() // if DATA, FIN or CLOSE came while dialing
+	st.startPump(false) // if DATA, FIN or CLOSE came while dialing
 	st.toClient(conn)
 }
 
@@ -449,19 +425,19 @@ func (st *tcpStream) waitWindow() (int, bool) {
 
 // toClient copies destination data to the client as DATA packets.
 func (st *tcpStream) toClient(conn net.Conn) {
-	// A socket's read buffer comes from readBufPool only while the
+	// A socket's read buffer comes from bufPool only while the
 	// destination is sending (see rawSock.doRead); other connections keep one.
 	rs := newRawSock(conn)
-	var bp *[]byte
+	var bp *buffer
 	defer func() {
 		if rs != nil {
 			rs.release()
 		} else {
-			readBufPool.Put(bp)
+			bufPool.Put(bp)
 		}
 	}()
 	if rs == nil {
-		bp = readBufPool.Get().(*[]byte)
+		bp = bufPool.Get().(*buffer)
 	}
 	for {
 		want := readBufSize
@@ -484,7 +460,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				buf = rs.buf()
 			}
 		} else {
-			buf = *bp
+			buf = bp[:]
 			n, err = conn.Read(buf[wisp.HeaderLen : wisp.HeaderLen+want])
 		}
 		if n > 0 {
