@@ -231,7 +231,7 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		c.Close()
 		return nil, nil, err
 	}
-	h.conn = cork.New(c, nil)
+	h.conn = cork.New(c)
 	brw.Writer.Reset(h.conn)
 	// brw.Reader keeps what the server read past the request; coder/websocket
 	// re-points it at the returned conn after those bytes.

@@ -30,11 +30,9 @@ var bufPool = sync.Pool{New: func() any {
 }}
 
 // Conn is a net.Conn whose writes can be corked. Reads and every other
-// method go straight to the wrapped connection. Prefix, if set, is read
-// before the connection (bytes a HTTP server buffered before a hijack).
+// method go straight to the wrapped connection.
 type Conn struct {
 	net.Conn
-	prefix []byte
 
 	mu    sync.Mutex
 	corks int
@@ -42,21 +40,8 @@ type Conn struct {
 	err   error // the first failed write; every later write fails with it
 }
 
-// New wraps c. prefix is returned by Read before anything read from c.
-func New(c net.Conn, prefix []byte) *Conn { return &Conn{Conn: c, prefix: prefix} }
-
-// Read reads the prefix first, then the connection.
-func (c *Conn) Read(p []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
-		if len(c.prefix) == 0 {
-			c.prefix = nil
-		}
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
+// New wraps c.
+func New(c net.Conn) *Conn { return &Conn{Conn: c} }
 
 // Cork starts holding writes back; every Cork needs one Uncork.
 func (c *Conn) Cork() {

@@ -66,7 +66,7 @@ func readNothing(t *testing.T, c net.Conn) {
 
 func TestUncorkedWritesGoOutAtOnce(t *testing.T) {
 	a, b := tcpPair(t)
-	c := cork.New(a, nil)
+	c := cork.New(a)
 	if _, err := c.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestUncorkedWritesGoOutAtOnce(t *testing.T) {
 func TestCorkHoldsUntilLastUncork(t *testing.T) {
 	a, b := tcpPair(t)
 	cc := &countConn{Conn: a}
-	c := cork.New(cc, nil)
+	c := cork.New(cc)
 	c.Cork()
 	c.Cork()
 	for _, s := range []string{"one ", "two ", "three"} {
@@ -110,7 +110,7 @@ func TestCorkHoldsUntilLastUncork(t *testing.T) {
 func TestGroupCommit(t *testing.T) {
 	a, b := tcpPair(t)
 	cc := &countConn{Conn: a}
-	c := cork.New(cc, nil)
+	c := cork.New(cc)
 	const writers, records, size = 8, 200, 1000
 	c.Cork() // held until every writer has started, so some writes overlap
 	var wg sync.WaitGroup
@@ -177,7 +177,7 @@ func TestGroupCommit(t *testing.T) {
 
 func TestMaxBufferFlushesWhileCorked(t *testing.T) {
 	a, b := tcpPair(t)
-	c := cork.New(a, nil)
+	c := cork.New(a)
 	c.Cork()
 	big := bytes.Repeat([]byte{7}, cork.MaxBuffer)
 	go c.Write(big) // the flush may block until the peer reads
@@ -191,7 +191,7 @@ func TestMaxBufferFlushesWhileCorked(t *testing.T) {
 
 func TestWriteErrorSticks(t *testing.T) {
 	a, b := tcpPair(t)
-	c := cork.New(a, nil)
+	c := cork.New(a)
 	a.Close()
 	b.Close()
 	c.Cork()
@@ -202,16 +202,5 @@ func TestWriteErrorSticks(t *testing.T) {
 	}
 	if _, err2 := c.Write([]byte("x")); !errors.Is(err2, err) {
 		t.Fatalf("later write: %v, want the first error %v", err2, err)
-	}
-}
-
-func TestPrefixIsReadFirst(t *testing.T) {
-	a, b := tcpPair(t)
-	c := cork.New(b, []byte("buffered "))
-	a.Write([]byte("then socket"))
-	a.Close()
-	got, err := io.ReadAll(c)
-	if err != nil || string(got) != "buffered then socket" {
-		t.Fatalf("got %q, %v", got, err)
 	}
 }

@@ -28,7 +28,7 @@ func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.C
 		if err != nil {
 			return nil, err
 		}
-		out = cork.New(c, nil)
+		out = cork.New(c)
 		return out, nil
 	}
 	d.HTTPClient = &http.Client{Transport: tr}
