@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
 	"syscall/js"
 	"time"
 
@@ -155,18 +156,12 @@ func connectDatagram(this js.Value, args []js.Value) any {
 		if err := d.Connect(context.Background(), host, service); err != nil {
 			return nil, err
 		}
-		o := js.Global().Get("Object").New()
-		var funcs []js.Func
-		method := func(name string, fn func(args []js.Value) any) {
-			f := js.FuncOf(func(this js.Value, args []js.Value) any { return fn(args) })
-			funcs = append(funcs, f)
-			o.Set(name, f)
-		}
-		method("send", func(args []js.Value) any {
+		o := newJSObject()
+		o.method("send", func(args []js.Value) any {
 			b := bytesArg(args)
 			return promise(func() (any, error) { _, err := d.Write(b); return nil, err })
 		})
-		method("receive", func(args []js.Value) any {
+		o.method("receive", func(args []js.Value) any {
 			timeout := 5 * time.Second
 			if len(args) > 0 && args[0].Type() == js.TypeNumber {
 				timeout = time.Duration(args[0].Int()) * time.Millisecond
@@ -183,16 +178,8 @@ func connectDatagram(this js.Value, args []js.Value) any {
 				return a, nil
 			})
 		})
-		method("close", func([]js.Value) any {
-			return promise(func() (any, error) {
-				err := d.Close()
-				for _, f := range funcs {
-					f.Release()
-				}
-				return nil, err
-			})
-		})
-		return o, nil
+		o.closeMethod(d)
+		return o.v, nil
 	})
 }
 
@@ -210,26 +197,20 @@ func bytesArg(args []js.Value) []byte {
 }
 
 func socketObject(s *shim.StreamSocket) js.Value {
-	o := js.Global().Get("Object").New()
-	var funcs []js.Func
-	method := func(name string, fn func(args []js.Value) any) {
-		f := js.FuncOf(func(this js.Value, args []js.Value) any { return fn(args) })
-		funcs = append(funcs, f)
-		o.Set(name, f)
-	}
+	o := newJSObject()
 	info := s.Information()
 	if info.RemoteAddress != nil {
-		o.Set("remoteAddress", info.RemoteAddress.CanonicalName()+":"+info.RemotePort)
+		o.v.Set("remoteAddress", info.RemoteAddress.CanonicalName()+":"+info.RemotePort)
 	}
 	if info.LocalAddress != nil {
-		o.Set("localAddress", info.LocalAddress.CanonicalName()+":"+info.LocalPort)
+		o.v.Set("localAddress", info.LocalAddress.CanonicalName()+":"+info.LocalPort)
 	}
-	o.Set("protectionLevel", info.ProtectionLevel.String())
+	o.v.Set("protectionLevel", info.ProtectionLevel.String())
 	if c := info.ServerCertificate; c != nil {
-		o.Set("serverCertificate", c.Subject.String())
+		o.v.Set("serverCertificate", c.Subject.String())
 	}
 	// write(Uint8Array | string) -> Promise<number>
-	method("write", func(args []js.Value) any {
+	o.method("write", func(args []js.Value) any {
 		b := bytesArg(args)
 		return promise(func() (any, error) {
 			n, err := s.Write(b)
@@ -237,7 +218,7 @@ func socketObject(s *shim.StreamSocket) js.Value {
 		})
 	})
 	// read(max = 65536) -> Promise<Uint8Array | null>; null at end of stream.
-	method("read", func(args []js.Value) any {
+	o.method("read", func(args []js.Value) any {
 		max := 64 << 10
 		if len(args) > 0 && args[0].Type() == js.TypeNumber {
 			max = args[0].Int()
@@ -257,14 +238,35 @@ func socketObject(s *shim.StreamSocket) js.Value {
 		})
 	})
 	// close() -> Promise; releases the socket's JS functions.
-	method("close", func(args []js.Value) any {
+	o.closeMethod(s)
+	return o.v
+}
+
+// jsObject is a JS object whose methods are Go functions, all released by
+// its close method.
+type jsObject struct {
+	v     js.Value
+	funcs []js.Func
+}
+
+func newJSObject() *jsObject { return &jsObject{v: js.Global().Get("Object").New()} }
+
+func (o *jsObject) method(name string, fn func(args []js.Value) any) {
+	f := js.FuncOf(func(this js.Value, args []js.Value) any { return fn(args) })
+	o.funcs = append(o.funcs, f)
+	o.v.Set(name, f)
+}
+
+// closeMethod adds close() -> Promise: it closes c, then releases every
+// method of o.
+func (o *jsObject) closeMethod(c io.Closer) {
+	o.method("close", func([]js.Value) any {
 		return promise(func() (any, error) {
-			err := s.Close()
-			for _, f := range funcs {
+			err := c.Close()
+			for _, f := range o.funcs {
 				f.Release()
 			}
 			return nil, err
 		})
 	})
-	return o
 }
