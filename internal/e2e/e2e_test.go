@@ -214,10 +214,10 @@ func nodeExec(t *testing.T) string {
 
 // goroot is the GOROOT of the go command on $PATH (the one that builds the
 // wasm tests), not the one this test binary was built with.
-func goroot() (string, error) {
+var goroot = sync.OnceValues(func() (string, error) {
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOROOT: %v", err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
+})
