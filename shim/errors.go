@@ -8,9 +8,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-
-	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // SocketErrorStatus is a socket operation's outcome, mirroring
@@ -140,50 +137,21 @@ func wrapErr(op, addr string, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	e := &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
-	if reason, denied := policyDenied(err); denied {
-		e.Err = fmt.Errorf("%w (%s)", ErrAccessDenied, reason)
-	}
-	var ce *wisp.CloseError
-	if errors.As(err, &ce) && ce.Reason == wisp.ReasonBlocked {
-		e.Err = fmt.Errorf("%w (relay: %s)", ErrAccessDenied, ce.Reason)
-	}
-	if errors.As(err, &ce) && (ce.Reason == wisp.ReasonInvalid) {
-		e.Err = fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-	}
-	return e
+	return &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
 }
 
+// statusOf is err's status: the one its transport gave it where it entered
+// (transport_relay.go, transport_direct_notjs.go), or else the one the
+// operating system's or the context's error stands for.
+
 func statusOf(err error) SocketErrorStatus {
-	var ce *wisp.CloseError
-	if errors.As(err, &ce) {
-		switch ce.Reason {
-		case wisp.ReasonTimeout, wisp.ReasonDataTimeout:
-			return ConnectionTimedOut
-		case wisp.ReasonRefused:
-			return ConnectionRefused
-		case wisp.ReasonUnreachable:
-			return UnreachableHost
-		case wisp.ReasonNetUnreachable:
-			return NetworkIsUnreachable
-		case wisp.ReasonHostNotFound:
-			return HostNotFound
-		case wisp.ReasonReset, wisp.ReasonNetworkError:
-			return ConnectionResetByPeer
-		case wisp.ReasonUnknown:
-			return SoftwareCausedConnectionAbort
-		case wisp.ReasonAddrInUse:
-			return AddressAlreadyInUse
-		}
-		return Unknown
-	}
-	var he *wispclient.HandshakeError
-	if errors.As(err, &he) {
-		return Unknown
+	var ee *edgeError
+	if errors.As(err, &ee) {
+		return ee.status
 	}
 	var dnsErr *net.DNSError
 	switch {
-	case policyHostNotFound(err), errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return HostNotFound
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return ConnectionTimedOut
@@ -220,3 +188,5 @@ func statusOf(err error) SocketErrorStatus {
 	}
 	return Unknown
 }
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -119,4 +120,13 @@ func ParseServiceName(service string, allowZero bool) (uint16, error) {
 		return 0, fmt.Errorf("shim: service name %q is neither a port 1-65535 nor a known service: %w", service, ErrInvalidArgument)
 	}
 	return uint16(n), nil
+}
+
+// joinHostService is "host:service" for messages; service alone when h is
+// nil.
+func joinHostService(h *HostName, service string) string {
+	if h == nil {
+		return service
+	}
+	return net.JoinHostPort(h.CanonicalName(), service)
 }

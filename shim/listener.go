@@ -6,9 +6,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-
-	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // StreamSocketListener listens for inbound TCP connections, mirroring
@@ -70,19 +67,6 @@ type StreamSocketListenerInformation struct {
 	// ReachableHostName is nil when unknown.
 	ReachableHostName *HostName
 	ReachablePort     string
-}
-
-// streamListener is a transport's bound listener.
-type streamListener interface {
-	accept() (net.Conn, error)
-	close() error
-	addr() net.Addr
-	reachable() (host string, port uint16)
-}
-
-// listenOptions is what a transport needs from the control.
-type listenOptions struct {
-	keepAlive, noDelay, lowLatency bool
 }
 
 // Control returns the listener's options.
@@ -262,44 +246,3 @@ func (l *StreamSocketListener) Close() error {
 }
 
 var _ net.Listener = (*StreamSocketListener)(nil)
-
-// relayListener is a listener held by the relay.
-type relayListener struct{ l *wispclient.Listener }
-
-func (t *relayTransport) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
-	s, err := t.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var flags uint8
-	if o.keepAlive {
-		flags |= wisp.ListenKeepAlive
-	}
-	if o.noDelay {
-		flags |= wisp.ListenNoDelay
-	}
-	if o.lowLatency {
-		flags |= wisp.ListenLowLatency
-	}
-	l, err := s.Listen(ctx, host, port, flags)
-	if errors.Is(err, wispclient.ErrNoListen) {
-		return nil, errf("%w: %v", ErrNotSupported, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return relayListener{l}, nil
-}
-
-func (r relayListener) accept() (net.Conn, error) { return r.l.Accept(context.Background()) }
-func (r relayListener) close() error {
-	if err := r.l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	return nil
-}
-func (r relayListener) addr() net.Addr { return r.l.Addr() }
-func (r relayListener) reachable() (string, uint16) {
-	b := r.l.Bound()
-	return b.ReachableHost, b.ReachablePort
-}

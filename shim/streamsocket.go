@@ -153,7 +153,7 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 	if t == nil {
 		t = DefaultTransport
 	}
-	if _, relayed := t.(*relayTransport); relayed {
+	if !t.capabilities().tcpOptions {
 		if s.control.KeepAlive() {
 			return wrapErr("connect", addr, errf("KeepAlive through a relay: %w (the relay keeps its own TCP keep-alive)", ErrNotSupported))
 		}
