@@ -21,7 +21,7 @@ import (
 // net.PacketConn, with ReadFrom; each call returns one whole datagram.
 //
 // Limits: a datagram carries at most 65507 bytes to an IPv4 peer and 65527
-// to an IPv6 peer; larger ones fail with status MessageTooLong.
+// to an IPv6 peer; larger ones fail with status SocketErrorMessageTooLong.
 //
 // Through a relay, every destination is checked by the app's capabilities:
 // a connected socket's once at Connect, an unconnected socket's on every
@@ -112,7 +112,7 @@ func (c *DatagramSocketControl) DontFragment() bool {
 }
 
 // SetDontFragment sets the don't-fragment bit: datagrams larger than the
-// path MTU then fail with MessageTooLong instead of being fragmented.
+// path MTU then fail with SocketErrorMessageTooLong instead of being fragmented.
 func (c *DatagramSocketControl) SetDontFragment(v bool) {
 	c.mu.Lock()
 	c.dontFragment = v

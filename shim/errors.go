@@ -15,39 +15,40 @@ import (
 // Get it from any error with GetStatus.
 type SocketErrorStatus int32
 
-// The WinRT values, in WinRT's order.
+// The WinRT values, in WinRT's order, each named SocketError + WinRT's
+// member name (String returns WinRT's name).
 const (
-	Unknown SocketErrorStatus = iota
-	OperationAborted
-	HTTPInvalidServerResponse
-	ConnectionTimedOut
-	AddressFamilyNotSupported
-	SocketTypeNotSupported
-	HostNotFound
-	NoDataRecordOfRequestedType
-	NonAuthoritativeHostNotFound
-	ClassTypeNotFound
-	AddressAlreadyInUse
-	CannotAssignRequestedAddress
-	ConnectionRefused
-	NetworkIsUnreachable
-	UnreachableHost
-	NetworkIsDown
-	NetworkDroppedConnectionOnReset
-	SoftwareCausedConnectionAbort
-	ConnectionResetByPeer
-	HostIsDown
-	NoAddressesFound
-	TooManyOpenFiles
-	MessageTooLong
-	CertificateExpired
-	CertificateUntrustedRoot
-	CertificateCommonNameIsIncorrect
-	CertificateWrongUsage
-	CertificateRevoked
-	CertificateNoRevocationCheck
-	CertificateRevocationServerOffline
-	CertificateIsInvalid
+	SocketErrorUnknown SocketErrorStatus = iota
+	SocketErrorOperationAborted
+	SocketErrorHTTPInvalidServerResponse
+	SocketErrorConnectionTimedOut
+	SocketErrorAddressFamilyNotSupported
+	SocketErrorSocketTypeNotSupported
+	SocketErrorHostNotFound
+	SocketErrorNoDataRecordOfRequestedType
+	SocketErrorNonAuthoritativeHostNotFound
+	SocketErrorClassTypeNotFound
+	SocketErrorAddressAlreadyInUse
+	SocketErrorCannotAssignRequestedAddress
+	SocketErrorConnectionRefused
+	SocketErrorNetworkIsUnreachable
+	SocketErrorUnreachableHost
+	SocketErrorNetworkIsDown
+	SocketErrorNetworkDroppedConnectionOnReset
+	SocketErrorSoftwareCausedConnectionAbort
+	SocketErrorConnectionResetByPeer
+	SocketErrorHostIsDown
+	SocketErrorNoAddressesFound
+	SocketErrorTooManyOpenFiles
+	SocketErrorMessageTooLong
+	SocketErrorCertificateExpired
+	SocketErrorCertificateUntrustedRoot
+	SocketErrorCertificateCommonNameIsIncorrect
+	SocketErrorCertificateWrongUsage
+	SocketErrorCertificateRevoked
+	SocketErrorCertificateNoRevocationCheck
+	SocketErrorCertificateRevocationServerOffline
+	SocketErrorCertificateIsInvalid
 )
 
 var statusNames = [...]string{
@@ -110,7 +111,7 @@ func (e *SocketError) Unwrap() error { return e.Err }
 // Timeout reports whether the operation timed out (net.Error).
 func (e *SocketError) Timeout() bool {
 	var ne net.Error
-	return e.Status == ConnectionTimedOut || errors.Is(e.Err, os.ErrDeadlineExceeded) ||
+	return e.Status == SocketErrorConnectionTimedOut || errors.Is(e.Err, os.ErrDeadlineExceeded) ||
 		errors.As(e.Err, &ne) && ne.Timeout()
 }
 
@@ -118,7 +119,7 @@ func (e *SocketError) Timeout() bool {
 func (e *SocketError) Temporary() bool { return e.Timeout() }
 
 // GetStatus returns the SocketErrorStatus of err, like WinRT's
-// SocketError.GetStatus; Unknown when err carries none.
+// SocketError.GetStatus; SocketErrorUnknown when err carries none.
 func GetStatus(err error) SocketErrorStatus {
 	var se *SocketError
 	if errors.As(err, &se) {
@@ -152,41 +153,41 @@ func statusOf(err error) SocketErrorStatus {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return HostNotFound
+		return SocketErrorHostNotFound
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return ConnectionTimedOut
+		return SocketErrorConnectionTimedOut
 	case errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
-		return OperationAborted
+		return SocketErrorOperationAborted
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ConnectionRefused
+		return SocketErrorConnectionRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return ConnectionResetByPeer
+		return SocketErrorConnectionResetByPeer
 	case errors.Is(err, syscall.ECONNABORTED):
-		return SoftwareCausedConnectionAbort
+		return SocketErrorSoftwareCausedConnectionAbort
 	case errors.Is(err, syscall.ENETUNREACH):
-		return NetworkIsUnreachable
+		return SocketErrorNetworkIsUnreachable
 	case errors.Is(err, syscall.EHOSTUNREACH):
-		return UnreachableHost
+		return SocketErrorUnreachableHost
 	case errors.Is(err, syscall.EHOSTDOWN):
-		return HostIsDown
+		return SocketErrorHostIsDown
 	case errors.Is(err, syscall.ENETDOWN):
-		return NetworkIsDown
+		return SocketErrorNetworkIsDown
 	case errors.Is(err, syscall.EADDRINUSE):
-		return AddressAlreadyInUse
+		return SocketErrorAddressAlreadyInUse
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return CannotAssignRequestedAddress
+		return SocketErrorCannotAssignRequestedAddress
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return TooManyOpenFiles
+		return SocketErrorTooManyOpenFiles
 	case errors.Is(err, syscall.EMSGSIZE):
-		return MessageTooLong
+		return SocketErrorMessageTooLong
 	case errors.Is(err, syscall.EAFNOSUPPORT):
-		return AddressFamilyNotSupported
+		return SocketErrorAddressFamilyNotSupported
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return ConnectionTimedOut
+		return SocketErrorConnectionTimedOut
 	}
-	return Unknown
+	return SocketErrorUnknown
 }
 
 func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -102,7 +102,7 @@ func (l *StreamSocketListener) bind(ctx context.Context, host *HostName, service
 	}
 	h := ""
 	if host != nil {
-		if host.Type() != IPv4 && host.Type() != IPv6 {
+		if host.Type() != HostNameIPv4 && host.Type() != HostNameIPv6 {
 			return wrapErr("bind", addr, errf("bind to %q: want an IP address: %w", host.CanonicalName(), ErrInvalidArgument))
 		}
 		h = host.CanonicalName()

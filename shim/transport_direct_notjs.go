@@ -189,7 +189,7 @@ func (d directDatagram) close() error                       { return d.s.Close()
 
 // directErr maps the local policy's decisions into the shim's terms,
 // keeping them in the chain: a denial satisfies ErrAccessDenied (with its
-// reason), a name that does not resolve is HostNotFound, a socket option
+// reason), a name that does not resolve is SocketErrorHostNotFound, a socket option
 // the OS lacks is ErrNotSupported. Operating-system errors pass unchanged.
 func directErr(err error) error {
 	if err == nil {
@@ -200,7 +200,7 @@ func directErr(err error) error {
 	case errors.As(err, &pe) && errors.Is(err, policy.ErrDenied):
 		return kindErr(ErrAccessDenied, pe.Reason.String(), err)
 	case errors.Is(err, policy.ErrHostNotFound):
-		return statusErr(HostNotFound, err)
+		return statusErr(SocketErrorHostNotFound, err)
 	case errors.Is(err, udpopt.ErrNotSupported), errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrNotSupported):
 		return kindErr(ErrNotSupported, "", err)
 	}

@@ -242,21 +242,21 @@ func relayErr(err error) error {
 	if errors.As(err, &ce) {
 		switch ce.Reason {
 		case wisp.ReasonBlocked:
-			return &edgeError{status: Unknown, kind: ErrAccessDenied, detail: "relay: " + ce.Reason.String(), err: err}
+			return &edgeError{status: SocketErrorUnknown, kind: ErrAccessDenied, detail: "relay: " + ce.Reason.String(), err: err}
 		case wisp.ReasonInvalid:
-			return &edgeError{status: Unknown, kind: ErrInvalidArgument, err: err}
+			return &edgeError{status: SocketErrorUnknown, kind: ErrInvalidArgument, err: err}
 		}
 		return statusErr(closeStatus(ce.Reason), err)
 	}
 	var he *wispclient.HandshakeError
 	switch {
 	case errors.As(err, &he):
-		return statusErr(Unknown, err)
+		return statusErr(SocketErrorUnknown, err)
 	case errors.Is(err, wispclient.ErrMessageTooLong):
-		return statusErr(MessageTooLong, err)
+		return statusErr(SocketErrorMessageTooLong, err)
 	case errors.Is(err, wispclient.ErrNoListen), errors.Is(err, wispclient.ErrNoHalfClose),
 		errors.Is(err, errors.ErrUnsupported):
-		return &edgeError{status: Unknown, kind: ErrNotSupported, err: err}
+		return &edgeError{status: SocketErrorUnknown, kind: ErrNotSupported, err: err}
 	}
 	return err
 }
@@ -265,21 +265,21 @@ func relayErr(err error) error {
 func closeStatus(r wisp.CloseReason) SocketErrorStatus {
 	switch r {
 	case wisp.ReasonTimeout, wisp.ReasonDataTimeout:
-		return ConnectionTimedOut
+		return SocketErrorConnectionTimedOut
 	case wisp.ReasonRefused:
-		return ConnectionRefused
+		return SocketErrorConnectionRefused
 	case wisp.ReasonUnreachable:
-		return UnreachableHost
+		return SocketErrorUnreachableHost
 	case wisp.ReasonNetUnreachable:
-		return NetworkIsUnreachable
+		return SocketErrorNetworkIsUnreachable
 	case wisp.ReasonHostNotFound:
-		return HostNotFound
+		return SocketErrorHostNotFound
 	case wisp.ReasonReset, wisp.ReasonNetworkError:
-		return ConnectionResetByPeer
+		return SocketErrorConnectionResetByPeer
 	case wisp.ReasonUnknown:
-		return SoftwareCausedConnectionAbort
+		return SocketErrorSoftwareCausedConnectionAbort
 	case wisp.ReasonAddrInUse:
-		return AddressAlreadyInUse
+		return SocketErrorAddressAlreadyInUse
 	}
-	return Unknown
+	return SocketErrorUnknown
 }
