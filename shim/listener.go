@@ -51,9 +51,12 @@ func NewStreamSocketListener(t Transport) *StreamSocketListener {
 // connections it accepts, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenercontrol:
 // KeepAlive (default false), NoDelay (default true) and QualityOfService
-// (default Normal; advisory). Set them before Bind. Through a relay they
-// are honoured by the relay on each accepted connection.
-type StreamSocketListenerControl struct{ StreamSocketControl }
+// (default QualityOfServiceNormal; advisory). Set them before Bind. Through
+// a relay they are honoured by the relay on each accepted connection. The
+// seed's OutboundBufferSizeInBytes, OutboundUnicastHopLimit and
+// SerializeConnectionAttempts are not offered; an accepted socket's TLS
+// options are set on its own Control.
+type StreamSocketListenerControl struct{ tcpControl }
 
 // StreamSocketListenerInformation describes a bound listener, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenerinformation.
