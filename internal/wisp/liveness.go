@@ -9,14 +9,8 @@ import "encoding/binary"
 // have an empty payload; a peer sends PING only after both advertised it.
 const ExtLiveness ExtensionID = 0x59
 
-// Packet types of ExtLiveness. Byte diagram: docs/PROTOCOL.md.
-const (
-	// TypePing, both ways, on stream 0: u32 LE nonce. The receiver answers
-	// with TypePong carrying the same nonce, as soon as it can.
-	TypePing Type = 0x8F
-	// TypePong, both ways, on stream 0: the nonce of the PING it answers.
-	TypePong Type = 0x90
-)
+// Its packet types, TypePing and TypePong, are in type.go; byte diagram:
+// docs/PROTOCOL.md.
 
 // AppendPing encodes a PING packet.
 func AppendPing(dst []byte, nonce uint32) []byte {
