@@ -9,9 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,100 +17,6 @@ import (
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
 )
-
-// proxy is a TCP proxy between the client and a real relay that can turn
-// into a blackhole (bytes are read and dropped both ways, no FIN: a dead
-// network) or reset both connections (a relay killed, a NAT gone).
-type proxy struct {
-	ln      net.Listener
-	target  string
-	drop    atomic.Bool
-	mu      sync.Mutex
-	conns   []*net.TCPConn
-	wg      sync.WaitGroup
-	stopped bool
-}
-
-func newProxy(t *testing.T, wispURL string) (*proxy, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostport := strings.TrimSuffix(strings.TrimPrefix(wispURL, "ws://"), "/wisp/")
-	p := &proxy{ln: ln, target: hostport}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.close)
-	return p, "ws://" + ln.Addr().String() + "/wisp/"
-}
-
-func (p *proxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.stopped {
-			p.mu.Unlock()
-			c.Close()
-			up.Close()
-			return
-		}
-		p.conns = append(p.conns, c.(*net.TCPConn), up.(*net.TCPConn))
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pump(c, up)
-		go p.pump(up, c)
-	}
-}
-
-func (p *proxy) pump(from, to net.Conn) {
-	defer p.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := from.Read(buf)
-		if n > 0 && !p.drop.Load() {
-			if _, werr := to.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if tc, ok := to.(*net.TCPConn); ok && !p.drop.Load() {
-				tc.CloseWrite()
-			}
-			return
-		}
-	}
-}
-
-// reset closes every connection with RST.
-func (p *proxy) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.SetLinger(0)
-		c.Close()
-	}
-}
-
-func (p *proxy) close() {
-	p.mu.Lock()
-	p.stopped = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.ln.Close()
-	p.wg.Wait()
-}
 
 func waitDone(t *testing.T, s *wispclient.Session, within time.Duration) (error, time.Duration) {
 	t.Helper()
@@ -163,7 +66,7 @@ func dialVia(t *testing.T, url string, o *wispclient.Options) *wispclient.Sessio
 func TestPeerTimeoutDeadRelay(t *testing.T) {
 	t.Parallel()
 	wispURL, _ := testutil.Relay(t, nil)
-	p, url := newProxy(t, wispURL)
+	p, url := testutil.NewProxy(t, wispURL)
 	const timeout = 2 * time.Second
 	s := dialVia(t, url, &wispclient.Options{PeerTimeout: timeout})
 	if !s.Extension(wisp.ExtLiveness) {
@@ -175,7 +78,7 @@ func TestPeerTimeoutDeadRelay(t *testing.T) {
 		t.Fatalf("an idle session to a live relay ended: %v", s.Err())
 	case <-time.After(3 * timeout):
 	}
-	p.drop.Store(true)
+	p.Blackhole()
 	err, took := waitDone(t, s, 10*timeout)
 	// Detection takes PeerTimeout after the last packet; allow for load.
 	if took > timeout+2*time.Second {
@@ -199,20 +102,20 @@ func TestSessionLostCauses(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		end  func(*proxy, *wispclient.Session, func())
+		end  func(*testutil.Proxy, *wispclient.Session, func())
 		want error
 		// streamSees: the stream's error has the session's cause (a
 		// relay shutting down closes each stream itself first).
 		streamSees bool
 	}{
-		{"reset", func(p *proxy, _ *wispclient.Session, _ func()) { p.reset() }, syscall.ECONNRESET, true},
-		{"relay shutdown", func(_ *proxy, _ *wispclient.Session, shutdown func()) { shutdown() }, syscall.ECONNABORTED, false},
-		{"local close", func(_ *proxy, s *wispclient.Session, _ func()) { s.Close() }, net.ErrClosed, true},
+		{"reset", func(p *testutil.Proxy, _ *wispclient.Session, _ func()) { p.Reset() }, syscall.ECONNRESET, true},
+		{"relay shutdown", func(_ *testutil.Proxy, _ *wispclient.Session, shutdown func()) { shutdown() }, syscall.ECONNABORTED, false},
+		{"local close", func(_ *testutil.Proxy, s *wispclient.Session, _ func()) { s.Close() }, net.ErrClosed, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			wispURL, srv := testutil.Relay(t, nil)
-			p, url := newProxy(t, wispURL)
+			p, url := testutil.NewProxy(t, wispURL)
 			s := dialVia(t, url, nil)
 			st := openEcho(t, s)
 			tc.end(p, s, func() {
