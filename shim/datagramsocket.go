@@ -267,12 +267,9 @@ func (s *DatagramSocket) open(ctx context.Context, req *datagramRequest, host *H
 	}
 	s.conn = c
 	s.info = DatagramSocketInformation{}
-	if la := c.local(); la.IsValid() {
-		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
-	if ra := c.remote(); ra.IsValid() {
-		s.info.RemoteAddress, s.info.RemotePort = hostNameFromAddr(ra.Addr()), strconv.Itoa(int(ra.Port()))
-	} else if host != nil {
+	s.info.LocalAddress, s.info.LocalPort = endpoint(c.local())
+	s.info.RemoteAddress, s.info.RemotePort = endpoint(c.remote())
+	if s.info.RemoteAddress == nil && host != nil {
 		s.info.RemoteAddress, s.info.RemotePort = host, service
 	}
 	start := s.onMsg != nil && !s.loopOn
