@@ -30,6 +30,7 @@ type session struct {
 	halfClose bool   // both sides advertised ExtHalfClose
 	window    uint32 // the client's relay-to-client window (ExtFlowControl); 0: off
 	canListen bool   // both sides advertised ExtListen
+	liveness  bool   // both sides advertised ExtLiveness (PING/PONG)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -113,7 +114,8 @@ func (s *session) handshake() error {
 			wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
 			wisp.Extension{ID: wisp.ExtHalfClose},
 			wisp.Extension{ID: wisp.ExtFlowControl},
-			wisp.Extension{ID: wisp.ExtListen},
+			wisp.Extension{ID: wisp.ExtListen, Payload: []byte{wisp.ListenFlagCloseAck}},
+			wisp.Extension{ID: wisp.ExtLiveness},
 		)
 		info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
 		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
@@ -140,6 +142,7 @@ func (s *session) handshake() error {
 		_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
 		_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
 		_, s.canListen = p.Info.Find(wisp.ExtListen)
+		_, s.liveness = p.Info.Find(wisp.ExtLiveness)
 		if e, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 			fc, err := wisp.ParseFlowControlInfo(e.Payload)
 			if err != nil {
@@ -235,6 +238,7 @@ func (s *session) route(p *wisp.Packet) {
 		}
 		if l != nil {
 			l.close()
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonVoluntary)) // ListenFlagCloseAck
 		}
 	case wisp.TypeFin:
 		if st := s.stream(p.StreamID); st != nil && s.halfClose {
@@ -256,6 +260,10 @@ func (s *session) route(p *wisp.Packet) {
 	case wisp.TypeListen:
 		if s.canListen {
 			s.openListener(p)
+		}
+	case wisp.TypePing:
+		if nonce, err := wisp.ParsePing(p.Data); err == nil && s.liveness && p.StreamID == 0 {
+			s.write(wisp.AppendPong(nil, nonce))
 		}
 	default:
 		// CONTINUE and INFO from a client carry nothing for the relay;
