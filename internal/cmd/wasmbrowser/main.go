@@ -1,7 +1,8 @@
 //go:build !js
 
 // Command wasmbrowser runs a js/wasm Go program (a test binary or a plain
-// program) in headless Chromium, and relays its stdout, stderr and exit code.
+// program) in headless Chromium or Firefox, and relays its stdout, stderr and
+// exit code.
 //
 // Use it as the -exec program of go test:
 //
@@ -16,6 +17,10 @@
 // Usage:
 //
 //	wasmbrowser [runner flags] program.wasm [program args...]
+//
+// -browser=firefox (or $WASMBROWSER_BROWSER) runs Debian's firefox-esr (or
+// $FIREFOX) instead of Chromium, driven over WebDriver BiDi (internal/bidi)
+// with the test profile of bidi.TestPrefs.
 //
 // The runner serves a page, wasm_exec.js from $(go env GOROOT)/lib/wasm and
 // the program over HTTP on 127.0.0.1:<random port>, starts Chromium (the
