@@ -36,6 +36,7 @@ edge:
 
 deps:
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	./scripts/install-npm.sh
 
 bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
@@ -66,8 +67,13 @@ test-native:
 test-wasm-node:
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" $(WASM_UNIT_SKIP) $(WASM_UNIT_PKGS)
 
+# Every browser package runs in headless Chromium and in headless Firefox.
+BROWSERS := chromium firefox
 test-wasm-browser: bin/wasmbrowser
-	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS)
+	@set -e; for b in $(BROWSERS); do \
+		echo "== wasm unit tests in $$b"; \
+		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
+	done
 
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
@@ -75,6 +81,7 @@ test-wasm-browser: bin/wasmbrowser
 bench: bin/wasmbrowser
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
 
