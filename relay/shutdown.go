@@ -68,7 +68,6 @@ func (s *session) shutdown(deadline time.Time) {
 	if s.out != nil {
 		s.out.SetWriteDeadline(deadline)
 	}
-	s.cancelDials()
 	// Members exist only after the handshake (register's lock orders
 	// them after it), so s.ext is settled when there are any.
 	for _, m := range s.detach() {
@@ -78,6 +77,7 @@ func (s *session) shutdown(deadline time.Time) {
 		}
 		m.close(r)
 	}
+	s.cancelDials() // after the CLOSEs: a cancelled dial must not pick the reason
 	s.closeRTC()
 	s.conn.Close(websocket.StatusGoingAway, "relay shutting down")
 	s.conn.CloseNow()
