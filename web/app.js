@@ -19,16 +19,18 @@ async function demo() {
   const [host, port] = [cfg.echo.slice(0, cfg.echo.lastIndexOf(":")), cfg.echo.slice(cfg.echo.lastIndexOf(":") + 1)];
   const sockshim = await load();
   log(`StreamSocket.Connect(${host}, ${port}) through ${location.origin}/wisp/ ...`);
-  const s = await sockshim.connectStream(host, port);
-  log(`connected: relay ${s.localAddress} -> ${s.remoteAddress}`);
+  const s = new sockshim.TCPSocket(host, Number(port));
+  const so = await s.opened;
+  log(`connected: relay ${so.localAddress}:${so.localPort} -> ${so.remoteAddress}:${so.remotePort}`);
   const msg = "hello from a browser tab via sockshim";
-  await s.write(msg);
+  await so.writable.getWriter().write(new TextEncoder().encode(msg));
   let got = "";
   const dec = new TextDecoder();
+  const sr = so.readable.getReader();
   while (got.length < msg.length) {
-    const chunk = await s.read();
-    if (chunk === null) break;
-    got += dec.decode(chunk);
+    const { value, done } = await sr.read();
+    if (done) break;
+    got += dec.decode(value);
   }
   log(`echo: ${got}`, got === msg ? "ok" : "err");
   await s.close();
@@ -47,14 +49,17 @@ async function demo() {
       tout.appendChild(div);
     };
     tlog(`StreamSocket.ConnectWithProtectionLevel(${th}, ${tp}, Ssl) ...`);
-    const t = await sockshim.connectStream(th, tp, { tls: true, caPEM: cfg.tlsCA });
-    tlog(`negotiated ${t.protectionLevel}; server certificate: ${t.serverCertificate}`);
-    await t.write("GET /hello HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    const t = new sockshim.TCPSocket(th, Number(tp), { secureTransport: "on", caPEM: cfg.tlsCA });
+    const to = await t.opened;
+    const ti = await t.info();
+    tlog(`negotiated ${ti.protectionLevel}; server certificate: ${ti.serverCertificate}`);
+    await to.writable.getWriter().write(new TextEncoder().encode("GET /hello HTTP/1.0\r\nHost: localhost\r\n\r\n"));
     let resp = "";
+    const tr = to.readable.getReader();
     for (;;) {
-      const chunk = await t.read();
-      if (chunk === null) break;
-      resp += dec.decode(chunk);
+      const { value, done } = await tr.read();
+      if (done) break;
+      resp += dec.decode(value);
     }
     await t.close();
     tlsOK = resp.startsWith("HTTP/1.0 200") && resp.includes("hello over TLS");
@@ -77,14 +82,20 @@ async function datagramDemo(sockshim, addr) {
   };
   const [h, p] = [addr.slice(0, addr.lastIndexOf(":")), addr.slice(addr.lastIndexOf(":") + 1)];
   dlog(`DatagramSocket.Connect(${h}, ${p}), LowLatency ...`);
-  const d = await sockshim.connectDatagram(h, p, { lowLatency: true });
+  // RTCPeerConnection exists only on the page, not in a Worker: this
+  // demo uses an in-page instance.
+  const inPage = await load({ worker: false });
+  const d = new inPage.UDPSocket({ remoteAddress: h, remotePort: Number(p), lowLatency: true });
+  const dopen = await d.opened;
+  const dw = dopen.writable.getWriter();
+  const dr = dopen.readable.getReader();
   const dec = new TextDecoder();
   let ok = true;
   const round = async (from, label) => {
     for (let i = from; i < from + 3; i++) {
       const msg = `datagram ${i} from the tab`;
-      await d.send(msg);
-      const got = dec.decode(await d.receive());
+      await dw.write({ data: new TextEncoder().encode(msg) });
+      const got = dec.decode((await dr.read()).value.data);
       dlog(`echo: ${got} ${label}`, got === msg ? "ok" : "err");
       ok = ok && got === msg;
     }
@@ -108,23 +119,31 @@ async function listenDemo(sockshim) {
     lout.appendChild(div);
   };
   let n = 0;
-  const l = await sockshim.listen("0", async (s) => {
-    const id = ++n;
-    const dec = new TextDecoder();
-    let req = "";
-    while (!req.includes("\r\n\r\n") && !req.includes("\n\n")) {
-      const chunk = await s.read();
-      if (chunk === null) break;
-      req += dec.decode(chunk);
+  const server = new sockshim.TCPServerSocket("127.0.0.1");
+  const l = await server.opened;
+  (async () => {
+    for await (const s of l.readable) {
+      const id = ++n;
+      const so = await s.opened;
+      const dec = new TextDecoder();
+      let req = "";
+      const r = so.readable.getReader();
+      while (!req.includes("\r\n\r\n") && !req.includes("\n\n")) {
+        const { value, done } = await r.read();
+        if (done) break;
+        req += dec.decode(value);
+      }
+      llog(`connection #${id} from ${so.remoteAddress}: ${req.split("\n")[0].trim()}`);
+      const body = `hello from a browser tab (connection #${id})\n`;
+      const w = so.writable.getWriter();
+      await w.write(new TextEncoder().encode(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+      await w.close();
+      await s.close();
     }
-    llog(`connection #${id} from ${s.remoteAddress}: ${req.split("\n")[0].trim()}`);
-    const body = `hello from a browser tab (connection #${id})\n`;
-    await s.write(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-    await s.close();
-  });
-  document.body.dataset.listenPort = l.port;
-  llog(`listening through the relay at ${l.host}:${l.port}; try:`);
-  llog(`curl http://${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}/`, "ok");
+  })();
+  document.body.dataset.listenPort = l.localPort;
+  llog(`listening through the relay at ${l.localAddress}:${l.localPort}; try:`);
+  llog(`curl http://${l.localAddress.includes(":") ? `[${l.localAddress}]` : l.localAddress}:${l.localPort}/`, "ok");
 }
 
 demo().catch((e) => {
