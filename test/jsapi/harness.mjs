@@ -31,7 +31,14 @@ function policy() {
         loopbackExempt: true,
         listen: { addresses: ["127.0.0.1"], ports: "1024-65535" },
       },
-      { id: "anon", origins, capabilities: ["internetClient"] },
+      // Pages on localhost without a credential: no loopback.
+      { id: "anon", origins: ["http://localhost:*"], capabilities: ["internetClient"] },
+      // Pages on 127.0.0.1 without a credential (the README example): loopback and listeners.
+      {
+        id: "open", origins: ["http://127.0.0.1:*"],
+        capabilities: ["internetClient", "internetClientServer", "privateNetworkClientServer"],
+        loopbackExempt: true, listen: { addresses: ["127.0.0.1"], ports: "1024-65535" },
+      },
     ],
   };
 }
@@ -92,12 +99,14 @@ export async function setup() {
     moduleURL: `${relayOrigin}/web/sockshim.js`,
     relayURL: `${relayOrigin.replace(/^http/, "ws")}/wisp/`,
     relayLog: relay.stderr,
-    async page(path = "/") {
+    // page opens path on the app's origin: localhost (default) or, with
+    // other set, 127.0.0.1; both differ from the relay's origin.
+    async page(path = "/", other = false) {
       const page = await browser.newPage();
       const logs = [];
       page.on("console", (m) => logs.push(m.text()));
       page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-      await page.goto(pageOrigin + path);
+      await page.goto((other ? pageOrigin.replace("localhost", "127.0.0.1") : pageOrigin) + path);
       page.logs = logs;
       return page;
     },
@@ -111,4 +120,24 @@ export async function setup() {
     },
   };
   return env;
+}
+
+// instancePage opens a page on the app's origin with a sockshim instance
+// loaded as globalThis.S (opts: load options; the relay and credential
+// default to the test relay and the "jsapi" app).
+export async function instancePage(env, opts = {}, path = "/") {
+  const page = await env.page(path);
+  await page.addScriptTag({ path: join(here, "pagehelpers.js") });
+  const err = await page.evaluate(async ({ moduleURL, opts }) => {
+    try {
+      const { load } = await import(moduleURL);
+      globalThis.load = load;
+      globalThis.S = await load(opts);
+      return null;
+    } catch (e) {
+      return String(e);
+    }
+  }, { moduleURL: env.moduleURL, opts: { relay: env.relayURL, appId: APP_ID, secret: SECRET, ...opts } });
+  if (err) throw new Error(`load: ${err}\n${page.logs.join("\n")}`);
+  return page;
 }
