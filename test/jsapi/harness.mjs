@@ -24,6 +24,8 @@ export const SECRET = "jsapi-test-secret";
 function policy() {
   const origins = ["http://localhost:*", "http://127.0.0.1:*"];
   return {
+    // Same-host WebRTC, as relay -dev: loopback candidates only.
+    webrtc: { loopback: true, udp4Only: true, interfaces: ["lo"] },
     apps: [
       {
         id: APP_ID, secret: SECRET, origins, allowNoOrigin: false,
