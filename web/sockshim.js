@@ -732,14 +732,15 @@ function makeInstance(backend, { relay, worker }) {
       this.#closed.reject(err);
     }
 
-    /** Stops listening; sockets already accepted stay open. */
+    /** Stops listening and ends the readable of connections; sockets already accepted stay open. */
     close() {
       if (this.#state === "closed") return Promise.reject(closedError("close"));
       const wasOpen = this.#state === "open";
       this.#state = "closed";
       backend.handlers.delete(this.#id);
       this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
-      if (wasOpen) try { this.#rc.error(closedError("accept")); } catch {}
+      // The stream of connections ends: a for-await loop over it finishes.
+      if (wasOpen) try { this.#rc.close(); } catch {}
       this.#closed.resolve();
       return backend.call("close", { id: this.#id }).then(() => {}, () => {});
     }

@@ -76,8 +76,14 @@ export async function setup() {
   const relayOrigin = relay.line.match(/listening on (http:\/\/\S+)/)[1];
 
   // The app's own pages, on another origin (localhost vs 127.0.0.1).
+  const dynamic = new Map(); // path -> HTML, set by tests
   const pages = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
+    if (dynamic.has(url.pathname)) {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(dynamic.get(url.pathname));
+      return;
+    }
     const file = url.pathname === "/" ? "blank.html" : url.pathname.slice(1);
     if (!/^[\w.-]+\.html$/.test(file) || !existsSync(join(here, "pages", file))) {
       res.writeHead(404).end();
@@ -101,6 +107,8 @@ export async function setup() {
     moduleURL: `${relayOrigin}/web/sockshim.js`,
     relayURL: `${relayOrigin.replace(/^http/, "ws")}/wisp/`,
     relayLog: relay.stderr,
+    /** servePage makes the page server answer path with html. */
+    servePage(path, html) { dynamic.set(path, html); },
     // page opens path on the app's origin: localhost (default) or, with
     // other set, 127.0.0.1; both differ from the relay's origin.
     async page(path = "/", other = false) {
