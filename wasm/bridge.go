@@ -227,7 +227,7 @@ func errorValue(err error) js.Value {
 		name = "AbortError"
 	case errors.Is(err, net.ErrClosed):
 		name = "InvalidStateError"
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), status == shim.ConnectionTimedOut:
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), status == shim.SocketErrorConnectionTimedOut:
 		name = "TimeoutError"
 	}
 	o := jsObject.New()
