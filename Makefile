@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -46,7 +46,7 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi
 
 # Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
 # commands in subprocesses. Go's test cache cannot see a subprocess's inputs
@@ -74,6 +74,17 @@ test-wasm-browser: bin/wasmbrowser
 		echo "== wasm unit tests in $$b"; \
 		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
 	done
+
+# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
+# against a real relay process and real loopback servers; tsc on
+# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+test-jsapi: wasm
+	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
+	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
 
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
