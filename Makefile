@@ -89,12 +89,14 @@ test-jsapi: wasm
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
