@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-integration clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -45,7 +45,7 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-integration
 
 # Native tests, with the race detector (which needs cgo).
 test-native:
@@ -57,6 +57,19 @@ test-wasm-node:
 
 test-wasm-browser: bin/wasmbrowser
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS)
+
+# Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
+# shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
+# natively and as wasm in Chromium, through a relay. integration/ is a
+# module of its own, so its dependencies stay out of the main go.mod.
+# -count=1: the tests build the wasm scenarios and the browser runner in
+# subprocesses, which the test cache cannot see.
+test-integration:
+	./scripts/install-servers.sh
+	./scripts/install-chromium.sh
+	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
+	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
+		$(GO) test -race -count=1 -timeout 300s ./...
 
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
