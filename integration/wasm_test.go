@@ -54,7 +54,9 @@ func TestWasmChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout", "180s", "-exec", runner, "-v", "./wasmtest/")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm",
+	// CGO_ENABLED=0: make test-integration runs with cgo on (for -race), and
+	// a js build with cgo fails (os/user, which pgx imports).
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0",
 		"SOCKSHIM_RELAY_URL="+relayURL,
 		"SOCKSHIM_CA_PEM="+string(c.CAPEM),
 		"SOCKSHIM_PG_ADDR="+pg.Addr,
