@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -356,4 +358,75 @@ func TestDialerHTTPTransport(t *testing.T) {
 	if n := dials.Load(); n != 1 {
 		t.Errorf("%d dials for 3 requests, want 1 (keep-alive over the tunnel)", n)
 	}
+}
+
+// TestDialerFailuresRelease: failed dials (refused, denied, TLS refused,
+// Control error) leave no descriptor and no goroutine behind, through a
+// relay and directly. Not parallel: it counts the whole process.
+func TestDialerFailuresRelease(t *testing.T) {
+	ca := testutil.NewCA(t, "release")
+	tlsSrv := testutil.TLSServer(t, ca.ServerCert(t), nil, func(c *tls.Conn) {})
+	closed := testutil.ClosedPort(t).String()
+	noLoop, err := relay.ParseConfig([]byte(`{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["internetClient"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deniedURL, _ := testutil.Relay(t, &relay.Options{Config: noLoop})
+	trs := dialerTransports(t)
+	trs["denying relay"] = shim.RelayTransport(deniedURL, nil)
+	refuse := errors.New("no")
+	// Warm up: each transport's session and the servers' goroutines exist
+	// before counting.
+	for _, tr := range trs {
+		(&shim.Dialer{Transport: tr}).Dial("tcp", closed)
+	}
+	fds, goroutines := countFDs(t), runtime.NumGoroutine()
+	for name, tr := range trs {
+		dials := []struct {
+			d       *shim.Dialer
+			network string
+			addr    string
+		}{
+			{&shim.Dialer{Transport: tr}, "tcp", closed},
+			{&shim.Dialer{Transport: tr}, "udp", "127.0.0.1:1"},
+			{&shim.Dialer{Transport: tr, ProtectionLevel: shim.ProtectionLevelSsl}, "tcp", tlsSrv.String()},
+			{&shim.Dialer{Transport: tr, Control: func(string, string, *shim.StreamSocketControl) error { return refuse }}, "tcp", tlsSrv.String()},
+		}
+		for i := 0; i < 50; i++ {
+			for _, c := range dials {
+				conn, err := c.d.DialContext(ctxT(t), c.network, c.addr)
+				if err == nil {
+					if c.network == "udp" && name != "denying relay" {
+						conn.Close() // a connected UDP socket needs no answer to open
+						continue
+					}
+					conn.Close()
+					t.Fatalf("%s: %s %s succeeded", name, c.network, c.addr)
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f, g := countFDs(t), runtime.NumGoroutine()
+		if f <= fds+4 && g <= goroutines+4 {
+			t.Logf("after 600 failed dials: %d descriptors (before: %d), %d goroutines (before: %d)", f, fds, g, goroutines)
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("after 600 failed dials: %d descriptors (before: %d), %d goroutines (before: %d)\n%s",
+				f, fds, g, goroutines, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
 }
