@@ -105,9 +105,11 @@ func (st *Stream) deliver(c chunk) {
 			st.mu.Unlock()
 			c.release()
 			// The server broke the flow-control contract; bounded
-			// memory matters more than this stream.
-			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
+			// memory matters more than this stream. Abort first: it
+			// sends CLOSE(throttled) only while the stream is not
+			// marked closed by the remote side.
 			st.Abort(wisp.ReasonThrottled)
+			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
 			return
 		}
 	}
