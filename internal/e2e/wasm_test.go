@@ -31,11 +31,11 @@ func wasmEnv(t *testing.T) map[string]string {
 	return map[string]string{
 		"SOCKSHIM_BLACKHOLE_RELAY_URL": proxyURL,
 		"SOCKSHIM_BLACKHOLE_CTL":       ctl.URL + "/blackhole",
-		"SOCKSHIM_RELAY_URL":      url,
-		"SOCKSHIM_DENY_RELAY_URL": denyURL,
-		"SOCKSHIM_ECHO_ADDR":      testutil.EchoServer(t).String(),
-		"SOCKSHIM_PAIR_ADDR":      testutil.PairServer(t).String(),
-		"SOCKSHIM_CLOSED_ADDR":    testutil.ClosedPort(t).String(),
+		"SOCKSHIM_RELAY_URL":           url,
+		"SOCKSHIM_DENY_RELAY_URL":      denyURL,
+		"SOCKSHIM_ECHO_ADDR":           testutil.EchoServer(t).String(),
+		"SOCKSHIM_PAIR_ADDR":           testutil.PairServer(t).String(),
+		"SOCKSHIM_CLOSED_ADDR":         testutil.ClosedPort(t).String(),
 	}
 }
 
