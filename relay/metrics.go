@@ -20,6 +20,7 @@ type metrics struct {
 	decisions      policy.Counters
 	handshakes     [numCauses]atomic.Int64 // failed handshakes by cause
 	deadPeers      atomic.Int64            // sessions ended by an unanswered ping
+	reloadClosed   atomic.Int64            // sessions a config reload no longer admitted
 }
 
 func (m *metrics) handshakeFailed(c handshakeCause) {

@@ -149,10 +149,6 @@ func New(opts *Options) *Server {
 	return s
 }
 
-// SetConfig replaces the app policy. Open sessions keep the app they
-// authenticated as; new sessions and streams use the new config.
-func (s *Server) SetConfig(c *Config) { s.cfg.Store(c) }
-
 // Config returns the current app policy.
 func (s *Server) Config() *Config { return s.cfg.Load() }
 

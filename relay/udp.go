@@ -179,7 +179,8 @@ func (st *udpStream) close(r wisp.CloseReason) {
 func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
 	s := st.s
 	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
-	sock, err := open(ctx, s.app().policy)
+	app := s.app().policy
+	sock, err := open(ctx, app)
 	cancel()
 	if err != nil {
 		st.close(reasonFor(err, s.ext.Sockshim))
@@ -193,6 +194,12 @@ func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socke
 	}
 	st.sock = sock
 	st.mu.Unlock()
+	if now := s.app().policy; now != app {
+		st.setApp(now) // a reload came while the socket opened
+		if st.done.Done() {
+			return
+		}
+	}
 	if s.ext.Sockshim || st.bound { // BIND is always answered
 		remote, _ := sock.Connected()
 		s.write(wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: remote, Local: sock.LocalAddr()}))
@@ -316,4 +323,20 @@ func (st *udpStream) fromChannel(msg []byte) {
 		return
 	}
 	st.enqueue(udpItem{typ: wisp.TypeDatagram, peer: peer, data: data})
+}
+
+// setApp makes app decide the stream's later datagrams (a config reload);
+// a connected stream whose peer app denies is closed (blocked).
+func (st *udpStream) setApp(app *policy.App) {
+	st.mu.Lock()
+	sock := st.sock
+	st.mu.Unlock()
+	if sock == nil {
+		return // still opening: it reads the app when it opens
+	}
+	sock.SetApp(app)
+	if err := sock.CheckConnected(); err != nil {
+		st.s.log.Info("relay: UDP stream closed by a config reload", "stream", st.id, "err", err)
+		st.close(wisp.ReasonBlocked)
+	}
 }
