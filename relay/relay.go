@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -83,6 +84,7 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
+	registry     *prometheus.Registry
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
@@ -141,6 +143,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = &e
 	s.dialer = s.opts.Dialer
+	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {
 		cfg = &Config{}

@@ -94,6 +94,8 @@ func (s *session) run() {
 	s.srv.metrics.sessionsTotal.Add(1)
 	s.srv.metrics.sessionsOpen.Add(1)
 	defer s.srv.metrics.sessionsOpen.Add(-1)
+	began := time.Now()
+	defer func() { s.srv.metrics.sessionSeconds.Observe(time.Since(began).Seconds()) }()
 	s.lastActive.Store(time.Now().UnixNano())
 	s.log = s.log.With("app", s.app().id())
 	s.log.Debug("relay: session open", "v2", s.v2)

@@ -223,14 +223,15 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			return
 		}
 		var err error
+		n := 0
 		switch it.typ {
 		case wisp.TypeData:
-			_, err = sock.Write(it.data)
+			n, err = sock.Write(it.data)
 		case wisp.TypeDatagram:
-			_, err = sock.WriteTo(it.data, it.peer)
+			n, err = sock.WriteTo(it.data, it.peer)
 		case wisp.TypeDatagramTo:
 			ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
-			_, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
+			n, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
 			cancel()
 		case wisp.TypeUDPOptions:
 			err = sock.SetOptions(udpopt.Options{HopLimit: int(it.opts.HopLimit), DontFragment: it.opts.DontFragment, ReceiveBuffer: int(it.opts.ReceiveBuffer)})
@@ -241,6 +242,7 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			st.result(it.typ, err)
 			continue
 		}
+		s.srv.metrics.bytesToDest.Add(int64(n))
 		if err != nil {
 			if st.done.Done() {
 				return
@@ -288,6 +290,7 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 			return
 		}
 		data := buf[64 : 64+n]
+		s.srv.metrics.bytesToClient.Add(int64(n))
 		if l := st.link.Load(); l != nil {
 			msg := data
 			if st.bound {
