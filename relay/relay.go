@@ -89,6 +89,7 @@ type Server struct {
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
+	dcDatagrams  atomic.Int64         // datagrams received from clients on data channels
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -264,6 +265,11 @@ type Stats struct {
 	InFlightBytes int64
 	// MaxStreamInFlightBytes is the largest InFlightBytes of one stream.
 	MaxStreamInFlightBytes int64
+
+	// DataChannelDatagrams counts the datagrams clients have sent over
+	// WebRTC data channels since the relay started (the rest came over
+	// WebSockets).
+	DataChannelDatagrams int64
 }
 
 // Stats returns a snapshot of the relay's sessions, streams and buffers.
@@ -274,7 +280,7 @@ func (s *Server) Stats() Stats {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
-	st := Stats{Sessions: len(sessions)}
+	st := Stats{Sessions: len(sessions), DataChannelDatagrams: s.dcDatagrams.Load()}
 	for _, sess := range sessions {
 		sess.mu.Lock()
 		st.Streams += len(sess.table.m) - sess.table.listeners

@@ -251,6 +251,11 @@ func (s *session) route(p *wisp.Packet) {
 			s.openListener(p)
 		}
 		return
+	case wisp.TypePing:
+		if nonce, err := wisp.ParsePing(p.Data); err == nil && s.ext.Liveness && p.StreamID == 0 {
+			s.write(wisp.AppendPong(nil, nonce))
+		}
+		return
 	case wisp.TypeSignal:
 		if p.StreamID == 0 {
 			s.signal(p.Data)
@@ -267,6 +272,7 @@ func (s *session) route(p *wisp.Packet) {
 			m.udp.close(0)
 		case m.ln != nil:
 			m.ln.close()
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonVoluntary)) // ListenFlagCloseAck
 		}
 		return
 	}

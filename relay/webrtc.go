@@ -265,6 +265,7 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		if !m.IsString {
+			s.srv.dcDatagrams.Add(1)
 			st.fromChannel(m.Data)
 		}
 	})

@@ -79,7 +79,8 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtSockshim, Payload: []byte{1}},
 		{ID: ExtHalfClose},
 		{ID: ExtFlowControl},
-		{ID: ExtListen},
+		{ID: ExtListen, Payload: []byte{ListenFlagCloseAck}},
+		{ID: ExtLiveness},
 		{ID: ExtUDP},
 		{ID: ExtBoundUDP, Payload: []byte{1}},
 	}}
@@ -106,6 +107,7 @@ func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
 		{ID: ExtHalfClose},
 		{ID: ExtFlowControl, Payload: AppendFlowControlInfo(nil, FlowControlInfo{Window: window})},
 		{ID: ExtListen},
+		{ID: ExtLiveness},
 	}}
 	if _, ok := server.Find(ExtPassword); ok && pw != nil {
 		b, err := AppendPassword(nil, *pw)
@@ -124,6 +126,10 @@ type Negotiated struct {
 	Sockshim  bool // ExtSockshim: richer close reasons, OPENED
 	HalfClose bool // ExtHalfClose: FIN packets
 	Listen    bool // ExtListen: relay-held listeners
+	// ListenCloseAck: the relay confirms a listener's CLOSE once its port
+	// is free (ListenFlagCloseAck in the relay's ExtListen record).
+	ListenCloseAck bool
+	Liveness       bool // ExtLiveness: PING/PONG on stream 0
 	// Window is the client's relay-to-client byte window per stream
 	// (ExtFlowControl on both ends); 0 means off.
 	Window uint32
@@ -146,6 +152,10 @@ func Negotiate(server, client Info) (Negotiated, error) {
 		Sockshim:  both(ExtSockshim),
 		HalfClose: both(ExtHalfClose),
 		Listen:    both(ExtListen),
+		Liveness:  both(ExtLiveness),
+	}
+	if e, ok := server.Find(ExtListen); ok && n.Listen && len(e.Payload) > 0 {
+		n.ListenCloseAck = e.Payload[0]&ListenFlagCloseAck != 0
 	}
 	if e, ok := client.Find(ExtFlowControl); ok && both(ExtFlowControl) {
 		fc, err := ParseFlowControlInfo(e.Payload)
