@@ -81,7 +81,7 @@ func TestReloadReachesOpenSessions(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session of a removed app still open after the reload")
 	}
-	var he *wispclient.HandshakeError
+	var he *wispclient.SessionClosedError
 	if err := s.Err(); !errors.As(err, &he) || he.Reason != wisp.ReasonAuthBad {
 		t.Fatalf("session error %v, want CLOSE %v on stream 0", err, wisp.ReasonAuthBad)
 	}

@@ -221,7 +221,7 @@ func TestSIGHUPReachesOpenSessions(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session of a removed app still open after SIGHUP")
 	}
-	var he *wispclient.HandshakeError
+	var he *wispclient.SessionClosedError
 	if !errors.As(s.Err(), &he) || he.Reason != wisp.ReasonAuthBad {
 		t.Fatalf("session error %v, want %v", s.Err(), wisp.ReasonAuthBad)
 	}
