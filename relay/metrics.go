@@ -41,14 +41,28 @@ func (m *metrics) handshakeFailed(c handshakeCause) {
 }
 
 // recordDecision logs a policy decision once and counts it. Installed as
-// the engine's OnDecision, it sees every Check, CheckAddr and gate denial.
+// the engine's OnDecision, it sees every Check, CheckAddr, CheckListen and
+// gate denial: the relay logs no decision anywhere else.
 func (s *Server) recordDecision(d policy.Decision) {
 	s.metrics.decisions.Record(d)
 	if d.Allowed() {
-		s.log.Debug("relay: policy", "decision", d)
-	} else {
-		s.log.Info("relay: policy denied", "decision", d)
+		s.log.Debug("relay: policy allowed", "decision", d)
+		return
 	}
+	msg := "relay: policy denied"
+	switch d.Op {
+	case policy.OpConnect:
+		msg = "relay: connect denied"
+	case policy.OpDatagram:
+		msg = "relay: datagram denied"
+	case policy.OpBind:
+		msg = "relay: bind denied"
+	case policy.OpAccept:
+		msg = "relay: accept denied"
+	case policy.OpICE:
+		msg = "relay: ICE candidate denied"
+	}
+	s.log.Info(msg, "decision", d)
 }
 
 // newRegistry builds the relay's Prometheus registry: the Go runtime and

@@ -320,13 +320,8 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	app := s.app().policy // the current config's view: a reload applies to the next stream
 	target, err := s.srv.engine.Check(ctx, app, policy.OpConnect, host, port)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: connect denied", "stream", st.id, "host", host, "port", port, "reason", pe.Reason.String())
-		}
-		return nil, err
+		return nil, err // logged and counted once by the engine's hook (recordDecision)
 	}
-	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is
 		// re-checked here, as DialTarget does before its own dials.

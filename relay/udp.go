@@ -64,12 +64,7 @@ type datagramState struct {
 // connectUDP opens a connected UDP stream (CONNECT with stream type 0x02).
 func (s *session) connectUDP(p *wisp.Packet) {
 	s.openUDP(p.StreamID, false, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
-		sock, err := udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: UDP connect denied", "stream", p.StreamID, "host", p.Host, "port", p.Port, "reason", pe.Reason.String())
-		}
-		return sock, err
+		return udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
 	})
 }
 
@@ -250,10 +245,6 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			// A datagram is fire-and-forget: report why it was not sent
 			// (sockshim clients surface it on their next send) and go on.
 			st.dropped.Add(1)
-			var pe *policy.Error
-			if errors.As(err, &pe) {
-				s.log.Debug("relay: datagram denied", "stream", st.id, "host", pe.Host, "port", pe.Port, "reason", pe.Reason.String())
-			}
 			if st.bound {
 				st.result(wisp.TypeDatagram, err)
 			}

@@ -34,6 +34,9 @@ const (
 	ReasonMetadata              // a cloud metadata address or name
 	ReasonNameDenied            // an operator name rule denies the name
 	ReasonBadOp                 // OpUnknown or a network that is not TCP or UDP
+	ReasonListenNotConfigured   // a listener for an app without listen rules
+	ReasonListenAddress         // a listener on an address the listen rules do not list
+	ReasonListenPort            // a listener on a port the listen rules do not list
 
 	numReasons
 )
@@ -57,6 +60,10 @@ var reasonNames = [...]string{
 	ReasonMetadata:       "metadata",
 	ReasonNameDenied:     "name_denied",
 	ReasonBadOp:          "bad_op",
+
+	ReasonListenNotConfigured: "listen_not_configured",
+	ReasonListenAddress:       "listen_address_not_allowed",
+	ReasonListenPort:          "listen_port_not_allowed",
 }
 
 // String returns a stable snake_case name, suitable as a metrics label.
