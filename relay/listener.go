@@ -155,7 +155,6 @@ func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, 
 	return nil, err
 }
 
-
 func (l *listener) acceptLoop(ln net.Listener) {
 	s := l.s
 	for {
