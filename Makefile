@@ -10,10 +10,10 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
@@ -114,7 +114,7 @@ bench:
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
-	internal/policy:FuzzParsePortRange
+	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
