@@ -59,9 +59,10 @@ type Options struct {
 	// HandshakeTimeout bounds the Wisp handshake (the client's INFO);
 	// default 5 s, as the Wisp specification suggests.
 	HandshakeTimeout time.Duration
-	// PingInterval is how often the relay pings each client; an unanswered
-	// ping ends the session. Default 30 s.
-	PingInterval time.Duration
+	// PeerTimeout is how soon a dead client is noticed: the relay pings
+	// each client every PeerTimeout/2 and ends the session when a ping is
+	// not answered within PeerTimeout/2. Default 20 s.
+	PeerTimeout time.Duration
 	// IdleTimeout ends a session that has had no streams and no traffic
 	// for this long; default 5 min.
 	IdleTimeout time.Duration
@@ -91,6 +92,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
+	shutdown *shutdownState // set by Shutdown
 	wg       sync.WaitGroup
 }
 
@@ -115,8 +117,8 @@ func New(opts *Options) *Server {
 	if s.opts.HandshakeTimeout <= 0 {
 		s.opts.HandshakeTimeout = 5 * time.Second
 	}
-	if s.opts.PingInterval <= 0 {
-		s.opts.PingInterval = 30 * time.Second
+	if s.opts.PeerTimeout <= 0 {
+		s.opts.PeerTimeout = 20 * time.Second
 	}
 	if s.opts.IdleTimeout <= 0 {
 		s.opts.IdleTimeout = 5 * time.Minute
@@ -209,8 +211,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
+	shutdown := s.shutdown
 	s.mu.Unlock()
-	sess.run(r.Context())
+	if shutdown != nil {
+		// Shutdown began between the check above and now: this session is
+		// not in its snapshot, so it ends here.
+		sess.conn.CloseNow()
+	}
+	sess.run()
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
@@ -237,25 +245,6 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// brw.Reader keeps what the server read past the request; coder/websocket
 	// re-points it at the returned conn after those bytes.
 	return h.conn, brw, nil
-}
-
-// Shutdown stops accepting sessions, closes open ones (each stream gets
-// CLOSE first) and waits for them until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for sess := range s.sessions {
-		sess.shutdown()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Stats is a snapshot of what the relay holds.
@@ -295,9 +284,13 @@ func (s *Server) Stats() Stats {
 	st := Stats{Sessions: len(sessions), DataChannelDatagrams: s.dcDatagrams.Load()}
 	for _, sess := range sessions {
 		sess.mu.Lock()
-		st.Streams += len(sess.streams)
-		st.Listeners += len(sess.listeners)
-		for _, ts := range sess.streams {
+		st.Streams += len(sess.table.m) - sess.table.listeners
+		st.Listeners += sess.table.listeners
+		for _, m := range sess.table.m {
+			ts := m.tcp
+			if ts == nil {
+				continue
+			}
 			b, f := ts.buffered(), ts.inFlight()
 			st.BufferedBytes += b
 			st.InFlightBytes += f

@@ -315,7 +315,7 @@ func closeStatus(r wisp.CloseReason) SocketErrorStatus {
 		return SocketErrorHostNotFound
 	case wisp.ReasonReset, wisp.ReasonNetworkError:
 		return SocketErrorConnectionResetByPeer
-	case wisp.ReasonUnknown:
+	case wisp.ReasonUnknown, wisp.ReasonShutdown: // the relay aborted the stream
 		return SocketErrorSoftwareCausedConnectionAbort
 	case wisp.ReasonAddrInUse:
 		return SocketErrorAddressAlreadyInUse
