@@ -19,7 +19,7 @@ import (
 
 type session struct {
 	srv       *Server
-	conn      *websocket.Conn
+	conn      MessageConn
 	out       *cork.Conn // under conn's writer; nil when the server could not hijack
 	origin    string
 	hasOrigin bool
@@ -47,7 +47,7 @@ type session struct {
 	lastActive     atomic.Int64   // unix nanoseconds of the last message read
 }
 
-func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
+func newSession(srv *Server, conn MessageConn, origin string, hasOrigin bool, remote string) *session {
 	return &session{
 		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
 		v2:        conn.Subprotocol() == "wisp-v2",
@@ -113,9 +113,13 @@ func (s *session) handshake() error {
 			wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
 			wisp.Extension{ID: wisp.ExtHalfClose},
 			wisp.Extension{ID: wisp.ExtFlowControl},
-			wisp.Extension{ID: wisp.ExtListen},
 		)
-		info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
+		if e := s.srv.opts.Edge; e != nil {
+			info.Info.Extensions = append(info.Info.Extensions, edgeProfile(e))
+		} else {
+			info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtListen})
+			info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
+		}
 		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
 			req := byte(0)
 			if required {
@@ -140,6 +144,7 @@ func (s *session) handshake() error {
 		_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
 		_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
 		_, s.canListen = p.Info.Find(wisp.ExtListen)
+		s.canListen = s.canListen && s.srv.opts.Edge == nil
 		if e, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 			fc, err := wisp.ParseFlowControlInfo(e.Payload)
 			if err != nil {
@@ -172,6 +177,9 @@ func (s *session) handshake() error {
 		s.refuse(wisp.ReasonThrottled)
 		return fmt.Errorf("app %q has too many sessions", app.ID)
 	}
+	if e := s.srv.opts.Edge; e != nil && e.MaxStreamsPerSession > 0 {
+		sl.limits.MaxStreamsPerSession = min(sl.limits.MaxStreamsPerSession, e.MaxStreamsPerSession)
+	}
 	s.limits, s.releaseSession = sl, release
 	return s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit))
 }
@@ -184,7 +192,12 @@ func (s *session) refuse(r wisp.CloseReason) {
 func (s *session) readLoop() error {
 	// One reused buffer for every message (coder/websocket's Read grows a
 	// fresh one per message); payloads that outlive it are copied once.
-	rd := wsmsg.NewReader(s.conn)
+	var rd interface {
+		Read(context.Context) (websocket.MessageType, []byte, error)
+	} = s.conn
+	if c, ok := s.conn.(*websocket.Conn); ok {
+		rd = wsmsg.NewReader(c)
+	}
 	for {
 		typ, b, err := rd.Read(s.ctx)
 		if err != nil {
@@ -213,7 +226,7 @@ func (s *session) readLoop() error {
 }
 
 func (s *session) route(p *wisp.Packet) {
-	if s.routeUDP(p) {
+	if s.srv.opts.Edge == nil && s.routeUDP(p) {
 		return
 	}
 	switch p.Type {

@@ -317,7 +317,13 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	if s.app != nil {
 		app = s.app.App()
 	}
-	target, err := s.srv.engine.Check(ctx, app, policy.OpConnect, host, port)
+	check := s.srv.engine.Check
+	if s.srv.opts.Edge != nil {
+		check = func(_ context.Context, app *policy.App, op policy.Op, host string, port uint16) (policy.Target, error) {
+			return s.srv.engine.CheckUnresolved(app, op, host, port)
+		}
+	}
+	target, err := check(ctx, app, policy.OpConnect, host, port)
 	if err != nil {
 		var pe *policy.Error
 		if errors.As(err, &pe) {
@@ -326,6 +332,9 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 		return nil, err
 	}
 	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
+	if e := s.srv.opts.Edge; e != nil {
+		return st.dialEdge(ctx, e, target, false)
+	}
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is
 		// re-checked here, as DialTarget does before its own dials.

@@ -57,7 +57,11 @@ func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (da
 		if req.remoteHost == "" {
 			what = "bound (unconnected) sockets"
 		}
-		return nil, fmt.Errorf("UDP %s through this relay: %w (it does not offer sockshim's bound UDP extension)", what, ErrNotSupported)
+		relay := "this relay"
+		if p, ok := s.Profile(); ok && p.Name != "" {
+			relay = p.Name // the edge relay names itself
+		}
+		return nil, fmt.Errorf("UDP %s through %s: %w (it does not offer sockshim's bound UDP extension)", what, relay, ErrNotSupported)
 	}
 	var c *wispclient.UDPConn
 	if req.remoteHost != "" {

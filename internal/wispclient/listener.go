@@ -42,7 +42,7 @@ type Listener struct {
 // for policy, ReasonAddrInUse, ReasonInvalid, ReasonThrottled).
 func (s *Session) Listen(ctx context.Context, host string, port uint16, flags uint8) (*Listener, error) {
 	if !s.canListen {
-		return nil, ErrNoListen
+		return nil, s.errNoListen()
 	}
 	s.mu.Lock()
 	if s.done.Done() {

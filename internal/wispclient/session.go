@@ -63,10 +63,11 @@ type Session struct {
 	info      wisp.Info // the server's INFO (v2)
 	sockshim  bool      // both sides speak sockshim's extension
 	udp       bool
-	halfClose bool   // both sides speak ExtHalfClose
-	window    uint32 // per-stream receive window when both speak ExtFlowControl; 0: off
-	canListen bool   // both sides speak ExtListen
-	initial   uint32 // initial per-stream credit from CONTINUE(0)
+	halfClose bool               // both sides speak ExtHalfClose
+	window    uint32             // per-stream receive window when both speak ExtFlowControl; 0: off
+	canListen bool               // both sides speak ExtListen
+	profile   *wisp.RelayProfile // the server's relay profile (profile.go), if any
+	initial   uint32             // initial per-stream credit from CONTINUE(0)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      *netutil.Once
@@ -171,6 +172,7 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
 			_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
 			_, s.canListen = p.Info.Find(wisp.ExtListen)
+			s.readProfile(p.Info)
 			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 				s.window = o.Window
 			}
@@ -317,7 +319,7 @@ func (s *Session) readLoop() {
 			if p.Reason == wisp.ReasonVoluntary {
 				st.remoteClosed(nil)
 			} else {
-				st.remoteClosed(&wisp.CloseError{Reason: p.Reason})
+				st.remoteClosed(s.closeError(p.Reason))
 			}
 		case wisp.TypeOpened:
 			o, err := wisp.ParseOpened(p.Data)
@@ -471,7 +473,7 @@ func (s *Session) newID() uint32 {
 // or its failure (CLOSE); otherwise failures surface on the first Read.
 func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, port uint16) (*Stream, error) {
 	if typ == wisp.StreamUDP && s.v2 && !s.udp {
-		return nil, fmt.Errorf("wisp: server does not support UDP streams")
+		return nil, s.errNoUDP()
 	}
 	s.mu.Lock()
 	if s.done.Done() {
