@@ -282,7 +282,7 @@ func TestEdge(t *testing.T) {
 			s.Close()
 			t.Fatal("connect to a closed port succeeded")
 		}
-		if st := shim.GetStatus(err); st != shim.ConnectionRefused {
+		if st := shim.GetStatus(err); st != shim.SocketErrorConnectionRefused {
 			t.Fatalf("connect to a closed port: %v, status %v, want ConnectionRefused", err, st)
 		}
 	})
