@@ -48,11 +48,12 @@ edge-dev: edge
 		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
 
 # The client tests against the edge relay in real workerd (test/edge builds
-# the Worker itself, and uses test/interop's wisp-js).
-test-edge:
+# the Worker itself, and uses test/interop's wisp-js and Chromium).
+test-edge: bin/wasmbrowser
 	./scripts/install-wrangler.sh
 	./scripts/install-npm.sh
-	SOCKSHIM_EDGE=1 $(GO) test -count=1 -timeout 300s ./test/edge/
+	./scripts/install-chromium.sh
+	SOCKSHIM_EDGE=1 SOCKSHIM_WASMBROWSER=$(BROWSER_EXEC) $(GO) test -count=1 -timeout 300s ./test/edge/
 
 deps:
 	./scripts/install-chromium.sh

@@ -411,6 +411,27 @@ func TestEdge(t *testing.T) {
 		}
 	})
 
+	t.Run("Chromium", func(t *testing.T) {
+		t.Parallel()
+		runner := os.Getenv("SOCKSHIM_WASMBROWSER")
+		if runner == "" {
+			t.Fatal("SOCKSHIM_WASMBROWSER is not set: `make test-edge` passes the Chromium runner (bin/wasmbrowser)")
+		}
+		ca := testutil.NewCA(t, "sockshim edge browser CA")
+		srv := testutil.TLSServer(t, ca.ServerCert(t, "127.0.0.1"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		cmd := exec.CommandContext(ctxT(t, 3*time.Minute), "go", "test", "-count=1", "-timeout", "120s", "-exec", runner, "-v", "./test/edge/browser/")
+		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm",
+			"SOCKSHIM_EDGE_WISP="+dev.Wisp,
+			"SOCKSHIM_ECHO_ADDR="+echo.String(),
+			"SOCKSHIM_TLS_ADDR="+srv.String(),
+			"SOCKSHIM_TLS_CA_PEM="+string(ca.RootPEM()))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestEdgeFromPage") {
+			t.Fatalf("the wasm app in Chromium through the edge relay: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("WispJS", func(t *testing.T) {
 		t.Parallel()
 		for _, v := range []string{"1", "2"} {
