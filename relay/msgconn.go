@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"net"
+	"net/netip"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -96,6 +97,7 @@ func (s *Server) ServeMessages(ctx context.Context, conn MessageConn, r *http.Re
 func edgeProfile(e *EdgeOptions) wisp.Extension {
 	return wisp.Extension{ID: wisp.ExtRelayProfile, Payload: wisp.AppendRelayProfile(nil, wisp.RelayProfile{
 		MaxStreams: uint16(min(max(e.MaxStreamsPerSession, 0), 0xffff)),
+		Flags:      wisp.ProfileRelayTLS,
 		Name:       e.Name,
 	})}
 }
@@ -103,7 +105,9 @@ func edgeProfile(e *EdgeOptions) wisp.Extension {
 // dialEdge connects through EdgeOptions.Dial to a target CheckUnresolved
 // allowed: its checked addresses in turn, or its name, left to the platform.
 func (st *tcpStream) dialEdge(ctx context.Context, e *EdgeOptions, t policy.Target, tls bool) (net.Conn, error) {
-	if len(t.Addrs) == 0 {
+	if _, err := netip.ParseAddr(t.Host); len(t.Addrs) == 0 || tls && err != nil {
+		// A name goes to the platform as is; with TLS also a localhost
+		// name (decided as loopback), whose certificate names it.
 		return e.Dial(ctx, t.Host, t.Port, tls)
 	}
 	var last error

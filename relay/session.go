@@ -294,7 +294,8 @@ func (s *session) connect(p *wisp.Packet) {
 		old.abort(wisp.ReasonInvalid)
 		return
 	}
-	if p.StreamType != wisp.StreamTCP {
+	relayTLS := p.StreamType == wisp.StreamTLS && s.srv.opts.Edge != nil // msgconn.go
+	if p.StreamType != wisp.StreamTCP && !relayTLS {
 		s.mu.Unlock()
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
 		return
@@ -310,6 +311,7 @@ func (s *session) connect(p *wisp.Packet) {
 		return
 	}
 	st := newTCPStream(s, p.StreamID)
+	st.relayTLS = relayTLS
 	s.streams[p.StreamID] = st
 	s.mu.Unlock()
 	s.wg.Add(1)

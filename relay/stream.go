@@ -44,9 +44,10 @@ const readBufSize = 64 << 10
 // drained the TCP write side is shut (CloseWrite). Destination EOF sends FIN.
 // When both directions are done the relay sends CLOSE (voluntary).
 type tcpStream struct {
-	s   *session
-	id  uint32
-	cap uint32
+	s        *session
+	id       uint32
+	cap      uint32
+	relayTLS bool // StreamTLS: the edge dialer does TLS (msgconn.go)
 
 	queue       chan []byte   // client DATA waiting for TCP
 	received    uint32        // touched only by the session reader
@@ -333,7 +334,7 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	}
 	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
 	if e := s.srv.opts.Edge; e != nil {
-		return st.dialEdge(ctx, e, target, false)
+		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is

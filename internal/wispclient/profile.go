@@ -57,3 +57,12 @@ func (s *Session) closeError(r wisp.CloseReason) error {
 	}
 	return ce
 }
+
+// errNoRelayTLS is the error of a StreamTLS CONNECT to a relay that does
+// not offer it (nil when it does).
+func (s *Session) errNoRelayTLS(typ wisp.StreamType) error {
+	if typ != wisp.StreamTLS || s.profile != nil && s.profile.Flags&wisp.ProfileRelayTLS != 0 {
+		return nil
+	}
+	return fmt.Errorf("wisp: %s does not do TLS for its clients (TLS stays in the client): %w", s.relayName(), errors.ErrUnsupported)
+}

@@ -475,6 +475,9 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 	if typ == wisp.StreamUDP && s.v2 && !s.udp {
 		return nil, s.errNoUDP()
 	}
+	if err := s.errNoRelayTLS(typ); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	if s.done.Done() {
 		s.mu.Unlock()

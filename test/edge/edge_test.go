@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wispclient"
 	"github.com/sockshim/sockshim/shim"
 )
 
@@ -139,7 +141,7 @@ var readyRE = regexp.MustCompile(`Ready on (http://127\.0\.0\.1:\d+)`)
 // startWorker runs the Worker in workerd with policy as its SOCKSHIM_CONFIG,
 // on an ephemeral loopback port, offline; it is stopped at the test's end.
 // It may run on any goroutine (it does not call t.Fatal).
-func startWorker(t *testing.T, bundle, policy string) (*worker, error) {
+func startWorker(t *testing.T, bundle, policy string, env ...string) (*worker, error) {
 	dir := t.TempDir()
 	toml := fmt.Sprintf("name = \"sockshim-edge-test\"\nmain = %q\ncompatibility_date = \"2026-05-01\"\n\n[vars]\nSOCKSHIM_CONFIG = '''%s'''\n",
 		filepath.Join(bundle, "worker.mjs"), policy)
@@ -151,6 +153,7 @@ func startWorker(t *testing.T, bundle, policy string) (*worker, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"), "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler and its workerd, stopped together
 	log := &syncLog{}
 	pr, pw := io.Pipe()
@@ -232,11 +235,18 @@ func echoOnce(t *testing.T, s io.ReadWriter, size int) {
 func TestEdge(t *testing.T) {
 	need(t)
 	b := bundle(t)
+	// workerd verifies relay-TLS destinations with the roots OpenSSL finds
+	// through SSL_CERT_FILE: this CA's, for the RelayTLS subtest.
+	relayCA := testutil.NewCA(t, "sockshim relay-TLS CA")
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, relayCA.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var dev, strict *worker
 	var devErr, strictErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); dev, devErr = startWorker(t, b, devPolicy) }()
+	go func() { defer wg.Done(); dev, devErr = startWorker(t, b, devPolicy, "SSL_CERT_FILE="+caFile) }()
 	go func() { defer wg.Done(); strict, strictErr = startWorker(t, b, denyPolicy) }()
 	wg.Wait()
 	if err := errors.Join(devErr, strictErr); err != nil {
@@ -409,6 +419,40 @@ func TestEdge(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond) // the relay sees the CLOSE asynchronously
 		}
+	})
+
+	t.Run("RelayTLS", func(t *testing.T) {
+		t.Parallel()
+		srv := testutil.TLSServer(t, relayCA.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		sess, err := wispclient.Dial(ctxT(t, 30*time.Second), dev.Wisp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		if p, ok := sess.Profile(); !ok || p.Flags&wisp.ProfileRelayTLS == 0 || p.MaxStreams != 6 {
+			t.Fatalf("relay profile %+v (sent: %v), want relay TLS and 6 streams", p, ok)
+		}
+		st, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(srv.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		echoOnce(t, st, 256<<10)
+
+		// A certificate from a CA workerd does not trust fails the stream.
+		other := testutil.NewCA(t, "untrusted CA")
+		bad := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		st2, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(bad.Port))
+		if err == nil {
+			defer st2.Close()
+			st2.Write([]byte("x"))
+			_, err = st2.Read(make([]byte, 1))
+		}
+		var ce *wisp.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("relay TLS to an untrusted certificate: %v, want a CLOSE", err)
+		}
+		t.Logf("relay TLS to an untrusted certificate: %v", err)
 	})
 
 	t.Run("Chromium", func(t *testing.T) {
