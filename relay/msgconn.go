@@ -3,8 +3,8 @@ package relay
 import (
 	"context"
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 
 	"github.com/coder/websocket"
 
