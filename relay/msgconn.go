@@ -69,7 +69,7 @@ func (s *Server) AdmitUpgrade(r *http.Request) (status int, text string, ok bool
 // ServeMessages runs one Wisp session over conn, a WebSocket the caller
 // accepted for r (after AdmitUpgrade allowed it), and returns when the
 // session has ended and conn is closed.
-func (s *Server) ServeMessages(ctx context.Context, conn MessageConn, r *http.Request) {
+func (s *Server) ServeMessages(conn MessageConn, r *http.Request) {
 	o, hasOrigin := "", false
 	if v, ok := r.Header["Origin"]; ok {
 		o, hasOrigin = v[0], true
@@ -86,20 +86,29 @@ func (s *Server) ServeMessages(ctx context.Context, conn MessageConn, r *http.Re
 	sess := newSession(s, conn, o, hasOrigin, r.RemoteAddr)
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
+	shutdown := s.shutdown
 	s.mu.Unlock()
-	sess.run(ctx)
+	if shutdown != nil {
+		sess.conn.CloseNow() // as in ServeHTTP: Shutdown's snapshot missed it
+	}
+	sess.run()
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
 }
 
-// edgeProfile is the relay's record of the relay-profile extension.
-func edgeProfile(e *EdgeOptions) wisp.Extension {
-	return wisp.Extension{ID: wisp.ExtRelayProfile, Payload: wisp.AppendRelayProfile(nil, wisp.RelayProfile{
+// edgeProfile is the relay profile the edge advertises, nil for the native
+// relay.
+func (s *Server) edgeProfile() *wisp.RelayProfile {
+	e := s.opts.Edge
+	if e == nil {
+		return nil
+	}
+	return &wisp.RelayProfile{
 		MaxStreams: uint16(min(max(e.MaxStreamsPerSession, 0), 0xffff)),
 		Flags:      wisp.ProfileRelayTLS,
 		Name:       e.Name,
-	})}
+	}
 }
 
 // dialEdge connects through EdgeOptions.Dial to a target CheckUnresolved

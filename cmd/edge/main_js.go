@@ -9,7 +9,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -107,7 +106,7 @@ func upgrade(srv *relay.Server, req js.Value, ended chan struct{}) js.Value {
 	conn := newWSConn(server, sub, 1<<20+5)
 	go func() {
 		defer close(ended)
-		srv.ServeMessages(context.Background(), conn, r)
+		srv.ServeMessages(conn, r)
 	}()
 	init := object.New()
 	init.Set("status", 101)
