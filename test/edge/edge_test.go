@@ -11,6 +11,7 @@ package edge
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -263,6 +264,42 @@ func TestEdge(t *testing.T) {
 		}
 		defer s.Close()
 		echoOnce(t, s, 4<<20)
+	})
+
+	t.Run("BundleSize", func(t *testing.T) {
+		t.Parallel()
+		wasm, err := os.ReadFile(filepath.Join(b, "app.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(wasm)
+		zw.Close()
+		t.Logf("Worker bundle: app.wasm %d bytes, %d gzip (free plan 3 MB, paid 10 MB)", len(wasm), z.Len())
+		if z.Len() >= 3_000_000 {
+			t.Errorf("app.wasm is %d bytes gzip, over the Workers free plan's 3 MB: keep what the Worker cannot use (pion, OS sockets, metrics libraries) out of the js build", z.Len())
+		}
+	})
+
+	t.Run("HalfClose", func(t *testing.T) {
+		t.Parallel()
+		s := shim.NewStreamSocket(shim.RelayTransport(dev.Wisp, nil))
+		if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		msg := []byte("half-close through the edge")
+		if _, err := s.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(s) // the echo server closes its side after our FIN
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("after CloseWrite: read %q, %v; want %q then EOF", got, err, msg)
+		}
 	})
 
 	t.Run("TLSInTheClient", func(t *testing.T) {
