@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -67,7 +67,7 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-edge
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration test-edge
 
 # Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
 # commands in subprocesses. Go's test cache cannot see a subprocess's inputs
@@ -96,15 +96,41 @@ test-wasm-browser: bin/wasmbrowser
 		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
 	done
 
+# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
+# against a real relay process and real loopback servers; tsc on
+# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+test-jsapi: wasm
+	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
+	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+
+# Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
+# shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
+# natively and as wasm in Chromium, through a relay. integration/ is a
+# module of its own, so its dependencies stay out of the main go.mod.
+# -count=1: the tests build the wasm scenarios and the browser runner in
+# subprocesses, which the test cache cannot see.
+test-integration:
+	./scripts/install-servers.sh
+	./scripts/install-chromium.sh
+	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
+	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
+		$(GO) test -race -count=1 -timeout 300s ./...
+
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
