@@ -127,6 +127,7 @@ test-integration:
 # wisp-js client); -browser-rounds=3 takes medians of three rounds.
 bench:
 	./scripts/install-npm.sh
+	./scripts/install-wrangler.sh
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
