@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -42,9 +45,13 @@ const (
 	// devPolicy is wrangler.toml's development policy.
 	devPolicy = `{"apps":[{"id":"dev","origins":["http://localhost:*","http://127.0.0.1:*"],"allowNoOrigin":true,
 		"capabilities":["internetClient","internetClientServer","privateNetworkClientServer"],"loopbackExempt":true}]}`
-	// denyPolicy has every capability but no loopback exemption.
+	// denyPolicy has every capability but no loopback exemption, and a
+	// credentialed app (its secret comes from SOCKSHIM_SECRET_CRED_APP)
+	// that has it, for pages on https://app.example only.
 	denyPolicy = `{"apps":[{"id":"strict","allowNoOrigin":true,
-		"capabilities":["internetClient","internetClientServer","privateNetworkClientServer"]}]}`
+		"capabilities":["internetClient","internetClientServer","privateNetworkClientServer"]},
+		{"id":"cred-app","origins":["https://app.example"],"capabilities":["internetClient"],"loopbackExempt":true}]}`
+	credSecret = "edge-test-secret"
 )
 
 var repoRoot = func() string {
@@ -142,11 +149,20 @@ var readyRE = regexp.MustCompile(`Ready on (http://127\.0\.0\.1:\d+)`)
 // startWorker runs the Worker in workerd with policy as its SOCKSHIM_CONFIG,
 // on an ephemeral loopback port, offline; it is stopped at the test's end.
 // It may run on any goroutine (it does not call t.Fatal).
-func startWorker(t *testing.T, bundle, policy string, env ...string) (*worker, error) {
+// secrets go to .dev.vars, where wrangler dev reads a Worker's secrets;
+// env is the environment of wrangler and workerd.
+func startWorker(t *testing.T, bundle, policy string, secrets map[string]string, env ...string) (*worker, error) {
 	dir := t.TempDir()
 	toml := fmt.Sprintf("name = \"sockshim-edge-test\"\nmain = %q\ncompatibility_date = \"2026-05-01\"\n\n[vars]\nSOCKSHIM_CONFIG = '''%s'''\n",
 		filepath.Join(bundle, "worker.mjs"), policy)
 	if err := os.WriteFile(filepath.Join(dir, "wrangler.toml"), []byte(toml), 0o644); err != nil {
+		return nil, err
+	}
+	var vars strings.Builder
+	for k, v := range secrets {
+		fmt.Fprintf(&vars, "%s=%q\n", k, v)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".dev.vars"), []byte(vars.String()), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(wranglerBin(), "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
@@ -247,8 +263,11 @@ func TestEdge(t *testing.T) {
 	var devErr, strictErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); dev, devErr = startWorker(t, b, devPolicy, "SSL_CERT_FILE="+caFile) }()
-	go func() { defer wg.Done(); strict, strictErr = startWorker(t, b, denyPolicy) }()
+	go func() { defer wg.Done(); dev, devErr = startWorker(t, b, devPolicy, nil, "SSL_CERT_FILE="+caFile) }()
+	go func() {
+		defer wg.Done()
+		strict, strictErr = startWorker(t, b, denyPolicy, map[string]string{"SOCKSHIM_SECRET_CRED_APP": credSecret})
+	}()
 	wg.Wait()
 	if err := errors.Join(devErr, strictErr); err != nil {
 		t.Fatal(err)
@@ -377,6 +396,36 @@ func TestEdge(t *testing.T) {
 					t.Fatalf("connect to %s:%s: %v, want errors.Is %v", tc.host, tc.port, err, want)
 				}
 			})
+		}
+	})
+
+	t.Run("OriginAndCredential", func(t *testing.T) {
+		t.Parallel()
+		// An Origin no app lists: HTTP 403 before the upgrade, as natively.
+		_, resp, err := websocket.Dial(ctxT(t, 30*time.Second), strict.Wisp, &websocket.DialOptions{
+			HTTPHeader: http.Header{"Origin": {"https://evil.example"}}, Subprotocols: []string{"wisp-v2"}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("upgrade from an unlisted origin: %v (response %v), want 403", err, resp)
+		}
+		app := http.Header{"Origin": {"https://app.example"}}
+		// The secret from the Worker's environment admits the app, whose
+		// loopback exemption then lets it reach the echo server.
+		s := shim.NewStreamSocket(shim.RelayTransport(strict.Wisp, &shim.RelayOptions{AppID: "cred-app", Secret: credSecret, Header: app}))
+		if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+			t.Fatalf("credentialed app: %v", err)
+		}
+		echoOnce(t, s, 64<<10)
+		s.Close()
+		// A wrong secret: the session is refused with CLOSE 0xC0.
+		_, err = wispclient.Dial(ctxT(t, 30*time.Second), strict.Wisp, &wispclient.Options{AppID: "cred-app", Secret: "wrong", Header: app})
+		var he *wispclient.HandshakeError
+		if !errors.As(err, &he) || he.Reason != wisp.ReasonAuthBad {
+			t.Errorf("wrong secret: %v, want a handshake refused with 0xC0", err)
+		}
+		// No credential from an origin only the credentialed app admits: 0xC2.
+		_, err = wispclient.Dial(ctxT(t, 30*time.Second), strict.Wisp, &wispclient.Options{Header: app})
+		if !errors.As(err, &he) || he.Reason != wisp.ReasonAuthRequired {
+			t.Errorf("no credential: %v, want a handshake refused with 0xC2", err)
 		}
 	})
 
