@@ -13,6 +13,10 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 )
 
+// writesNeverBlock is false: a write can wait for the socket, so
+// Session.send leaves frames queued for the writer goroutine to it.
+const writesNeverBlock = false
+
 // dial opens the WebSocket over a cork.Conn, so the writer can coalesce
 // frames (see Session.writeFrames).
 func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {
