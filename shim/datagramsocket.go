@@ -21,7 +21,7 @@ import (
 // net.PacketConn, with ReadFrom; each call returns one whole datagram.
 //
 // Limits: a datagram carries at most 65507 bytes to an IPv4 peer and 65527
-// to an IPv6 peer; larger ones fail with status MessageTooLong.
+// to an IPv6 peer; larger ones fail with status SocketErrorMessageTooLong.
 //
 // Through a relay, every destination is checked by the app's capabilities:
 // a connected socket's once at Connect, an unconnected socket's on every
@@ -67,95 +67,52 @@ func NewDatagramSocket(t Transport) *DatagramSocket { return &DatagramSocket{Tra
 // channel, falling back to the WebSocket if the channel cannot open; else
 // it has no effect.
 type DatagramSocketControl struct {
-	mu            sync.Mutex
-	qos           SocketQualityOfService
-	hopLimit      uint8
-	dontFragment  bool
-	inboundBuffer uint32
-	multicastOnly bool
+	qos           option[SocketQualityOfService]
+	hopLimit      option[uint8]
+	dontFragment  option[bool]
+	inboundBuffer option[uint32]
+	multicastOnly option[bool]
 }
 
 // QualityOfService is the requested quality of service. Default Normal.
-func (c *DatagramSocketControl) QualityOfService() SocketQualityOfService {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.qos
-}
+func (c *DatagramSocketControl) QualityOfService() SocketQualityOfService { return c.qos.get() }
 
 // SetQualityOfService sets the quality of service.
-func (c *DatagramSocketControl) SetQualityOfService(q SocketQualityOfService) {
-	c.mu.Lock()
-	c.qos = q
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetQualityOfService(q SocketQualityOfService) { c.qos.set(q) }
 
 // OutboundUnicastHopLimit is the IP TTL / hop limit of sent datagrams; 0
 // (the default) keeps the system's (usually 64).
-func (c *DatagramSocketControl) OutboundUnicastHopLimit() uint8 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hopLimit
-}
+func (c *DatagramSocketControl) OutboundUnicastHopLimit() uint8 { return c.hopLimit.get() }
 
 // SetOutboundUnicastHopLimit sets the hop limit, 1-255 (0: system default).
-func (c *DatagramSocketControl) SetOutboundUnicastHopLimit(v uint8) {
-	c.mu.Lock()
-	c.hopLimit = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetOutboundUnicastHopLimit(v uint8) { c.hopLimit.set(v) }
 
 // DontFragment reports whether the don't-fragment bit is set. Default false.
-func (c *DatagramSocketControl) DontFragment() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dontFragment
-}
+func (c *DatagramSocketControl) DontFragment() bool { return c.dontFragment.get() }
 
 // SetDontFragment sets the don't-fragment bit: datagrams larger than the
-// path MTU then fail with MessageTooLong instead of being fragmented.
-func (c *DatagramSocketControl) SetDontFragment(v bool) {
-	c.mu.Lock()
-	c.dontFragment = v
-	c.mu.Unlock()
-}
+// path MTU then fail with SocketErrorMessageTooLong instead of being fragmented.
+func (c *DatagramSocketControl) SetDontFragment(v bool) { c.dontFragment.set(v) }
 
 // InboundBufferSizeInBytes is the receive buffer size; 0 (the default)
 // keeps the system's. Through a relay it also bounds the unread datagrams
 // held in this process (default 256 KiB); past it new ones are dropped.
-func (c *DatagramSocketControl) InboundBufferSizeInBytes() uint32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.inboundBuffer
-}
+func (c *DatagramSocketControl) InboundBufferSizeInBytes() uint32 { return c.inboundBuffer.get() }
 
 // SetInboundBufferSizeInBytes sets the receive buffer size.
-func (c *DatagramSocketControl) SetInboundBufferSizeInBytes(v uint32) {
-	c.mu.Lock()
-	c.inboundBuffer = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetInboundBufferSizeInBytes(v uint32) { c.inboundBuffer.set(v) }
 
 // MulticastOnly reports whether the socket shares its port with other
 // sockets (SO_REUSEADDR), as multicast receivers do. Default false.
-func (c *DatagramSocketControl) MulticastOnly() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.multicastOnly
-}
+func (c *DatagramSocketControl) MulticastOnly() bool { return c.multicastOnly.get() }
 
 // SetMulticastOnly asks for a shareable port; it applies to Bind and
 // BindEndpoint.
-func (c *DatagramSocketControl) SetMulticastOnly(v bool) {
-	c.mu.Lock()
-	c.multicastOnly = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetMulticastOnly(v bool) { c.multicastOnly.set(v) }
 
 func (c *DatagramSocketControl) options() (datagramOptions, bool, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return datagramOptions{hopLimit: c.hopLimit, dontFragment: c.dontFragment, inboundBuffer: c.inboundBuffer},
-		c.multicastOnly, c.qos == QualityOfServiceLowLatency
+	return datagramOptions{hopLimit: c.hopLimit.get(), dontFragment: c.dontFragment.get(), inboundBuffer: c.inboundBuffer.get()},
+		c.multicastOnly.get(), c.qos.get() == QualityOfServiceLowLatency
 }
 
 // DatagramSocketInformation describes an open DatagramSocket, mirroring
@@ -245,7 +202,7 @@ func (s *DatagramSocket) Connect(ctx context.Context, host *HostName, service st
 		return wrapErr("connect", addr, err)
 	}
 	opts, _, low := s.control.options()
-	return datagramErr("connect", addr, s.open(ctx, &datagramRequest{
+	return wrapErr("connect", addr, s.open(ctx, &datagramRequest{
 		remoteHost: host.CanonicalName(), remotePort: port, lowLatency: low, opts: opts,
 	}, host, service))
 }
@@ -275,7 +232,7 @@ func (s *DatagramSocket) BindEndpoint(ctx context.Context, localHost *HostName, 
 		}
 	}
 	opts, reuse, low := s.control.options()
-	return datagramErr("bind", addr, s.open(ctx, &datagramRequest{
+	return wrapErr("bind", addr, s.open(ctx, &datagramRequest{
 		local: netip.AddrPortFrom(local, port), reuse: reuse, lowLatency: low, opts: opts,
 	}, nil, ""))
 }
@@ -310,12 +267,9 @@ func (s *DatagramSocket) open(ctx context.Context, req *datagramRequest, host *H
 	}
 	s.conn = c
 	s.info = DatagramSocketInformation{}
-	if la := c.local(); la.IsValid() {
-		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
-	if ra := c.remote(); ra.IsValid() {
-		s.info.RemoteAddress, s.info.RemotePort = hostNameFromAddr(ra.Addr()), strconv.Itoa(int(ra.Port()))
-	} else if host != nil {
+	s.info.LocalAddress, s.info.LocalPort = endpoint(c.local())
+	s.info.RemoteAddress, s.info.RemotePort = endpoint(c.remote())
+	if s.info.RemoteAddress == nil && host != nil {
 		s.info.RemoteAddress, s.info.RemotePort = host, service
 	}
 	start := s.onMsg != nil && !s.loopOn
@@ -372,7 +326,7 @@ func (s *DatagramSocket) readFrom(b []byte) (int, netip.AddrPort, error) {
 	if err == io.EOF {
 		err = net.ErrClosed // a datagram socket has no end of stream
 	}
-	return n, ap, datagramErr("read", "", err)
+	return n, ap, wrapErr("read", "", err)
 }
 
 // Write sends b as one datagram on a connected socket.
@@ -382,7 +336,7 @@ func (s *DatagramSocket) Write(b []byte) (int, error) {
 		return 0, wrapErr("write", "", err)
 	}
 	n, err := c.write(b)
-	return n, datagramErr("write", s.connectedAddr(), err)
+	return n, wrapErr("write", s.connectedAddr(), err)
 }
 
 // WriteTo sends b as one datagram to addr (a *net.UDPAddr, or any net.Addr
@@ -402,7 +356,7 @@ func (s *DatagramSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, wrapErr("write", "", errf("destination %v: %w", addr, ErrInvalidArgument))
 	}
 	n, err := c.writeTo(b, ap)
-	return n, datagramErr("write", ap.String(), err)
+	return n, wrapErr("write", ap.String(), err)
 }
 
 // GetOutputStream returns a writer whose every Write sends one datagram to
@@ -446,7 +400,7 @@ func (w *datagramWriter) Write(b []byte) (int, error) {
 	} else {
 		n, err = w.c.writeToHost(w.ctx, b, w.host.CanonicalName(), w.port)
 	}
-	return n, datagramErr("write", w.addr, err)
+	return n, wrapErr("write", w.addr, err)
 }
 
 // JoinMulticastGroup joins a multicast group (an IP address HostName), so
@@ -464,7 +418,7 @@ func (s *DatagramSocket) JoinMulticastGroup(ctx context.Context, group *HostName
 	if err != nil {
 		return wrapErr("join", "", err)
 	}
-	return datagramErr("join", g.String(), c.join(ctx, g))
+	return wrapErr("join", g.String(), c.join(ctx, g))
 }
 
 // Close closes the socket, ending any MessageReceived delivery.
@@ -479,7 +433,7 @@ func (s *DatagramSocket) Close() error {
 	if c == nil {
 		return nil
 	}
-	return datagramErr("close", "", c.close())
+	return wrapErr("close", "", c.close())
 }
 
 // LocalAddr is the socket's local address (through a relay: the relay's),

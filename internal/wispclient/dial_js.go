@@ -12,6 +12,9 @@ import (
 // than copying its frame to queue it behind them.
 const writesNeverBlock = true
 
+// canWebSocketPing: browser JS cannot send WebSocket pings.
+const canWebSocketPing = false
+
 // dial opens the browser's WebSocket, which sets Origin and every other
 // handshake header itself and does its own framing (no cork.Conn). It is
 // wsmsg's binding of the browser's WebSocket, not coder/websocket's js

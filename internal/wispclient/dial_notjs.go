@@ -17,6 +17,10 @@ import (
 // Session.send leaves frames queued for the writer goroutine to it.
 const writesNeverBlock = false
 
+// canWebSocketPing: natively the session can check a server without
+// ExtLiveness with WebSocket pings.
+const canWebSocketPing = true
+
 // dial opens the WebSocket over a cork.Conn, so the writer can coalesce
 // frames (see Session.writeFrames).
 func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {

@@ -5,6 +5,7 @@ package wsmsg
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -275,6 +276,12 @@ func truncateReason(reason string) string {
 		n--
 	}
 	return reason[:n]
+}
+
+// Ping fails: JavaScript cannot send WebSocket pings (the browser answers
+// the server's).
+func (c *Conn) Ping(ctx context.Context) error {
+	return errors.New("websocket: a browser cannot send pings")
 }
 
 // CloseNow closes the connection without waiting for the server.
