@@ -386,7 +386,8 @@ type browserTable struct {
 
 // runBrowserTable measures every client of the Chromium table in one
 // browser: rounds rounds, the clients interleaved in each, median shown.
-func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *browserTable {
+func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *browserTable {
+	relayURL := relay.url
 	t := &browserTable{c: c}
 	for r := range t.cells {
 		for col := range t.cells[r] {
@@ -496,7 +497,7 @@ func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *b
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
 	progress("Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
-	t.cells[browDgram][bcolGo] = b.dgramRow(c, relayURL)
+	t.cells[browDgram][bcolGo] = b.dgramRow(c, relay)
 	return t
 }
 

@@ -165,7 +165,7 @@ func run() error {
 	case relaySrv == nil:
 		fmt.Println("\nChromium table: not measured (no relay)")
 	default:
-		fmt.Println(runBrowserTable(tmp, &c, relaySrv.url, echo.port()).render())
+		fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port()).render())
 	}
 	return nil
 }
