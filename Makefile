@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-integration clean
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -36,6 +36,7 @@ edge:
 
 deps:
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	./scripts/install-npm.sh
 
 bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
@@ -45,18 +46,45 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-integration
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration
+
+# Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
+# commands in subprocesses. Go's test cache cannot see a subprocess's inputs
+# (web/app.js, the wasm build's _js.go files...), so these always run
+# (-count=1) instead of replaying an old pass; every other package may be
+# cached. Add a package here when its tests start such a subprocess.
+UNCACHED_TEST_PKGS := ./internal/e2e/ ./internal/cmd/wasmbrowser/ ./wasm/
+MODULE := $(shell $(GO) list -m)
+# The others, as a shell expression (evaluated where used).
+CACHED_TEST_PKGS = $$($(GO) list ./... | grep -v -x -F $(foreach p,$(UNCACHED_TEST_PKGS),-e $(MODULE)/$(patsubst ./%/,%,$(p))))
+NATIVE_TEST_ENV := CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1
 
 # Native tests, with the race detector (which needs cgo).
 test-native:
-	CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1 \
-		$(GO) test -race -timeout 600s ./...
+	$(NATIVE_TEST_ENV) $(GO) test -race -timeout 600s $(CACHED_TEST_PKGS)
+	$(NATIVE_TEST_ENV) $(GO) test -race -count=1 -timeout 600s $(UNCACHED_TEST_PKGS)
 
 test-wasm-node:
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" $(WASM_UNIT_SKIP) $(WASM_UNIT_PKGS)
 
+# Every browser package runs in headless Chromium and in headless Firefox.
+BROWSERS := chromium firefox
 test-wasm-browser: bin/wasmbrowser
-	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS)
+	@set -e; for b in $(BROWSERS); do \
+		echo "== wasm unit tests in $$b"; \
+		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
+	done
+
+# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
+# against a real relay process and real loopback servers; tsc on
+# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+test-jsapi: wasm
+	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
+	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
 
 # Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
 # shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
@@ -80,11 +108,14 @@ test-integration:
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s

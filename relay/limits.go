@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"golang.org/x/time/rate"
 
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -194,46 +192,6 @@ func (s *Server) throttle(ctx context.Context, done <-chan struct{}, sl *session
 		r.Cancel()
 		return net.ErrClosed
 	}
-}
-
-// keepalive pings the client every interval and ends the session when a
-// ping goes unanswered, or when the session has had no streams and no
-// traffic for idle.
-func (s *session) keepalive(interval, idle time.Duration) {
-	t := time.NewTicker(min(interval, idle))
-	defer t.Stop()
-	lastPing := time.Now()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			if s.openStreams() == 0 && now.Sub(time.Unix(0, s.lastActive.Load())) >= idle {
-				s.log.Info("relay: closing idle session", "idle", idle)
-				s.conn.Close(websocket.StatusGoingAway, "idle")
-				return
-			}
-			if now.Sub(lastPing) < interval {
-				continue
-			}
-			lastPing = now
-			ctx, cancel := context.WithTimeout(s.ctx, interval)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil && s.ctx.Err() == nil {
-				s.log.Info("relay: keepalive ping unanswered; closing session", "err", err)
-				s.conn.CloseNow()
-				return
-			}
-		}
-	}
-}
-
-// openStreams counts the session's TCP and UDP streams and listeners.
-func (s *session) openStreams() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.streams) + len(s.listeners) + len(s.udpTable())
 }
 
 // refuseThrottled tells the client a stream was over a limit.

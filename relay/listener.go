@@ -35,29 +35,10 @@ func (s *session) openListener(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
 		return
 	}
-	max := 0
-	if s.app != nil && s.app.Listen != nil {
-		max = s.app.Listen.maxListeners()
-	}
-	s.mu.Lock()
-	switch {
-	case s.streams[id] != nil || s.listeners[id] != nil:
-		s.mu.Unlock()
-		s.log.Info("relay: LISTEN on an id in use", "listener", id)
-		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
-		return
-	case max > 0 && len(s.listeners) >= max:
-		s.mu.Unlock()
-		s.log.Info("relay: bind denied", "listener", id, "reason", "too_many_listeners", "max", max)
-		s.write(wisp.AppendClose(nil, id, wisp.ReasonThrottled))
-		return
-	case s.closing:
-		s.mu.Unlock()
-		return
-	}
 	l := &listener{s: s, id: id, flags: req.Flags}
-	s.listeners[id] = l
-	s.mu.Unlock()
+	if _, ok := s.register(id, member{ln: l}); !ok {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -83,8 +64,8 @@ func (l *listener) run(req wisp.Listen) {
 	l.mu.Unlock()
 	bound := addrPort(ln.Addr())
 	reach := wisp.Listening{Bound: bound, ReachablePort: bound.Port()}
-	if h := s.app.Listen.PublicHost; h != "" {
-		reach.ReachableHost = h
+	if lc := s.app().listen(); lc != nil && lc.PublicHost != "" {
+		reach.ReachableHost = lc.PublicHost
 	} else if !bound.Addr().IsUnspecified() {
 		reach.ReachableHost = bound.Addr().String()
 	}
@@ -101,7 +82,8 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		s.log.Info("relay: bind denied", append([]any{"listener", l.id, "host", req.Host, "port", req.Port, "reason", reason}, args...)...)
 		return nil, r
 	}
-	app := s.app
+	as := s.app()
+	app := as.cfg
 	switch {
 	case app == nil:
 		return deny(policy.ReasonNoApp.String(), wisp.ReasonBlocked)
@@ -130,7 +112,7 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 	if req.Port != 0 && !lc.portAllowed(req.Port) {
 		return deny("listen_port_not_allowed", wisp.ReasonBlocked)
 	}
-	if err := s.srv.engine.CheckAddr(app.App(), policy.OpBind, netip.AddrPortFrom(addr, req.Port)); err != nil {
+	if err := s.srv.engine.CheckAddr(as.policy, policy.OpBind, netip.AddrPortFrom(addr, req.Port)); err != nil {
 		var pe *policy.Error
 		errors.As(err, &pe)
 		return deny(pe.Reason.String(), wisp.ReasonBlocked)
@@ -144,7 +126,7 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		if b == nil {
 			b = &net.ListenConfig{KeepAlive: -1} // set per connection from the flags
 		}
-		return b.Listen(s.ctx, network, netip.AddrPortFrom(addr, port).String())
+		return b.Listen(s.dials, network, netip.AddrPortFrom(addr, port).String())
 	}
 	var ln net.Listener
 	var err error
@@ -207,7 +189,6 @@ func trimBrackets(h string) string {
 
 func (l *listener) acceptLoop(ln net.Listener) {
 	s := l.s
-	app := s.app.App()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -222,7 +203,8 @@ func (l *listener) acceptLoop(ln net.Listener) {
 			return
 		}
 		peer := addrPort(c.RemoteAddr())
-		if err := s.srv.engine.CheckAddr(app, policy.OpAccept, peer); err != nil {
+		// The current config decides each accept: a reload applies at once.
+		if err := s.srv.engine.CheckAddr(s.app().policy, policy.OpAccept, peer); err != nil {
 			var pe *policy.Error
 			errors.As(err, &pe)
 			s.log.Info("relay: accept denied", "listener", l.id, "peer", peer.String(), "reason", pe.Reason.String())
@@ -233,15 +215,22 @@ func (l *listener) acceptLoop(ln net.Listener) {
 			tc.SetNoDelay(l.flags&wisp.ListenNoDelay != 0)
 			tc.SetKeepAlive(l.flags&wisp.ListenKeepAlive != 0)
 		}
-		st := s.addRelayStream()
-		if st == nil {
+		// An inbound connection is a stream like any other: it passes the
+		// same admission (the session's, the app's and the relay's limits).
+		st := newTCPStream(s, 0)
+		release, ok := s.register(0, member{tcp: st})
+		if !ok {
 			c.Close()
-			return
+			if l.isClosed() {
+				return
+			}
+			continue
 		}
 		first := wisp.AppendAccepted(nil, st.id, wisp.Accepted{Listener: l.id, Remote: peer, Local: addrPort(c.LocalAddr())})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			st.serve(c, first)
 		}()
 	}
@@ -265,32 +254,5 @@ func (l *listener) close() {
 	}
 }
 
-// addRelayStream registers a relay-initiated stream under a fresh id with
-// the high bit set; nil when the session is closing.
-func (s *session) addRelayStream() *tcpStream {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	for {
-		s.nextRelayID = (s.nextRelayID + 1) &^ wisp.RelayStreamBit
-		id := s.nextRelayID | wisp.RelayStreamBit
-		if s.nextRelayID != 0 && s.streams[id] == nil {
-			st := newTCPStream(s, id)
-			s.streams[id] = st
-			return st
-		}
-	}
-}
-
 // dropListener removes l from the table; false if it was no longer there.
-func (s *session) dropListener(l *listener) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.listeners[l.id] == l {
-		delete(s.listeners, l.id)
-		return true
-	}
-	return false
-}
+func (s *session) dropListener(l *listener) bool { return s.unregister(l.id, member{ln: l}) }

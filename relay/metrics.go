@@ -18,6 +18,13 @@ type metrics struct {
 	throttled      atomic.Int64
 	bandwidthWaits atomic.Int64 // reads or writes delayed by an app's bytesPerSecond
 	decisions      policy.Counters
+	handshakes     [numCauses]atomic.Int64 // failed handshakes by cause
+	deadPeers      atomic.Int64            // sessions ended by an unanswered ping
+}
+
+func (m *metrics) handshakeFailed(c handshakeCause) {
+	m.sessionsDenied.Add(1)
+	m.handshakes[c].Add(1)
 }
 
 // recordDecision logs a policy decision once and counts it. Installed as
@@ -49,6 +56,11 @@ func (s *Server) MetricsHandler() http.Handler {
 		counter("sockshim_streams_opened_total", "Streams admitted.", m.streamsOpened.Load())
 		counter("sockshim_throttled_total", "Sessions or streams refused for a limit (CLOSE 0x49).", m.throttled.Load())
 		counter("sockshim_bandwidth_waits_total", "Reads or writes delayed by an app's bandwidth limit.", m.bandwidthWaits.Load())
+		counter("sockshim_dead_peers_total", "Sessions ended because the client did not answer a keepalive ping.", m.deadPeers.Load())
+		fmt.Fprintf(w, "# HELP sockshim_handshake_failures_total Wisp handshakes that failed, by cause.\n# TYPE sockshim_handshake_failures_total counter\n")
+		for c := range numCauses {
+			fmt.Fprintf(w, "sockshim_handshake_failures_total{cause=%q} %d\n", c.String(), m.handshakes[c].Load())
+		}
 		fmt.Fprintf(w, "# HELP sockshim_policy_decisions_total Policy decisions by reason.\n# TYPE sockshim_policy_decisions_total counter\n")
 		for _, r := range policy.Reasons() {
 			fmt.Fprintf(w, "sockshim_policy_decisions_total{reason=%q} %d\n", r.String(), m.decisions.Load(r))

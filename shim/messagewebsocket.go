@@ -27,63 +27,40 @@ type MessageWebSocket struct {
 type MessageWebSocketControl struct {
 	WebSocketControl
 
-	msgMu   sync.Mutex
-	msgType SocketMessageType
-	maxSize uint32
-	mode    MessageWebSocketReceiveMode
+	msgType option[SocketMessageType]
+	maxSize option[uint32] // 0: DefaultMaxMessageSize
+	mode    option[MessageWebSocketReceiveMode]
 }
 
 // DefaultMaxMessageSize is MaxMessageSize's default: 32 MiB.
 const DefaultMaxMessageSize = 32 << 20
 
 // MessageType returns the type of messages Send sends. Default Binary.
-func (c *MessageWebSocketControl) MessageType() SocketMessageType {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.msgType
-}
+func (c *MessageWebSocketControl) MessageType() SocketMessageType { return c.msgType.get() }
 
 // SetMessageType sets the type of messages Send sends (it may change
 // between sends).
-func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) {
-	c.msgMu.Lock()
-	c.msgType = t
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) { c.msgType.set(t) }
 
 // MaxMessageSize returns the largest message accepted; a larger one closes
 // the connection with 1009 (message too big). Default 32 MiB.
 func (c *MessageWebSocketControl) MaxMessageSize() uint32 {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	if c.maxSize == 0 {
-		return DefaultMaxMessageSize
+	if n := c.maxSize.get(); n != 0 {
+		return n
 	}
-	return c.maxSize
+	return DefaultMaxMessageSize
 }
 
 // SetMaxMessageSize sets the largest message accepted. Set it before
 // Connect.
-func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) {
-	c.msgMu.Lock()
-	c.maxSize = n
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) { c.maxSize.set(n) }
 
 // ReceiveMode returns whether MessageReceived fires per message or per
 // fragment. Default FullMessage.
-func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.mode
-}
+func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode { return c.mode.get() }
 
 // SetReceiveMode sets the receive mode. Set it before Connect.
-func (c *MessageWebSocketControl) SetReceiveMode(m MessageWebSocketReceiveMode) {
-	c.msgMu.Lock()
-	c.mode = m
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetReceiveMode(m MessageWebSocketReceiveMode) { c.mode.set(m) }
 
 // MessageWebSocketMessageReceivedEventArgs is one delivery, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.messagewebsocketmessagereceivedeventargs.

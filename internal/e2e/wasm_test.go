@@ -32,9 +32,11 @@ func TestWasmNode(t *testing.T) {
 	wasmTest(t, execCmd, wasmEnv(t), "")
 }
 
-func TestWasmChromium(t *testing.T) {
+// TestWasmBrowser runs internal/e2e/wasmtest in headless Chromium and
+// Firefox.
+func TestWasmBrowser(t *testing.T) {
 	t.Parallel()
-	_, err := chromiumPath()
-	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
-	wasmTest(t, buildRunner(t), wasmEnv(t), "")
+	eachBrowser(t, func(t *testing.T, browser, execCmd string) {
+		wasmTest(t, execCmd, wasmEnv(t), "")
+	})
 }
