@@ -50,6 +50,9 @@ type AppConfig struct {
 	// Limits bound the app's sessions, streams and bandwidth; zero fields
 	// mean the defaults documented on Limits.
 	Limits Limits `json:"limits"`
+	// Broker bounds the sockets the relay holds for the app between its
+	// sessions (broker.go); zero fields mean its defaults.
+	Broker BrokerConfig `json:"broker"`
 
 	caps policy.Capabilities
 }
@@ -176,6 +179,9 @@ func (c *Config) validate() error {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 			a.caps |= cp
+		}
+		if err := a.Broker.validate(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
 		if err := a.Limits.validate(); err != nil {
 			return fmt.Errorf("%s: limits: %w", where, err)

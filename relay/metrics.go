@@ -114,6 +114,7 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. 3 days
 	})
 	reg.MustRegister(m.dialSeconds, m.sessionSeconds)
+	s.broker.register(reg) // broker.go
 	return reg
 }
 

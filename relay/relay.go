@@ -92,6 +92,7 @@ type Server struct {
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
+	broker       *broker              // broker.go
 	dcDatagrams  atomic.Int64         // datagrams received from clients on data channels
 
 	mu       sync.Mutex
@@ -147,6 +148,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = &e
 	s.dialer = s.opts.Dialer
+	s.broker = newBroker(s)
 	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {

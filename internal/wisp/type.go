@@ -79,6 +79,8 @@ var typeNames = map[Type]string{
 	TypeBind: "BIND", TypeDatagram: "DATAGRAM", TypeDatagramTo: "DATAGRAM_TO",
 	TypeUDPOptions: "UDP_OPTIONS", TypeJoin: "JOIN", TypeUDPResult: "UDP_RESULT",
 	TypeSignal: "SIGNAL", TypePing: "PING", TypePong: "PONG",
+	TypeTransfer: "TRANSFER", TypeTransferred: "TRANSFERRED", TypeUnread: "UNREAD", // broker.go
+	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM",
 }
 
 // String is the packet type's name in docs/PROTOCOL.md ("CONNECT",

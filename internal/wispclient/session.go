@@ -101,6 +101,7 @@ type Session struct {
 	ids    map[uint32]entry // every stream, UDP socket and listener (ids.go)
 	nextID uint32
 	dg     datagramState // the WebRTC peer (rtc.go)
+	brk    brokerState   // the socket broker's requests (broker.go)
 }
 
 // Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
@@ -230,6 +231,7 @@ func (s *Session) sendInfo(ctx context.Context, o *Options) error {
 		wisp.Extension{ID: wisp.ExtFlowControl, Payload: wisp.AppendFlowControlInfo(nil, wisp.FlowControlInfo{Window: o.Window})},
 		wisp.Extension{ID: wisp.ExtListen},
 		wisp.Extension{ID: wisp.ExtLiveness},
+		wisp.Extension{ID: wisp.ExtBroker},
 	)
 	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
 		pw, err := wisp.AppendPassword(nil, wisp.Password{User: o.AppID, Password: o.Secret})
@@ -401,6 +403,10 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.lastRecv.Store(time.Now().UnixNano())
+		if p.Type == wisp.TypeTransferred || p.Type == wisp.TypeHeld {
+			s.brokerPacket(&p) // broker.go
+			continue
+		}
 		if p.StreamID == 0 {
 			switch p.Type {
 			case wisp.TypeClose:
