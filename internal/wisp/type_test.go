@@ -16,6 +16,8 @@ func TestTypeString(t *testing.T) {
 		{TypeBind, "BIND"}, {TypeDatagram, "DATAGRAM"}, {TypeDatagramTo, "DATAGRAM_TO"},
 		{TypeUDPOptions, "UDP_OPTIONS"}, {TypeJoin, "JOIN"}, {TypeUDPResult, "UDP_RESULT"},
 		{TypeSignal, "SIGNAL"}, {TypePing, "PING"}, {TypePong, "PONG"},
+		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
+		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {
