@@ -10,14 +10,14 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi bench-jsapi clean
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration bench-jsapi clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -46,7 +46,7 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration
 
 # Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
 # commands in subprocesses. Go's test cache cannot see a subprocess's inputs
@@ -95,20 +95,35 @@ bench-jsapi: wasm
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	node test/jsapi/bench.mjs
 
+# Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
+# shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
+# natively and as wasm in Chromium, through a relay. integration/ is a
+# module of its own, so its dependencies stay out of the main go.mod.
+# -count=1: the tests build the wasm scenarios and the browser runner in
+# subprocesses, which the test cache cannot see.
+test-integration:
+	./scripts/install-servers.sh
+	./scripts/install-chromium.sh
+	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
+	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
+		$(GO) test -race -count=1 -timeout 300s ./...
+
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
-	internal/policy:FuzzParsePortRange
+	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
