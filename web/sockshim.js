@@ -202,7 +202,13 @@ async function workerBackend(config) {
       else if (m[0] === "failed") reject(fromGo(m[2]));
     };
   });
-  const version = await started;
+  let version;
+  try {
+    version = await started;
+  } catch (e) {
+    w.terminate();
+    throw e;
+  }
   w.onerror = (e) => console.error("sockshim worker:", e.message);
   w.onmessage = (e) => {
     const m = e.data;
@@ -219,11 +225,11 @@ async function workerBackend(config) {
     w.postMessage(["call", req, op, args]);
   });
   b.write = (id, bytes) => {
-    const copy = bytes.slice(); // one copy, whose buffer moves to the Worker
+    const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
     w.postMessage(["write", id, copy.buffer], [copy.buffer]);
   };
   b.send = (id, bytes, host, port) => {
-    const copy = bytes.slice();
+    const copy = new Uint8Array(bytes);
     w.postMessage(["send", id, copy.buffer, host, port], [copy.buffer]);
   };
   b.pull = (id, n) => w.postMessage(["pull", id, n]);
