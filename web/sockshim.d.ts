@@ -99,6 +99,12 @@ export interface TCPSocketInfo extends SocketInfo {
   bytesQueued: number;
   /** Milliseconds since the socket opened. */
   openMs: number;
+  /**
+   * WinRT's BandwidthStatistics as measured in this tab: what the socket moved
+   * through the tunnel, in bits per second, over the interval since the
+   * previous info() call (since open, the first time).
+   */
+  bandwidthStatistics: { inboundBitsPerSecond: number; outboundBitsPerSecond: number; intervalMs: number };
 }
 
 export interface UDPSocketInfo extends SocketInfo {

@@ -92,11 +92,19 @@ for (const worker of [true, false]) {
           w.write(chunk);
         }
         const got = await reading;
+        const bw = (await s.info()).bandwidthStatistics;
+        const idle = (await s.info()).bandwidthStatistics;
         await s.close();
-        return got;
+        return { ...got, bw, idle };
       });
       assert.equal(r.n, 16 << 20);
       assert.equal(r.bad, 0);
+      // bandwidthStatistics: since open, then (nothing moved) since the previous info().
+      assert.ok(r.bw.inboundBitsPerSecond > 0 && r.bw.outboundBitsPerSecond > 0, JSON.stringify(r.bw));
+      const expected = (16 << 20) * 8 / (r.bw.intervalMs / 1000);
+      assert.ok(Math.abs(r.bw.inboundBitsPerSecond - expected) < expected * 0.01, JSON.stringify(r.bw));
+      assert.equal(r.idle.inboundBitsPerSecond, 0);
+      assert.equal(r.idle.outboundBitsPerSecond, 0);
     });
 
     test("half-close: closing the writable sends FIN, reading goes on to EOF, then closed resolves", async () => {
