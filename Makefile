@@ -105,7 +105,7 @@ test-jsapi: wasm
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
 	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
-	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-concurrency=2 --test-timeout=240000 *.test.mjs
 
 # The JS API beside the wisp-js client in one Chromium (bare DevTools pipe),
 # bulk echo and 64-byte round trips; a quick check, not the bench's table.
