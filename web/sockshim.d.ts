@@ -222,7 +222,7 @@ export interface Sockshim {
   readonly version: string;
   /** Calls f for each diagnostic the instance logs (also console.info); returns a function that stops it. */
   onLog(f: (message: string) => void): () => void;
-  /** Stops the instance's Worker, and every socket with it. */
+  /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. If the wasm exits or the Worker fails, the same happens by itself. */
   terminate(): void;
 }
 

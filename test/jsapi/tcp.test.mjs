@@ -397,6 +397,26 @@ for (const worker of [true, false]) {
   });
 }
 
+for (const worker of [true, false]) {
+  test(`terminate() (${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
+    const page = await instancePage(env, { worker });
+    const r = await page.evaluate(async ({ srv }) => {
+      const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
+      const o = await s.opened;
+      const read = o.readable.getReader().read();
+      S.terminate();
+      return {
+        read: await T.rejects(read),
+        closed: await T.rejects(s.closed),
+        next: await T.rejects(new S.TCPSocket(srv.echo.host, srv.echo.port).opened),
+      };
+    }, { srv: env.srv });
+    for (const k of ["read", "closed", "next"]) assert.equal(r[k].name, "NetworkError", `${k}: ${JSON.stringify(r[k])}`);
+    assert.match(r.read.message, /terminated/);
+    await page.close();
+  });
+}
+
 describe("relay credentials (Wisp password extension)", () => {
   test("no credential: the anonymous app may not reach loopback (NotAllowedError, accessDenied)", async () => {
     const page = await instancePage(env, { appId: undefined, secret: undefined });
