@@ -14,7 +14,6 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 type session struct {
@@ -211,12 +210,7 @@ func (s *session) refuse(ctx context.Context, r wisp.CloseReason) {
 func (s *session) readLoop() error {
 	// One reused buffer for every message (coder/websocket's Read grows a
 	// fresh one per message); payloads that outlive it are copied once.
-	var rd interface {
-		Read(context.Context) (websocket.MessageType, []byte, error)
-	} = s.conn // a MessageConn of the edge (msgconn.go)
-	if c, ok := s.conn.(*websocket.Conn); ok {
-		rd = wsmsg.NewReader(c)
-	}
+	rd := messageReader(s.conn)
 	for {
 		typ, b, err := rd.Read(s.ctx)
 		if err != nil {
