@@ -22,10 +22,11 @@ import (
 //
 //   - Receiving: a JavaScript listener (not a js.FuncOf) queues each
 //     message's ArrayBuffer. Go is called back only when its reader is
-//     parked waiting and the queue was empty; it then drains the queue
-//     without further callbacks, one call per message that copies the
-//     message straight into a pooled Go buffer (one copy, no allocation, no
-//     js.Value per message).
+//     parked waiting, from a task posted behind the message events already
+//     queued (about three messages per callback in the bulk echo); it
+//     drains the queue without further callbacks, one call per message
+//     that copies the message straight into a pooled Go buffer (one copy,
+//     no allocation, no js.Value per message).
 //   - Sending: one call per message; the browser's send copies the bytes
 //     straight out of Go memory (one copy, no Uint8Array allocated).
 //
@@ -72,24 +73,17 @@ const enc = new TextEncoder();
 const g = {waiting: false, open: false, closed: false, code: 0, reason: "", clean: false, dead: false};
 ws.binaryType = "arraybuffer";
 ws.addEventListener("open", () => { g.open = true; if (!g.dead) wake(0); });
-// Waking the reader: a message that comes soon after the reader's last
-// turn ended (a busy link: more are likely queued behind it) wakes it from
-// a task posted behind the message events already queued, so that one
-// callback drains them all; a message on a quiet link wakes it at once,
-// without the posted task's latency.
+// The reader is woken from a task posted behind the message events that
+// are already queued, so that one callback drains them all. (Waking it at
+// once when the link had been quiet for 100 µs measured no better round
+// trip and a worse bulk echo: a callback per message.)
 const mc = new MessageChannel();
-let turnEnd = 0;
-const run = () => {
-	if (g.dead) return;
-	wake(0);
-	turnEnd = performance.now();
-};
-mc.port1.onmessage = run;
+mc.port1.onmessage = () => { if (!g.dead) wake(0); };
 ws.addEventListener("message", (e) => {
 	q.push(typeof e.data === "string" ? {t: enc.encode(e.data)} : e.data);
 	if (!g.waiting) return;
 	g.waiting = false;
-	if (performance.now() - turnEnd < 100) mc.port2.postMessage(null); else run();
+	mc.port2.postMessage(null);
 });
 const closed = (code, reason, clean) => {
 	if (g.dead) return;
