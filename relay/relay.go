@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -72,6 +73,9 @@ type Options struct {
 	// WebRTC enables data channels for DatagramSockets (webrtc.go); nil
 	// means off.
 	WebRTC *WebRTCOptions
+	// Edge, if not nil, runs the relay as the Cloudflare Workers build does
+	// (msgconn.go); nil means the native relay.
+	Edge *EdgeOptions
 }
 
 // Server is a relay. Use Handler to serve it.
@@ -83,6 +87,7 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
+	registry     *prometheus.Registry
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
@@ -142,6 +147,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = &e
 	s.dialer = s.opts.Dialer
+	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {
 		cfg = &Config{}
@@ -149,10 +155,6 @@ func New(opts *Options) *Server {
 	s.cfg.Store(cfg)
 	return s
 }
-
-// SetConfig replaces the app policy. Open sessions keep the app they
-// authenticated as; new sessions and streams use the new config.
-func (s *Server) SetConfig(c *Config) { s.cfg.Store(c) }
 
 // Config returns the current app policy.
 func (s *Server) Config() *Config { return s.cfg.Load() }

@@ -14,12 +14,11 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 type session struct {
 	srv       *Server
-	conn      *websocket.Conn
+	conn      MessageConn
 	out       *cork.Conn // under conn's writer; nil when the server could not hijack
 	origin    string
 	hasOrigin bool
@@ -30,7 +29,9 @@ type session struct {
 
 	// appState is the session's app as the current config has it: set by
 	// the handshake, replaced by each reload (reload.go).
-	appState atomic.Pointer[appState]
+	appState   atomic.Pointer[appState]
+	reloadMu   sync.Mutex
+	seenConfig *Config // the config appState was decided under; nil until the handshake is done
 
 	ctx         context.Context // ends when the session does
 	cancel      context.CancelFunc
@@ -48,7 +49,7 @@ type session struct {
 	lastActive     atomic.Int64   // unix nanoseconds of the last message read
 }
 
-func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
+func newSession(srv *Server, conn MessageConn, origin string, hasOrigin bool, remote string) *session {
 	s := &session{
 		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
 		v2:  conn.Subprotocol() == "wisp-v2",
@@ -82,7 +83,8 @@ func (s *session) run() {
 	// Every way out, a failed handshake's included, releases the socket:
 	// coder/websocket never closes a hijacked connection by itself.
 	defer s.conn.CloseNow()
-	if cause, err := s.handshake(); err != nil {
+	cfg := s.srv.Config()
+	if cause, err := s.handshake(cfg); err != nil {
 		s.srv.metrics.handshakeFailed(cause)
 		s.log.Info("relay: session refused", "cause", cause.String(), "err", err)
 		return
@@ -91,9 +93,17 @@ func (s *session) run() {
 	s.srv.metrics.sessionsTotal.Add(1)
 	s.srv.metrics.sessionsOpen.Add(1)
 	defer s.srv.metrics.sessionsOpen.Add(-1)
+	began := time.Now()
+	defer func() { s.srv.metrics.sessionSeconds.Observe(time.Since(began).Seconds()) }()
 	s.lastActive.Store(time.Now().UnixNano())
 	s.log = s.log.With("app", s.app().id())
 	s.log.Debug("relay: session open", "v2", s.v2)
+	s.reloadMu.Lock()
+	s.seenConfig = cfg
+	s.reloadMu.Unlock()
+	if now := s.srv.Config(); now != cfg {
+		s.reload(now) // a reload came during the handshake
+	}
 	go s.keepalive(s.srv.opts.PeerTimeout, s.srv.opts.IdleTimeout)
 	err := s.readLoop()
 	s.closeAll()
@@ -122,7 +132,7 @@ func (c handshakeCause) String() string { return causeNames[c] }
 
 // handshake runs the Wisp v2 INFO exchange (v1: none) and admits the
 // session; everything it writes and reads is bounded by HandshakeTimeout.
-func (s *session) handshake() (handshakeCause, error) {
+func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
 	defer cancel()
 	ioCause := func(err error) handshakeCause {
@@ -131,10 +141,9 @@ func (s *session) handshake() (handshakeCause, error) {
 		}
 		return causeHangup
 	}
-	cfg := s.srv.Config()
 	if s.v2 {
 		offer, required := cfg.wantsCredential(s.origin, s.hasOrigin)
-		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required})
+		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required, Profile: s.srv.edgeProfile()})
 		if err := s.writeCtx(ctx, wisp.Append(nil, &wisp.Packet{Type: wisp.TypeInfo, Info: server})); err != nil {
 			return ioCause(err), fmt.Errorf("sending INFO: %w", err)
 		}
@@ -174,6 +183,9 @@ func (s *session) handshake() (handshakeCause, error) {
 		return causeThrottled, fmt.Errorf("app %q has too many sessions", app.ID)
 	}
 	s.appState.Store(newAppState(app))
+	if e := s.srv.opts.Edge; e != nil && e.MaxStreamsPerSession > 0 {
+		sl.limits.MaxStreamsPerSession = min(sl.limits.MaxStreamsPerSession, e.MaxStreamsPerSession)
+	}
 	s.limits, s.releaseSession = sl, release
 	if err := s.writeCtx(ctx, wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
 		release()
@@ -198,7 +210,7 @@ func (s *session) refuse(ctx context.Context, r wisp.CloseReason) {
 func (s *session) readLoop() error {
 	// One reused buffer for every message (coder/websocket's Read grows a
 	// fresh one per message); payloads that outlive it are copied once.
-	rd := wsmsg.NewReader(s.conn)
+	rd := messageReader(s.conn)
 	for {
 		typ, b, err := rd.Read(s.ctx)
 		if err != nil {
@@ -234,6 +246,10 @@ func (s *session) route(p *wisp.Packet) {
 		s.connect(p)
 		return
 	case wisp.TypeBind:
+		if s.srv.opts.Edge != nil {
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid)) // not offered (msgconn.go)
+			return
+		}
 		s.bindUDP(p)
 		return
 	case wisp.TypeListen:
@@ -305,9 +321,10 @@ func (s *session) connect(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
 	}
-	switch p.StreamType {
-	case wisp.StreamTCP:
-	case wisp.StreamUDP:
+	relayTLS := p.StreamType == wisp.StreamTLS && s.srv.opts.Edge != nil // msgconn.go
+	switch {
+	case p.StreamType == wisp.StreamTCP, relayTLS:
+	case p.StreamType == wisp.StreamUDP && s.srv.opts.Edge == nil:
 		s.connectUDP(p)
 		return
 	default:
@@ -320,6 +337,7 @@ func (s *session) connect(p *wisp.Packet) {
 		return
 	}
 	st := newTCPStream(s, p.StreamID)
+	st.relayTLS = relayTLS
 	release, ok := s.register(p.StreamID, member{tcp: st})
 	if !ok {
 		return

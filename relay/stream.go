@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -44,9 +45,10 @@ const readBufSize = 64 << 10
 // drained the TCP write side is shut (CloseWrite). Destination EOF sends FIN.
 // When both directions are done the relay sends CLOSE (voluntary).
 type tcpStream struct {
-	s   *session
-	id  uint32
-	cap uint32
+	s        *session
+	id       uint32
+	cap      uint32
+	relayTLS bool // StreamTLS: the edge dialer does TLS (msgconn.go)
 
 	queue       chan []byte   // client DATA waiting for TCP
 	received    uint32        // touched only by the session reader
@@ -183,6 +185,7 @@ func (st *tcpStream) writeNow(b []byte) []byte {
 		return b // not open yet, or the pump must pace it
 	}
 	n, err := sock.tryWrite(b)
+	st.s.srv.metrics.bytesToDest.Add(int64(n))
 	if err != nil {
 		st.abort(reasonFor(err, st.s.ext.Sockshim))
 		return nil
@@ -273,7 +276,9 @@ func (st *tcpStream) abort(r wisp.CloseReason) {
 func (st *tcpStream) run(host string, port uint16) {
 	s := st.s
 	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
+	start := time.Now()
 	conn, err := st.dial(ctx, host, port)
+	s.srv.metrics.dialSeconds.Observe(time.Since(start).Seconds())
 	cancel()
 	if err != nil {
 		st.abort(reasonFor(err, s.ext.Sockshim))
@@ -314,15 +319,19 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Conn, error) {
 	s := st.s
 	app := s.app().policy // the current config's view: a reload applies to the next stream
-	target, err := s.srv.engine.Check(ctx, app, policy.OpConnect, host, port)
-	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: connect denied", "stream", st.id, "host", host, "port", port, "reason", pe.Reason.String())
+	check := s.srv.engine.Check
+	if s.srv.opts.Edge != nil {
+		check = func(_ context.Context, app *policy.App, op policy.Op, host string, port uint16) (policy.Target, error) {
+			return s.srv.engine.CheckUnresolved(app, op, host, port)
 		}
-		return nil, err
 	}
-	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
+	target, err := check(ctx, app, policy.OpConnect, host, port)
+	if err != nil {
+		return nil, err // logged and counted once by the engine's hook (recordDecision)
+	}
+	if e := s.srv.opts.Edge; e != nil {
+		return st.dialEdge(ctx, e, target, st.relayTLS)
+	}
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is
 		// re-checked here, as DialTarget does before its own dials.
@@ -369,7 +378,8 @@ func (st *tcpStream) pump(conn net.Conn) {
 		if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, len(b)) != nil {
 			return
 		}
-		_, err := conn.Write(b)
+		n, err := conn.Write(b)
+		st.s.srv.metrics.bytesToDest.Add(int64(n))
 		st.queuedBytes.Add(-int64(len(b)))
 		releaseData(b)
 		if err != nil {
@@ -465,6 +475,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.window.Add(-int64(n))
 			}
 			st.heldBytes.Store(int64(n))
+			st.s.srv.metrics.bytesToClient.Add(int64(n))
 			if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, n) != nil {
 				st.abort(0)
 				return

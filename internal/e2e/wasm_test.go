@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -23,13 +24,24 @@ func wasmEnv(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	denyURL, _ := testutil.Relay(t, &relay.Options{Config: noLoopback})
+	// A relay behind a proxy the browser-side test turns into a blackhole
+	// with a GET of SOCKSHIM_BLACKHOLE_CTL.
+	proxied, _ := testutil.Relay(t, nil)
+	p, proxyURL := testutil.NewProxy(t, proxied)
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		p.Blackhole()
+	}))
+	t.Cleanup(ctl.Close)
 	return map[string]string{
-		"SOCKSHIM_RELAY_URL":      url,
-		"SOCKSHIM_DENY_RELAY_URL": denyURL,
-		"SOCKSHIM_ECHO_ADDR":      testutil.EchoServer(t).String(),
-		"SOCKSHIM_PAIR_ADDR":      testutil.PairServer(t).String(),
-		"SOCKSHIM_CLOSED_ADDR":    testutil.ClosedPort(t).String(),
-		"SOCKSHIM_WS_SCRIPT_URL":  scriptedWebSocket(t),
+		"SOCKSHIM_BLACKHOLE_RELAY_URL": proxyURL,
+		"SOCKSHIM_BLACKHOLE_CTL":       ctl.URL + "/blackhole",
+		"SOCKSHIM_RELAY_URL":           url,
+		"SOCKSHIM_DENY_RELAY_URL":      denyURL,
+		"SOCKSHIM_ECHO_ADDR":           testutil.EchoServer(t).String(),
+		"SOCKSHIM_PAIR_ADDR":           testutil.PairServer(t).String(),
+		"SOCKSHIM_CLOSED_ADDR":         testutil.ClosedPort(t).String(),
+		"SOCKSHIM_WS_SCRIPT_URL":       scriptedWebSocket(t),
 	}
 }
 

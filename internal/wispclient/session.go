@@ -78,9 +78,10 @@ type Session struct {
 	info      wisp.Info // the server's INFO (v2)
 	sockshim  bool      // both sides speak sockshim's extension
 	udp       bool
-	halfClose bool   // both sides speak ExtHalfClose
-	window    uint32 // per-stream receive window when both speak ExtFlowControl; 0: off
-	canListen bool   // both sides speak ExtListen
+	halfClose bool               // both sides speak ExtHalfClose
+	window    uint32             // per-stream receive window when both speak ExtFlowControl; 0: off
+	canListen bool               // both sides speak ExtListen
+	profile   *wisp.RelayProfile // the server's relay profile (profile.go), if any
 	// listenAck: the relay answers a listener's CLOSE once its socket is
 	// closed (its ExtListen record's payload has ListenFlagCloseAck).
 	listenAck bool
@@ -199,6 +200,7 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			le, s.canListen = p.Info.Find(wisp.ExtListen)
 			s.listenAck = s.canListen && len(le.Payload) > 0 && le.Payload[0]&wisp.ListenFlagCloseAck != 0
 			_, s.liveness = p.Info.Find(wisp.ExtLiveness)
+			s.readProfile(p.Info)
 			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 				s.window = o.Window
 			}
@@ -452,7 +454,7 @@ func (s *Session) readLoop() {
 			if p.Reason == wisp.ReasonVoluntary {
 				st.remoteClosed(nil)
 			} else {
-				st.remoteClosed(&wisp.CloseError{Reason: p.Reason})
+				st.remoteClosed(s.closeError(p.Reason))
 			}
 		case wisp.TypeOpened:
 			o, err := wisp.ParseOpened(p.Data)
@@ -596,7 +598,10 @@ func (s *Session) writeLoop() {
 // or its failure (CLOSE); otherwise failures surface on the first Read.
 func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, port uint16) (*Stream, error) {
 	if typ == wisp.StreamUDP && s.v2 && !s.udp {
-		return nil, fmt.Errorf("wisp: server does not support UDP streams")
+		return nil, s.errNoUDP()
+	}
+	if err := s.errNoRelayTLS(typ); err != nil {
+		return nil, err
 	}
 	st := newStream(s, typ)
 	id, err := s.register(entry{stream: st}, 0)
