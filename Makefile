@@ -10,10 +10,10 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
@@ -113,9 +113,15 @@ test-jsapi: wasm
 # module of its own, so its dependencies stay out of the main go.mod.
 # -count=1: the tests build the wasm scenarios and the browser runner in
 # subprocesses, which the test cache cannot see.
+# Its go.mod must list at least the versions the main go.mod requires (Go
+# refuses to build otherwise), so a dependency bump in the main module is
+# followed here by go mod tidy, with a notice to commit the result.
 test-integration:
 	./scripts/install-servers.sh
 	./scripts/install-chromium.sh
+	cd integration && if ! $(GO) mod tidy -diff >/dev/null 2>&1; then \
+		echo "integration/go.mod is behind the main module: running go mod tidy there (commit the result)" >&2; \
+		$(GO) mod tidy; fi
 	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
 	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
 		$(GO) test -race -count=1 -timeout 300s ./...
@@ -136,7 +142,7 @@ bench:
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
-	internal/policy:FuzzParsePortRange
+	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -74,48 +74,23 @@ func (l *listener) run(req wisp.Listen) {
 	l.acceptLoop(ln)
 }
 
-// bind decides and opens the listener. A nil listener comes with the CLOSE
-// reason for the client; every denial is logged once with its reason.
+// bind decides (policy.CheckListen, which logs and counts the decision
+// once through the engine's hook) and opens the listener. A nil listener
+// comes with the CLOSE reason for the client.
 func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 	s := l.s
-	deny := func(reason string, r wisp.CloseReason, args ...any) (net.Listener, wisp.CloseReason) {
-		s.log.Info("relay: bind denied", append([]any{"listener", l.id, "host", req.Host, "port", req.Port, "reason", reason}, args...)...)
-		return nil, r
-	}
 	as := s.app()
-	app := as.cfg
-	switch {
-	case app == nil:
-		return deny(policy.ReasonNoApp.String(), wisp.ReasonBlocked)
-	case app.Listen == nil:
-		return deny("listen_not_configured", wisp.ReasonBlocked)
-	case !app.caps.Has(policy.InternetClientServer) && !app.caps.Has(policy.PrivateNetworkClientServer):
-		// internetClient alone is outbound only, loopback exemption or not.
-		return deny(policy.ReasonNoCapability.String(), wisp.ReasonBlocked)
+	var rules *policy.ListenRules
+	lc := as.listen()
+	if lc != nil {
+		rules = &lc.rules
 	}
-	lc := app.Listen
-	addr := lc.addrs[0]
-	if req.Host != "" {
-		a, err := netip.ParseAddr(trimBrackets(req.Host))
-		if err != nil || a.Zone() != "" {
-			return deny(policy.ReasonBadHost.String(), wisp.ReasonInvalid)
+	addr, err := s.srv.engine.CheckListen(as.policy, rules, req.Host, req.Port)
+	if err != nil {
+		if errors.Is(err, policy.ErrInvalid) {
+			return nil, wisp.ReasonInvalid
 		}
-		addr = a.Unmap()
-	}
-	allowed := false
-	for _, a := range lc.addrs {
-		allowed = allowed || a == addr
-	}
-	if !allowed {
-		return deny("listen_address_not_allowed", wisp.ReasonBlocked)
-	}
-	if req.Port != 0 && !lc.portAllowed(req.Port) {
-		return deny("listen_port_not_allowed", wisp.ReasonBlocked)
-	}
-	if err := s.srv.engine.CheckAddr(as.policy, policy.OpBind, netip.AddrPortFrom(addr, req.Port)); err != nil {
-		var pe *policy.Error
-		errors.As(err, &pe)
-		return deny(pe.Reason.String(), wisp.ReasonBlocked)
+		return nil, wisp.ReasonBlocked
 	}
 	network := "tcp6"
 	if addr.Is4() {
@@ -129,7 +104,6 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		return b.Listen(s.dials, network, netip.AddrPortFrom(addr, port).String())
 	}
 	var ln net.Listener
-	var err error
 	if req.Port != 0 {
 		ln, err = listen(req.Port)
 	} else {
@@ -143,7 +117,8 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
 			r = wisp.ReasonInvalid
 		}
-		return deny("bind_failed", r, "err", err)
+		s.log.Info("relay: bind failed", "listener", l.id, "host", req.Host, "port", req.Port, "err", err)
+		return nil, r
 	}
 	return ln, 0
 }
@@ -153,19 +128,19 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, error)) (net.Listener, error) {
 	ln, err := listen(0)
 	if err == nil {
-		if lc.portAllowed(addrPort(ln.Addr()).Port()) {
+		if lc.rules.PortAllowed(addrPort(ln.Addr()).Port()) {
 			return ln, nil
 		}
 		ln.Close()
 	}
 	total := 0
-	for _, r := range lc.ports {
+	for _, r := range lc.rules.Ports {
 		total += int(r.Hi-r.Lo) + 1
 	}
 	start := rand.IntN(total)
 	for i := range total {
 		k := (start + i) % total
-		for _, r := range lc.ports {
+		for _, r := range lc.rules.Ports {
 			if n := int(r.Hi-r.Lo) + 1; k >= n {
 				k -= n
 				continue
@@ -178,13 +153,6 @@ func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, 
 		}
 	}
 	return nil, err
-}
-
-func trimBrackets(h string) string {
-	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
-		return h[1 : len(h)-1]
-	}
-	return h
 }
 
 func (l *listener) acceptLoop(ln net.Listener) {
@@ -205,10 +173,7 @@ func (l *listener) acceptLoop(ln net.Listener) {
 		peer := addrPort(c.RemoteAddr())
 		// The current config decides each accept: a reload applies at once.
 		if err := s.srv.engine.CheckAddr(s.app().policy, policy.OpAccept, peer); err != nil {
-			var pe *policy.Error
-			errors.As(err, &pe)
-			s.log.Info("relay: accept denied", "listener", l.id, "peer", peer.String(), "reason", pe.Reason.String())
-			c.Close()
+			c.Close() // logged and counted by the engine's hook
 			continue
 		}
 		if tc, ok := c.(*net.TCPConn); ok {

@@ -129,3 +129,9 @@ func (st *tcpStream) dialEdge(ctx context.Context, e *EdgeOptions, t policy.Targ
 	}
 	return nil, last
 }
+
+// messageReadConn is what a session's read loop reads messages from
+// (messageReader picks it).
+type messageReadConn interface {
+	Read(context.Context) (websocket.MessageType, []byte, error)
+}

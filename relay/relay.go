@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -86,6 +87,7 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
+	registry     *prometheus.Registry
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
@@ -145,6 +147,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = &e
 	s.dialer = s.opts.Dialer
+	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {
 		cfg = &Config{}
@@ -152,10 +155,6 @@ func New(opts *Options) *Server {
 	s.cfg.Store(cfg)
 	return s
 }
-
-// SetConfig replaces the app policy. Open sessions keep the app they
-// authenticated as; new sessions and streams use the new config.
-func (s *Server) SetConfig(c *Config) { s.cfg.Store(c) }
 
 // Config returns the current app policy.
 func (s *Server) Config() *Config { return s.cfg.Load() }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 type session struct {
@@ -30,7 +29,9 @@ type session struct {
 
 	// appState is the session's app as the current config has it: set by
 	// the handshake, replaced by each reload (reload.go).
-	appState atomic.Pointer[appState]
+	appState   atomic.Pointer[appState]
+	reloadMu   sync.Mutex
+	seenConfig *Config // the config appState was decided under; nil until the handshake is done
 
 	ctx         context.Context // ends when the session does
 	cancel      context.CancelFunc
@@ -82,7 +83,8 @@ func (s *session) run() {
 	// Every way out, a failed handshake's included, releases the socket:
 	// coder/websocket never closes a hijacked connection by itself.
 	defer s.conn.CloseNow()
-	if cause, err := s.handshake(); err != nil {
+	cfg := s.srv.Config()
+	if cause, err := s.handshake(cfg); err != nil {
 		s.srv.metrics.handshakeFailed(cause)
 		s.log.Info("relay: session refused", "cause", cause.String(), "err", err)
 		return
@@ -91,9 +93,17 @@ func (s *session) run() {
 	s.srv.metrics.sessionsTotal.Add(1)
 	s.srv.metrics.sessionsOpen.Add(1)
 	defer s.srv.metrics.sessionsOpen.Add(-1)
+	began := time.Now()
+	defer func() { s.srv.metrics.sessionSeconds.Observe(time.Since(began).Seconds()) }()
 	s.lastActive.Store(time.Now().UnixNano())
 	s.log = s.log.With("app", s.app().id())
 	s.log.Debug("relay: session open", "v2", s.v2)
+	s.reloadMu.Lock()
+	s.seenConfig = cfg
+	s.reloadMu.Unlock()
+	if now := s.srv.Config(); now != cfg {
+		s.reload(now) // a reload came during the handshake
+	}
 	go s.keepalive(s.srv.opts.PeerTimeout, s.srv.opts.IdleTimeout)
 	err := s.readLoop()
 	s.closeAll()
@@ -122,7 +132,7 @@ func (c handshakeCause) String() string { return causeNames[c] }
 
 // handshake runs the Wisp v2 INFO exchange (v1: none) and admits the
 // session; everything it writes and reads is bounded by HandshakeTimeout.
-func (s *session) handshake() (handshakeCause, error) {
+func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
 	defer cancel()
 	ioCause := func(err error) handshakeCause {
@@ -131,7 +141,6 @@ func (s *session) handshake() (handshakeCause, error) {
 		}
 		return causeHangup
 	}
-	cfg := s.srv.Config()
 	if s.v2 {
 		offer, required := cfg.wantsCredential(s.origin, s.hasOrigin)
 		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required, Profile: s.srv.edgeProfile()})
@@ -201,12 +210,7 @@ func (s *session) refuse(ctx context.Context, r wisp.CloseReason) {
 func (s *session) readLoop() error {
 	// One reused buffer for every message (coder/websocket's Read grows a
 	// fresh one per message); payloads that outlive it are copied once.
-	var rd interface {
-		Read(context.Context) (websocket.MessageType, []byte, error)
-	} = s.conn // a MessageConn of the edge (msgconn.go)
-	if c, ok := s.conn.(*websocket.Conn); ok {
-		rd = wsmsg.NewReader(c)
-	}
+	rd := messageReader(s.conn)
 	for {
 		typ, b, err := rd.Read(s.ctx)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -184,6 +185,7 @@ func (st *tcpStream) writeNow(b []byte) []byte {
 		return b // not open yet, or the pump must pace it
 	}
 	n, err := sock.tryWrite(b)
+	st.s.srv.metrics.bytesToDest.Add(int64(n))
 	if err != nil {
 		st.abort(reasonFor(err, st.s.ext.Sockshim))
 		return nil
@@ -274,7 +276,9 @@ func (st *tcpStream) abort(r wisp.CloseReason) {
 func (st *tcpStream) run(host string, port uint16) {
 	s := st.s
 	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
+	start := time.Now()
 	conn, err := st.dial(ctx, host, port)
+	s.srv.metrics.dialSeconds.Observe(time.Since(start).Seconds())
 	cancel()
 	if err != nil {
 		st.abort(reasonFor(err, s.ext.Sockshim))
@@ -323,13 +327,8 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	}
 	target, err := check(ctx, app, policy.OpConnect, host, port)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: connect denied", "stream", st.id, "host", host, "port", port, "reason", pe.Reason.String())
-		}
-		return nil, err
+		return nil, err // logged and counted once by the engine's hook (recordDecision)
 	}
-	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
 	if e := s.srv.opts.Edge; e != nil {
 		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
@@ -379,7 +378,8 @@ func (st *tcpStream) pump(conn net.Conn) {
 		if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, len(b)) != nil {
 			return
 		}
-		_, err := conn.Write(b)
+		n, err := conn.Write(b)
+		st.s.srv.metrics.bytesToDest.Add(int64(n))
 		st.queuedBytes.Add(-int64(len(b)))
 		releaseData(b)
 		if err != nil {
@@ -475,6 +475,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.window.Add(-int64(n))
 			}
 			st.heldBytes.Store(int64(n))
+			st.s.srv.metrics.bytesToClient.Add(int64(n))
 			if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, n) != nil {
 				st.abort(0)
 				return

@@ -64,12 +64,7 @@ type datagramState struct {
 // connectUDP opens a connected UDP stream (CONNECT with stream type 0x02).
 func (s *session) connectUDP(p *wisp.Packet) {
 	s.openUDP(p.StreamID, false, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
-		sock, err := udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: UDP connect denied", "stream", p.StreamID, "host", p.Host, "port", p.Port, "reason", pe.Reason.String())
-		}
-		return sock, err
+		return udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
 	})
 }
 
@@ -179,7 +174,8 @@ func (st *udpStream) close(r wisp.CloseReason) {
 func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
 	s := st.s
 	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
-	sock, err := open(ctx, s.app().policy)
+	app := s.app().policy
+	sock, err := open(ctx, app)
 	cancel()
 	if err != nil {
 		st.close(reasonFor(err, s.ext.Sockshim))
@@ -193,6 +189,12 @@ func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socke
 	}
 	st.sock = sock
 	st.mu.Unlock()
+	if now := s.app().policy; now != app {
+		st.setApp(now) // a reload came while the socket opened
+		if st.done.Done() {
+			return
+		}
+	}
 	if s.ext.Sockshim || st.bound { // BIND is always answered
 		remote, _ := sock.Connected()
 		s.write(wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: remote, Local: sock.LocalAddr()}))
@@ -216,14 +218,15 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			return
 		}
 		var err error
+		n := 0
 		switch it.typ {
 		case wisp.TypeData:
-			_, err = sock.Write(it.data)
+			n, err = sock.Write(it.data)
 		case wisp.TypeDatagram:
-			_, err = sock.WriteTo(it.data, it.peer)
+			n, err = sock.WriteTo(it.data, it.peer)
 		case wisp.TypeDatagramTo:
 			ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
-			_, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
+			n, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
 			cancel()
 		case wisp.TypeUDPOptions:
 			err = sock.SetOptions(udpopt.Options{HopLimit: int(it.opts.HopLimit), DontFragment: it.opts.DontFragment, ReceiveBuffer: int(it.opts.ReceiveBuffer)})
@@ -234,6 +237,7 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			st.result(it.typ, err)
 			continue
 		}
+		s.srv.metrics.bytesToDest.Add(int64(n))
 		if err != nil {
 			if st.done.Done() {
 				return
@@ -241,10 +245,6 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			// A datagram is fire-and-forget: report why it was not sent
 			// (sockshim clients surface it on their next send) and go on.
 			st.dropped.Add(1)
-			var pe *policy.Error
-			if errors.As(err, &pe) {
-				s.log.Debug("relay: datagram denied", "stream", st.id, "host", pe.Host, "port", pe.Port, "reason", pe.Reason.String())
-			}
 			if st.bound {
 				st.result(wisp.TypeDatagram, err)
 			}
@@ -281,6 +281,7 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 			return
 		}
 		data := buf[64 : 64+n]
+		s.srv.metrics.bytesToClient.Add(int64(n))
 		if l := st.link.Load(); l != nil {
 			msg := data
 			if st.bound {
@@ -316,4 +317,20 @@ func (st *udpStream) fromChannel(msg []byte) {
 		return
 	}
 	st.enqueue(udpItem{typ: wisp.TypeDatagram, peer: peer, data: data})
+}
+
+// setApp makes app decide the stream's later datagrams (a config reload);
+// a connected stream whose peer app denies is closed (blocked).
+func (st *udpStream) setApp(app *policy.App) {
+	st.mu.Lock()
+	sock := st.sock
+	st.mu.Unlock()
+	if sock == nil {
+		return // still opening: it reads the app when it opens
+	}
+	sock.SetApp(app)
+	if err := sock.CheckConnected(); err != nil {
+		st.s.log.Info("relay: UDP stream closed by a config reload", "stream", st.id, "err", err)
+		st.close(wisp.ReasonBlocked)
+	}
 }

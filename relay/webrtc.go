@@ -146,11 +146,7 @@ func (s *session) candidateAllowed(line string) bool {
 		s.log.Debug("relay: ICE candidate without an address refused", "address", c.Address())
 		return false
 	}
-	if err := s.srv.engine.CheckAddr(s.app().policy, policy.OpICE, netip.AddrPortFrom(a, uint16(c.Port()))); err != nil {
-		s.log.Info("relay: ICE candidate denied", "candidate", c.Address()+":"+strconv.Itoa(c.Port()), "err", err)
-		return false
-	}
-	return true
+	return s.srv.engine.CheckAddr(s.app().policy, policy.OpICE, netip.AddrPortFrom(a, uint16(c.Port()))) == nil
 }
 
 // filterSDP drops the candidates the policy denies from a remote SDP.

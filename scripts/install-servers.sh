@@ -38,6 +38,6 @@ cleanup() { if [ -n "$ours" ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 echo "servers: installing the Debian packages$missing..."
-$SUDO apt-get -o DPkg::Lock::Timeout=300 update
+# apt-install.sh waits (bounded) for a dpkg/apt lock held by another process.
 # shellcheck disable=SC2086 # $missing is a list of package names
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $missing
+"$(dirname "$0")/apt-install.sh" $missing

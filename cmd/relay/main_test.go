@@ -21,6 +21,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // The test binary doubles as the relay: a test starts it again with
@@ -162,8 +163,11 @@ func TestSIGTERMWithDeafClient(t *testing.T) {
 		if err != nil {
 			t.Fatalf("relay exit after SIGTERM: %v, want status 0\n%s", err, p.stderr)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("exit took %v, grace 3 s", d)
+		t.Logf("exited %v after SIGTERM", time.Since(start))
+		// The relay forces what is left at 0.9 x grace; a second of slack
+		// covers signal delivery and process exit on a loaded machine.
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("exit took %v, grace 3 s\n%s", d, p.stderr)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("relay still running 10 s after SIGTERM (grace 3 s)\n%s", p.stderr)
@@ -171,5 +175,54 @@ func TestSIGTERMWithDeafClient(t *testing.T) {
 	p.exited <- nil // for the cleanup
 	if !strings.Contains(p.stderr.String(), "relay: stopped") {
 		t.Errorf("no orderly stop in the log:\n%s", p.stderr)
+	}
+}
+
+// TestSIGHUPReachesOpenSessions: a reload by SIGHUP applies to a session
+// that is already open: its next stream is decided by the new policy, and
+// when its app is removed the session is closed with the auth reason.
+func TestSIGHUPReachesOpenSessions(t *testing.T) {
+	t.Parallel()
+	echo := testutil.EchoServer(t)
+	path := writeConfig(t, loopbackConfig)
+	p := startRelay(t, "-config", path)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := wispclient.Dial(ctx, p.url(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Open(ctx, wisp.StreamTCP, "127.0.0.1", echo.AddrPort().Port()); err != nil {
+		t.Fatal(err)
+	}
+	reload := func(body string, n int) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(20 * time.Second); strings.Count(p.stderr.String(), "config reloaded") < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload logged:\n%s", p.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	reload(`{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["internetClient"]}]}`, 1)
+	_, err = s.Open(ctx, wisp.StreamTCP, "127.0.0.1", echo.AddrPort().Port())
+	var ce *wisp.CloseError
+	if !errors.As(err, &ce) || ce.Reason != wisp.ReasonBlocked {
+		t.Fatalf("stream after SIGHUP removed the loopback exemption: %v, want blocked", err)
+	}
+	reload(`{"apps":[{"id":"b","allowNoOrigin":true,"capabilities":["internetClient"]}]}`, 2)
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session of a removed app still open after SIGHUP")
+	}
+	var he *wispclient.SessionClosedError
+	if !errors.As(s.Err(), &he) || he.Reason != wisp.ReasonAuthBad {
+		t.Fatalf("session error %v, want %v", s.Err(), wisp.ReasonAuthBad)
 	}
 }

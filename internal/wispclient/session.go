@@ -71,7 +71,7 @@ const DefaultWindow = 256 << 10
 
 // Session is one Wisp connection.
 type Session struct {
-	conn      *websocket.Conn
+	conn      *wsmsg.Conn   // coder/websocket's natively; the browser's own in js (wsmsg)
 	out       *cork.Conn    // under conn's writer (native); nil in a browser
 	rd        *wsmsg.Reader // one reused buffer for every message read
 	v2        bool
@@ -505,7 +505,7 @@ func (s *Session) send(frame []byte) error {
 		s.writeMu.Unlock()
 		return s.lost()
 	}
-	if s.writing || len(s.outq) > 0 {
+	if s.writing || (len(s.outq) > 0 && !writesNeverBlock) {
 		s.outq = append(s.outq, bytes.Clone(frame))
 		busy := s.writing
 		s.writeMu.Unlock()
@@ -515,8 +515,14 @@ func (s *Session) send(frame []byte) error {
 		return nil
 	}
 	s.writing = true
+	// Where writes never block (js), frames queued for the writer go out
+	// first, here, instead of copying frame to queue it behind them.
+	frames := [][]byte{frame}
+	if len(s.outq) > 0 {
+		frames, s.outq = append(s.outq, frame), nil
+	}
 	s.writeMu.Unlock()
-	err := s.writeFrames([][]byte{frame})
+	err := s.writeFrames(frames)
 	s.doneWriting()
 	if err != nil {
 		s.fail(sessionEnd(err))

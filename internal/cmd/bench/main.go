@@ -51,7 +51,7 @@ type config struct {
 	streams, payload, idleStreams, openWorkers            int
 	dgramPayload, dgramWindow                             int
 	browserWindow, browserRounds                          int
-	relayBin, interopDir, wranglerBin                     string
+	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork                  bool
 	profileLoad                                           string
 }
@@ -76,6 +76,7 @@ func run() error {
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
 	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
+	flag.StringVar(&c.browserProfile, "browser-profile", "", "write a V8 CPU profile of each page row into this directory and print its top functions (slows the page down)")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
@@ -168,7 +169,7 @@ func run() error {
 	case relaySrv == nil:
 		fmt.Println("\nChromium table: not measured (no relay)")
 	default:
-		fmt.Println(runBrowserTable(tmp, &c, relaySrv.url, echo.port()).render())
+		fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port()).render())
 	}
 	return nil
 }
