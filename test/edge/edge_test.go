@@ -272,6 +272,18 @@ func TestEdge(t *testing.T) {
 	if err := errors.Join(devErr, strictErr); err != nil {
 		t.Fatal(err)
 	}
+	// After every subtest: the Worker never crashed or hung (a Go panic,
+	// a callback into an exited Go program, workerd's hung-request error).
+	t.Cleanup(func() {
+		for _, w := range []*worker{dev, strict} {
+			out := w.log.String()
+			for _, bad := range []string{"panic:", "Go program has already exited", "code had hung", "fatal error:"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("the Worker logged %q:\n%s", bad, out)
+				}
+			}
+		}
+	})
 	echo := testutil.EchoServer(t)
 	echoPort := strconv.Itoa(echo.Port)
 
