@@ -40,11 +40,13 @@ edge:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(EDGE_DIR)/app.wasm ./cmd/edge
 	@echo "edge: $(EDGE_DIR)/app.wasm $$(gzip -9 -c $(EDGE_DIR)/app.wasm | wc -c) bytes gzip (free plan: 3 MB)"
 
-# The edge relay in workerd (wrangler 4, offline) on 127.0.0.1:$(EDGE_PORT),
-# with wrangler.toml's development policy (loopback allowed).
+# The edge relay in workerd (wrangler 4, offline: no metrics, no cf fetch, and
+# no banner, whose npm update check is wrangler's only other network call)
+# on 127.0.0.1:$(EDGE_PORT), with wrangler.toml's development policy
+# (loopback allowed).
 edge-dev: edge
 	./scripts/install-wrangler.sh
-	WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+	WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false \
 		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
 
 # The client tests against the edge relay in real workerd (test/edge builds

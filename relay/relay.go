@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -87,7 +86,7 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
-	registry     *prometheus.Registry
+	registry     registry // metrics_notjs.go; none in the js (edge) build
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
