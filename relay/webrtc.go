@@ -54,14 +54,14 @@ func (s *Server) rtcSettings() (*webrtc.SettingEngine, error) {
 		se.LoggerFactory = lf
 		if o.PortMin != 0 || o.PortMax != 0 {
 			if err := se.SetEphemeralUDPPortRange(o.PortMin, o.PortMax); err != nil {
-				return nil, fmt.Errorf("relay: WebRTC port range %d-%d: %w", o.PortMin, o.PortMax, err)
+				return nil, fmt.Errorf("WebRTC port range %d-%d: %w", o.PortMin, o.PortMax, err)
 			}
 		}
 		if len(o.PublicIPs) > 0 {
 			if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 				External: o.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
 			}); err != nil {
-				return nil, fmt.Errorf("relay: WebRTC public addresses: %w", err)
+				return nil, fmt.Errorf("WebRTC public addresses: %w", err)
 			}
 		}
 		if len(o.Interfaces) > 0 {

@@ -84,6 +84,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		for _, w := range c.Warnings() {
+			log.Warn("relay: config: " + w)
+		}
 		cfg = c
 	case *dev:
 		cfg = relay.DevConfig()
@@ -193,6 +196,9 @@ func reload(log *slog.Logger, srv *relay.Server, path string) {
 	if err != nil {
 		log.Error("relay: config reload failed; keeping the previous policy", "err", err)
 		return
+	}
+	for _, w := range c.Warnings() {
+		log.Warn("relay: config: " + w)
 	}
 	if !reflect.DeepEqual(c.WebRTC, srv.Config().WebRTC) {
 		log.Warn("relay: config reload: webrtc settings changed; they apply at the next start")
