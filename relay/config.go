@@ -108,8 +108,8 @@ func (l *ListenConfig) maxListeners() int {
 	return l.MaxListeners
 }
 
-// App returns the policy view of the app.
-func (a *AppConfig) App() *policy.App {
+// policyApp is the policy view of the app.
+func (a *AppConfig) policyApp() *policy.App {
 	return &policy.App{ID: a.ID, Capabilities: a.caps, LoopbackExempt: a.LoopbackExempt}
 }
 

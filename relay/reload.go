@@ -19,7 +19,7 @@ func newAppState(a *AppConfig) *appState {
 	if a == nil {
 		return &appState{}
 	}
-	return &appState{cfg: a, policy: a.App()}
+	return &appState{cfg: a, policy: a.policyApp()}
 }
 
 func (a *appState) id() string {

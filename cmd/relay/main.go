@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim"
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -98,8 +97,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var self policy.SelfSet
-	self.Add(ln.Addr().(*net.TCPAddr).AddrPort())
 	if *dev {
 		// Same-host WebRTC for the demo: loopback candidates only.
 		cfg.WebRTC = &relay.WebRTCOptions{Loopback: true, UDP4Only: true, Interfaces: []string{"lo"}}
@@ -107,8 +104,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv := relay.New(&relay.Options{
 		Config: cfg,
 		WebRTC: cfg.WebRTC,
-		Engine: &policy.Engine{Self: self.Contains},
-		Logger: log,
+		// No stream may loop back into the relay itself.
+		SelfAddrs: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()},
+		Logger:    log,
 
 		HandshakeTimeout: *handshake,
 		PeerTimeout:      *peerTimeout,
