@@ -10,14 +10,14 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -30,9 +30,30 @@ wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/main.wasm ./wasm
 	cp $(GOROOT)/lib/wasm/wasm_exec.js web/wasm_exec.js
 
-# The relay for Cloudflare Workers (github.com/syumai/workers) is not built yet.
+# The relay for Cloudflare Workers (cmd/edge, github.com/syumai/workers):
+# bin/edge/ holds syumai/workers' runtime glue and app.wasm; wrangler.toml
+# points at it. The free plan takes 3 MB gzip, the paid one 10 MB.
+EDGE_DIR := bin/edge
+EDGE_PORT ?= 8787
 edge:
-	@echo "make edge: the Cloudflare Workers build of the relay does not exist yet" >&2; exit 1
+	$(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o $(EDGE_DIR)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(EDGE_DIR)/app.wasm ./cmd/edge
+	@echo "edge: $(EDGE_DIR)/app.wasm $$(gzip -9 -c $(EDGE_DIR)/app.wasm | wc -c) bytes gzip (free plan: 3 MB)"
+
+# The edge relay in workerd (wrangler 4, offline) on 127.0.0.1:$(EDGE_PORT),
+# with wrangler.toml's development policy (loopback allowed).
+edge-dev: edge
+	./scripts/install-wrangler.sh
+	WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
+
+# The client tests against the edge relay in real workerd (test/edge builds
+# the Worker itself, and uses test/interop's wisp-js and Chromium).
+test-edge: bin/wasmbrowser
+	./scripts/install-wrangler.sh
+	./scripts/install-npm.sh
+	./scripts/install-chromium.sh
+	SOCKSHIM_EDGE=1 SOCKSHIM_WASMBROWSER=$(BROWSER_EXEC) $(GO) test -count=1 -timeout 300s ./test/edge/
 
 deps:
 	./scripts/install-chromium.sh
@@ -46,7 +67,7 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration test-edge
 
 # Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
 # commands in subprocesses. Go's test cache cannot see a subprocess's inputs
@@ -75,20 +96,47 @@ test-wasm-browser: bin/wasmbrowser
 		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
 	done
 
+# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
+# against a real relay process and real loopback servers; tsc on
+# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+test-jsapi: wasm
+	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
+	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+
+# Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
+# shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
+# natively and as wasm in Chromium, through a relay. integration/ is a
+# module of its own, so its dependencies stay out of the main go.mod.
+# -count=1: the tests build the wasm scenarios and the browser runner in
+# subprocesses, which the test cache cannot see.
+test-integration:
+	./scripts/install-servers.sh
+	./scripts/install-chromium.sh
+	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
+	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
+		$(GO) test -race -count=1 -timeout 300s ./...
+
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
+	./scripts/install-wrangler.sh
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
-	internal/policy:FuzzParsePortRange
+	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -101,6 +101,9 @@ type Options struct {
 	// WebRTC enables data channels for DatagramSockets (webrtc.go); nil
 	// means off.
 	WebRTC *WebRTCOptions
+	// Edge, if not nil, runs the relay as the Cloudflare Workers build does
+	// (msgconn.go); nil means the native relay.
+	Edge *EdgeOptions
 }
 
 // Resolver looks up host names; *net.Resolver implements it. It must honour

@@ -16,13 +16,5 @@ if [ -n "${FIREFOX:-}" ]; then
 fi
 
 echo "firefox: installing the Debian package firefox-esr (about 15 seconds)..."
-here=$(dirname "$0")
-if [ -x "$here/apt-install.sh" ]; then
-	"$here/apt-install.sh" firefox-esr
-else
-	SUDO=
-	[ "$(id -u)" -ne 0 ] && SUDO=sudo
-	$SUDO apt-get -o DPkg::Lock::Timeout=300 update
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends firefox-esr
-fi
+"$(dirname "$0")/apt-install.sh" firefox-esr
 "$bin" --version

@@ -116,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux.Handle("/wisp/", srv)
 	mux.Handle("/healthz", srv.Handler())
 	mux.Handle("GET /metrics", srv.MetricsHandler())
-	mux.Handle("/", http.FileServerFS(sockshim.Assets))
+	mux.Handle("/", corsAssets(srv, http.FileServerFS(sockshim.Assets)))
 
 	var echoAddr, udpEchoAddr, tlsAddr, tlsCA string
 	if *dev {

@@ -149,7 +149,8 @@ func (b *browserRun) lose(why string) {
 // failed connections).
 func startFirefox(o *options, srv *server, url string, logf func(string, ...any)) (*browserRun, error) {
 	b := &browserRun{navigated: make(chan error, 1), lost: make(chan string, 1)}
-	ctx, cancel := context.WithTimeout(context.Background(), startupLimit)
+	// Firefox starts slower than Chromium, much slower on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*startupLimit)
 	defer cancel()
 	ff, err := bidi.Start(ctx, &bidi.Options{Binary: o.firefox, Env: browserEnv(), Output: b.outWriter(o.verbose)})
 	if err != nil {
