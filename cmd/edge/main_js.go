@@ -34,7 +34,6 @@ func main() {
 	}
 	srv := relay.New(&relay.Options{
 		Config: cfg,
-		Engine: &policy.Engine{},
 		Logger: log,
 		Edge: &relay.EdgeOptions{
 			Name:                 relayName,
