@@ -18,7 +18,6 @@ import (
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/relay"
 )
 
