@@ -39,6 +39,38 @@ func (m *metrics) handshakeFailed(c handshakeCause) {
 	m.handshakes[c].Add(1)
 }
 
+// newEngine builds the relay's policy engine from the options; its
+// decision hook logs and counts every decision (recordDecision).
+func (s *Server) newEngine() *policy.Engine {
+	e := &policy.Engine{
+		ResolveTimeout: s.opts.ResolveTimeout,
+		DenyNames:      s.opts.DenyNames,
+		NAT64Prefixes:  s.opts.NAT64Prefixes,
+		OnDecision:     s.recordDecision,
+	}
+	for _, r := range []struct {
+		list string
+		dst  *[]policy.PortRange
+	}{{s.opts.AllowPorts, &e.Ports.Allow}, {s.opts.DenyPorts, &e.Ports.Deny}} {
+		ports, err := policy.ParsePortRanges(r.list)
+		if err != nil {
+			panic("relay: Options port rules: " + err.Error())
+		}
+		*r.dst = ports
+	}
+	if s.opts.Resolver != nil {
+		e.Resolver = s.opts.Resolver
+	}
+	if len(s.opts.SelfAddrs) > 0 {
+		var self policy.SelfSet
+		for _, ap := range s.opts.SelfAddrs {
+			self.Add(ap)
+		}
+		e.Self = self.Contains
+	}
+	return e
+}
+
 // recordDecision logs a policy decision once and counts it. Installed as
 // the engine's OnDecision, it sees every Check, CheckAddr, CheckListen and
 // gate denial: the relay logs no decision anywhere else.
@@ -46,6 +78,7 @@ func (s *Server) recordDecision(d policy.Decision) {
 	s.metrics.decisions.Record(d)
 	if d.Allowed() {
 		s.log.Debug("relay: policy allowed", "decision", d)
+		s.report(d)
 		return
 	}
 	msg := "relay: policy denied"
@@ -62,4 +95,12 @@ func (s *Server) recordDecision(d policy.Decision) {
 		msg = "relay: ICE candidate denied"
 	}
 	s.log.Info(msg, "decision", d)
+	s.report(d)
+}
+
+func (s *Server) report(d policy.Decision) {
+	if s.opts.OnDecision == nil {
+		return
+	}
+	s.opts.OnDecision(Decision{App: d.App, Op: d.Op.String(), Allowed: d.Allowed(), Reason: d.Reason.String(), Host: d.Host, Port: d.Port, Addr: d.Addr})
 }

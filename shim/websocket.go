@@ -191,8 +191,15 @@ type wsDialParams struct {
 	proxyCred  *PasswordCredential
 	tls        *tlsControl
 	transport  Transport
-	forceRaw   bool // tests: use the RFC 6455 client over a StreamSocket natively too
+	// rfc6455 asks for sockshim's RFC 6455 client over a StreamSocket
+	// natively too (the browser build decides by browserCan).
+	rfc6455 bool
 }
+
+// testRFC6455 reports whether a test asked w to use the RFC 6455 client
+// natively (websocket_export_test.go sets it); nil outside tests, so no
+// production struct carries the hook.
+var testRFC6455 func(w *webSocket) bool
 
 // wsDialed is a connected WebSocket.
 type wsDialed struct {
@@ -211,7 +218,6 @@ type webSocket struct {
 	dialed   *wsDialed
 	openedAt time.Time
 	closed   bool
-	forceRaw bool
 	onClosed func(WebSocketClosedEventArgs)
 	closeEv  sync.Once
 }
@@ -235,7 +241,8 @@ func (w *webSocket) connect(ctx context.Context, uri string, ctl *WebSocketContr
 		w.mu.Unlock()
 		return nil, &WebSocketError{Op: "connect", URL: uri, Status: WebErrorOperationCanceled, Err: errAlreadyConnected}
 	}
-	p := &wsDialParams{url: u, header: w.header.Clone(), transport: w.Transport, forceRaw: w.forceRaw, tls: new(tlsControl)}
+	p := &wsDialParams{url: u, header: w.header.Clone(), transport: w.Transport, tls: new(tlsControl)}
+	p.rfc6455 = testRFC6455 != nil && testRFC6455(w)
 	w.mu.Unlock()
 	if p.header == nil {
 		p.header = http.Header{}

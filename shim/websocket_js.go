@@ -27,7 +27,7 @@ func dialWebSocket(ctx context.Context, p *wsDialParams) (*wsDialed, error) {
 // no headers of our own (credentials are headers), and the browser's
 // default certificate handling.
 func browserCan(p *wsDialParams) bool {
-	if p.forceRaw || len(p.header) > 0 || p.serverCred != nil || p.proxyCred != nil {
+	if p.rfc6455 || len(p.header) > 0 || p.serverCred != nil || p.proxyCred != nil {
 		return false
 	}
 	if !p.transport.capabilities().browserWebSocket && p.transport != DefaultTransport {

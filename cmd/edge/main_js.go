@@ -19,7 +19,6 @@ import (
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -35,7 +34,6 @@ func main() {
 	}
 	srv := relay.New(&relay.Options{
 		Config: cfg,
-		Engine: &policy.Engine{},
 		Logger: log,
 		Edge: &relay.EdgeOptions{
 			Name:                 relayName,
