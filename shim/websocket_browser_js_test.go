@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall/js"
 	"testing"
 	"time"
 
@@ -25,6 +26,11 @@ import (
 // inBrowser: the runner sets SOCKSHIM_PAGE_ORIGIN; Node has no page (and
 // no CORS).
 func inBrowser() bool { return os.Getenv("SOCKSHIM_PAGE_ORIGIN") != "" }
+
+func isFirefox() bool {
+	nav := js.Global().Get("navigator")
+	return nav.Truthy() && strings.Contains(nav.Get("userAgent").String(), "Firefox/")
+}
 
 // browserWS connects a MessageWebSocket on the browser's WebSocket (no
 // transport named, no headers) to path, and returns its deliveries and its
@@ -81,6 +87,48 @@ func TestJSWebSocketServerClose(t *testing.T) {
 			}
 			if err := ws.Send(jsenv.Context(t), []byte("late")); err == nil {
 				t.Error("Send after the server closed succeeded")
+			}
+			ws.Close(1000, "")
+		})
+	}
+	// Closes coder/websocket does not make: what each browser reports is
+	// logged (and kept in the README's browser support table); the code
+	// and reason must be exact everywhere.
+	for _, tc := range []struct {
+		mode   string
+		code   uint16
+		reason string
+	}{{"nocode", 1005, ""}, {"drop", 1006, ""}, {"abrupt", 4002, "abrupt"}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			ws := shim.NewMessageWebSocket(nil)
+			closed := make(chan shim.WebSocketClosedEventArgs, 1)
+			ws.OnMessageReceived(func(shim.MessageWebSocketMessageReceivedEventArgs) {})
+			ws.OnClosed(func(e shim.WebSocketClosedEventArgs) { closed <- e })
+			err := ws.Connect(jsenv.Context(t), jsenv.Env(t, "SOCKSHIM_WSB_URL")+"/raw?mode="+tc.mode)
+			if err != nil {
+				// Firefox fires no open event when the close comes with
+				// the handshake's answer: Connect fails, saying why.
+				t.Logf("%s: Connect: %v", tc.mode, err)
+				if !isFirefox() || tc.mode == "nocode" {
+					t.Fatal(err)
+				}
+				want := "hides why"
+				if tc.code != 1006 {
+					want = fmt.Sprintf("closed at once, with %d %q", tc.code, tc.reason)
+				}
+				if !strings.Contains(err.Error(), want) || shim.GetWebStatus(err) != shim.WebErrorUnknown {
+					t.Errorf("Connect: %v (status %v), want %q in it and status Unknown", err, shim.GetWebStatus(err), want)
+				}
+				return
+			}
+			ev := waitClosed(t, closed)
+			t.Logf("%s: Closed = %+v", tc.mode, ev)
+			if ev.Code != tc.code || ev.Reason != tc.reason {
+				t.Errorf("Closed = %+v, want {Code:%d Reason:%q}", ev, tc.code, tc.reason)
+			}
+			if tc.mode == "drop" && ev.WasClean {
+				t.Errorf("Closed = %+v: clean without a close frame", ev)
 			}
 			ws.Close(1000, "")
 		})

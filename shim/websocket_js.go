@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/coder/websocket"
 )
 
 // dialWebSocket uses the browser's own WebSocket (websocket_browser_js.go)
@@ -34,6 +36,13 @@ func browserHandshakeError(ctx context.Context, p *wsDialParams, err error) erro
 		return &WebSocketError{Op: "connect", URL: uri, Status: webStatusOf(ctx.Err()), Err: ctx.Err()}
 	}
 	we := &WebSocketError{Op: "connect", URL: uri, Err: fmt.Errorf("%w: %w", errHandshakeHidden, err)}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Code != websocket.StatusAbnormalClosure {
+		// A close frame arrived, so the handshake succeeded: Firefox fires
+		// no open event when the server's close comes with its answer.
+		we.Err = fmt.Errorf("the server accepted the handshake and closed at once, with %d %q, before the browser reported the socket open: %w", ce.Code, ce.Reason, err)
+		return we
+	}
 	if !p.probe {
 		we.Err = fmt.Errorf("%w (SetProbeRefusedHandshake or a request header, which takes the tunnelled path, can tell more): %w", errHandshakeHidden, err)
 		return we

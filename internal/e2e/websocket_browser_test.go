@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"io"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +32,10 @@ import (
 //     every binary message is its index (4 bytes, big endian) followed by
 //     bytes of value index%251; the text message "done" is answered with
 //     "ok N" (N messages, all as expected) or "bad: ...".
+//   - /raw?mode=M answers the handshake by hand, then: "nocode" sends a
+//     close frame without a code and waits for the answer; "drop" closes
+//     the TCP connection without a close frame; "abrupt" sends close 4002
+//     "abrupt" and closes TCP at once, without waiting for the answer.
 //   - /refuse/N answers every request with status N; /cors/refuse/N does
 //     too, with Access-Control-Allow-Origin: *, so a page may read it.
 func webSocketWasmEnv(t *testing.T) map[string]string {
@@ -148,6 +155,9 @@ func webSocketWasmEnv(t *testing.T) map[string]string {
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+	mux.HandleFunc("/raw", func(w http.ResponseWriter, r *http.Request) {
+		rawWebSocket(w, r, r.URL.Query().Get("mode"))
+	})
 	refuse := func(cors bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			_, s, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/cors"), "/refuse/")
@@ -166,4 +176,31 @@ func webSocketWasmEnv(t *testing.T) map[string]string {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return map[string]string{"SOCKSHIM_WSB_URL": "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+// rawWebSocket answers a WebSocket handshake itself, to send what
+// coder/websocket will not (a close frame without a code, a close without
+// the closing handshake).
+func rawWebSocket(w http.ResponseWriter, r *http.Request, mode string) {
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(sum[:]))
+	switch mode {
+	case "nocode":
+		brw.Write([]byte{0x88, 0x00})
+		brw.Flush()
+		io.ReadFull(brw, make([]byte, 6)) // the client's masked close frame, also without a code
+	case "abrupt":
+		frame := append([]byte{0x88, 8, 0x0F, 0xA2}, "abrupt"...) // 4002
+		brw.Write(frame)
+		brw.Flush()
+	default: // "drop"
+		brw.Flush()
+	}
 }
