@@ -238,6 +238,19 @@ func TestJSWebSocketTypes(t *testing.T) {
 	}
 }
 
+// TestJSWebSocketTooBig: a message over MaxMessageSize closes the
+// socket; OnClosed says 1009 although the browser could only send 1000.
+func TestJSWebSocketTooBig(t *testing.T) {
+	ws, _, closed := browserWS(t, "/echo", func(ws *shim.MessageWebSocket) { ws.Control().SetMaxMessageSize(1000) })
+	defer ws.Close(1000, "")
+	if err := ws.Send(jsenv.Context(t), make([]byte, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitClosed(t, closed); ev.Code != 1009 {
+		t.Errorf("Closed = %+v, want 1009", ev)
+	}
+}
+
 // TestJSWebSocketSlowReader: Send waits while the browser holds more than
 // OutboundBufferSizeInBytes unsent, so against a server that reads slowly
 // the tab's buffered bytes stay under the bound, and nothing is lost.
