@@ -69,8 +69,7 @@ test("the demo page: four demos, the live socket table, the send box; screenshot
   }, null, { timeout: 30000 });
   // Bulk through the echo; the screenshot is taken while it runs.
   await page.click("#bulk");
-  await page.waitForFunction(() => /MiB\/s/.test(document.querySelector("#sockets tbody tr").children[5].textContent), null, { timeout: 30000 });
-  await page.waitForTimeout(1000);
+  await page.waitForFunction(() => /^\s*[\d.]+ MiB\/s/.test(document.querySelector("#sockets tbody tr").children[5].textContent), null, { timeout: 30000 });
   await page.screenshot({ path: join(root, "docs", "demo.png"), fullPage: true });
   await page.waitForFunction(() => document.getElementById("out").textContent.includes("bulk: 32.0 MiB"), null, { timeout: 60000 });
   assert.deepEqual(logs.filter((l) => l.startsWith("pageerror")), []);

@@ -83,21 +83,29 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 		return nil, fmt.Errorf("go env GOROOT: %v", err)
 	}
 	files := map[string]string{
-		"/wasm_exec.js":     filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
-		"/wisp-client.mjs":  wispClient,
-		"/prog/bench.wasm":  filepath.Join(tmp, "bench.wasm"),
-		"/prog/dgram.wasm":  filepath.Join(tmp, "dgram.wasm"),
-		"/bench.js":         "page/bench.js",
-		"/worker.js":        "page/worker.js",
-		"/":                 "page/index.html",
-		"/favicon.ico":      "",
-		"/wisp-client.map":  "",
-		"/wasm_exec.js.map": "",
+		"/wasm_exec.js":    filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
+		"/wisp-client.mjs": wispClient,
+		"/prog/bench.wasm": filepath.Join(tmp, "bench.wasm"),
+		"/prog/dgram.wasm": filepath.Join(tmp, "dgram.wasm"),
+		// The JS API (web/sockshim.js) with its Worker and the ./wasm build.
+		"/web/sockshim.js":        "web/sockshim.js",
+		"/web/sockshim-worker.js": "web/sockshim-worker.js",
+		"/web/wasm_exec.js":       filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
+		"/web/main.wasm":          filepath.Join(tmp, "jsapi.wasm"),
+		"/bench.js":               "page/bench.js",
+		"/worker.js":              "page/worker.js",
+		"/":                       "page/index.html",
+		"/favicon.ico":            "",
+		"/wisp-client.map":        "",
+		"/wasm_exec.js.map":       "",
 	}
 	if err := goBuild(files["/prog/bench.wasm"], "./internal/cmd/bench/wasm", true); err != nil {
 		return nil, err
 	}
 	if err := goBuild(files["/prog/dgram.wasm"], "./internal/cmd/bench/wasmdgram", true); err != nil {
+		return nil, err
+	}
+	if err := goBuild(files["/web/main.wasm"], "./wasm", true); err != nil {
 		return nil, err
 	}
 	b := &browserBench{marks: map[string]cpuSnapshot{}}
@@ -333,6 +341,35 @@ func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
 	return rttRow{r.P50, r.P99}, nil
 }
 
+// jsapiBulk runs the bulk echo with the JS API (web/sockshim.js, its wasm
+// in a dedicated Worker) in the page.
+func (b *browserBench) jsapiBulk(w workload, label string) (bulkRow, error) {
+	expr := fmt.Sprintf("bench.jsapiBulk({relay: %q, host: '127.0.0.1', port: %d, streams: %d, size: %d, window: %d, ms: %d, label: %q, worker: true})",
+		w.relayURL, w.echoPort, w.streams, w.size, w.window, w.d.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.d+time.Minute)
+	defer cancel()
+	var r struct {
+		Bytes float64 `json:"bytes"`
+		MS    float64 `json:"ms"`
+	}
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return bulkRow{}, fmt.Errorf("JS API bulk: %v\n%s", err, b.c.recentLog(10))
+	}
+	return b.bulkResult(label, r.Bytes, r.MS)
+}
+
+func (b *browserBench) jsapiRTT(w workload, label string) (rttRow, error) {
+	expr := fmt.Sprintf("bench.jsapiRTT({relay: %q, host: '127.0.0.1', port: %d, size: 64, warm: 500, ms: %d, label: %q, worker: true})",
+		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
+	defer cancel()
+	var r struct{ P50, P99 float64 }
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return rttRow{}, fmt.Errorf("JS API RTT: %v\n%s", err, b.c.recentLog(10))
+	}
+	return rttRow{r.P50, r.P99}, nil
+}
+
 // profile runs V8's profiler on the page around one row when -browser-profile
 // is set (not for the Worker column, whose thread the page's profiler does
 // not see) and prints the top functions; the returned func stops it.
@@ -362,6 +399,7 @@ const (
 	bcolGo = iota
 	bcolGoWorker
 	bcolWispJS
+	bcolJSAPI
 	nBCols
 )
 
@@ -376,7 +414,7 @@ const (
 	nBRows
 )
 
-var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)"}
+var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)", "JS API (Worker)"}
 
 type browserTable struct {
 	c     *config
@@ -438,6 +476,8 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispBulk(w, label)
+			case bcolJSAPI:
+				r, err = b.jsapiBulk(w, label)
 			default:
 				r, err = b.goBulk(w, col == bcolGoWorker, label)
 			}
@@ -463,6 +503,8 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispRTT(w, label)
+			case bcolJSAPI:
+				r, err = b.jsapiRTT(w, label)
 			default:
 				r, err = b.goRTT(w, col == bcolGoWorker, label)
 			}
@@ -490,12 +532,13 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 		set(browAllCPU, s[col].allCPU)
 		set(browRTT50, s[col].rtt50)
 		set(browRTT99, s[col].rtt99)
-		if col != bcolGoWorker {
+		if col != bcolGoWorker && col != bcolJSAPI {
 			t.cells[browWorkerCPU][col] = cell{text: "-"}
 		}
 	}
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
+	t.cells[browDgram][bcolJSAPI] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	progress("Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
 	t.cells[browDgram][bcolGo] = b.dgramRow(c, relay)
 	return t
@@ -585,7 +628,7 @@ func (t *browserTable) render() string {
 	}
 	fmt.Fprintf(&sb, "\nheadless %s over a bare DevTools pipe (%s), one run, through our relay%s\n\n", t.note, how, rounds)
 	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.Debug)
-	fmt.Fprintf(tw, "metric\t%s\t%s\t%s\ttarget (Go wasm, page)\tmet?\n", bcolNames[0], bcolNames[1], bcolNames[2])
+	fmt.Fprintf(tw, "metric\t%s\ttarget (Go wasm, page)\tmet?\n", strings.Join(bcolNames[:], "\t"))
 	for row := range nBRows {
 		fmt.Fprintf(tw, "%s", names[row])
 		for col := range nBCols {
@@ -604,7 +647,25 @@ func (t *browserTable) render() string {
 		fmt.Fprintf(tw, "\t%s\t%s\n", target, met)
 	}
 	tw.Flush()
+	sb.WriteString(t.jsapiTargets())
 	return sb.String()
+}
+
+// jsapiTargets: issue 16's targets for the JS API against the wisp-js
+// client of the same run.
+func (t *browserTable) jsapiTargets() string {
+	j, jok := t.value(browBulk, bcolJSAPI)
+	w, wok := t.value(browBulk, bcolWispJS)
+	j99, j99ok := t.value(browRTT99, bcolJSAPI)
+	w99, w99ok := t.value(browRTT99, bcolWispJS)
+	bulk, p99 := "n/a", "n/a"
+	if jok && wok {
+		bulk = fmt.Sprintf("%.2fx wisp-js: %s", j/w, map[bool]string{true: "yes", false: "NO"}[j/w >= 1.2])
+	}
+	if j99ok && w99ok {
+		p99 = fmt.Sprintf("%.0f µs vs %.0f µs: %s", j99, w99, map[bool]string{true: "yes", false: "NO"}[j99 <= w99])
+	}
+	return fmt.Sprintf("JS API (Worker) targets: bulk >= 1.2x wisp-js (%s); RTT p99 <= wisp-js (%s)\n", bulk, p99)
 }
 
 func lastLines(s string, n int) string {
