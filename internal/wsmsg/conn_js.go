@@ -22,10 +22,10 @@ import (
 //
 //   - Receiving: a JavaScript listener (not a js.FuncOf) queues each
 //     message's ArrayBuffer. Go is called back only when its reader is
-//     parked waiting and the queue was empty; it then drains the queue
-//     without further callbacks, one call per message that copies the
-//     message straight into a pooled Go buffer (one copy, no allocation, no
-//     js.Value per message).
+//     parked waiting (at once after a small message, from a posted task
+//     after a large one, see glueSource); it drains the queue without further callbacks, one call per message
+//     that copies the message straight into a pooled Go buffer (one copy,
+//     no allocation, no js.Value per message).
 //   - Sending: one call per message; the browser's send copies the bytes
 //     straight out of Go memory (one copy, no Uint8Array allocated).
 //
@@ -72,24 +72,22 @@ const enc = new TextEncoder();
 const g = {waiting: false, open: false, closed: false, code: 0, reason: "", clean: false, dead: false};
 ws.binaryType = "arraybuffer";
 ws.addEventListener("open", () => { g.open = true; if (!g.dead) wake(0); });
-// Waking the reader: a message that comes soon after the reader's last
-// turn ended (a busy link: more are likely queued behind it) wakes it from
-// a task posted behind the message events already queued, so that one
-// callback drains them all; a message on a quiet link wakes it at once,
-// without the posted task's latency.
+// Waking the reader: after a message under 1 KiB (a round trip's answer, a
+// control packet) at once, which saves the posted task's latency and cost
+// (round trips: 85 instead of 185 µs behind wisp-js, CPU per round trip
+// 1.6x wisp-js's instead of 2.1x); after a larger one (bulk data: more is
+// likely queued behind it) from a task posted behind the message events
+// already queued, so that one callback drains them all (about three
+// messages per callback). Waking at once whenever the link had been quiet
+// for 100 µs gave a callback per bulk message again.
 const mc = new MessageChannel();
-let turnEnd = 0;
-const run = () => {
-	if (g.dead) return;
-	wake(0);
-	turnEnd = performance.now();
-};
-mc.port1.onmessage = run;
+mc.port1.onmessage = () => { if (!g.dead) wake(0); };
 ws.addEventListener("message", (e) => {
-	q.push(typeof e.data === "string" ? {t: enc.encode(e.data)} : e.data);
+	const m = typeof e.data === "string" ? {t: enc.encode(e.data)} : e.data;
+	q.push(m);
 	if (!g.waiting) return;
 	g.waiting = false;
-	if (performance.now() - turnEnd < 100) mc.port2.postMessage(null); else run();
+	if ((m.t || m).byteLength < 1024) { if (!g.dead) wake(0); } else mc.port2.postMessage(null);
 });
 const closed = (code, reason, clean) => {
 	if (g.dead) return;

@@ -308,7 +308,7 @@ func (b *browserBench) wispBulk(w workload, label string) (bulkRow, error) {
 	return b.bulkResult(label, r.Bytes, r.MS)
 }
 
-type rttRow struct{ p50, p99 float64 }
+type rttRow struct{ p50, p99, cpuUS float64 } // cpuUS: the client's thread (main or Worker), µs per round trip
 
 func (b *browserBench) goRTT(w workload, worker bool, label string) (rttRow, error) {
 	vals, _, err := b.runGo("bench", []string{"rtt"}, map[string]string{
@@ -323,10 +323,19 @@ func (b *browserBench) goRTT(w workload, worker bool, label string) (rttRow, err
 	}
 	p50, err1 := strconv.ParseFloat(vals["rtt_p50_us"], 64)
 	p99, err2 := strconv.ParseFloat(vals["rtt_p99_us"], 64)
-	if err := errors.Join(err1, err2); err != nil {
+	n, err3 := strconv.ParseFloat(vals["rtt_n"], 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return rttRow{}, fmt.Errorf("bench wasm printed no result: %v", err)
 	}
-	return rttRow{p50, p99}, nil
+	cpu, err := b.cpu(label)
+	if err != nil {
+		return rttRow{}, err
+	}
+	t := cpu.main
+	if worker {
+		t = cpu.worker
+	}
+	return rttRow{p50, p99, float64(t) / float64(time.Microsecond) / n}, nil
 }
 
 func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
@@ -334,11 +343,15 @@ func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
 		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
 	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
 	defer cancel()
-	var r struct{ P50, P99 float64 }
+	var r struct{ N, P50, P99 float64 }
 	if err := b.p.eval(ctx, expr, &r); err != nil {
 		return rttRow{}, fmt.Errorf("wisp-js RTT: %v\n%s", err, b.c.recentLog(10))
 	}
-	return rttRow{r.P50, r.P99}, nil
+	cpu, err := b.cpu(label)
+	if err != nil {
+		return rttRow{}, err
+	}
+	return rttRow{r.P50, r.P99, float64(cpu.main) / float64(time.Microsecond) / r.N}, nil
 }
 
 // jsapiBulk runs the bulk echo with the JS API (web/sockshim.js, its wasm
@@ -367,7 +380,7 @@ func (b *browserBench) jsapiRTT(w workload, label string) (rttRow, error) {
 	if err := b.p.eval(ctx, expr, &r); err != nil {
 		return rttRow{}, fmt.Errorf("JS API RTT: %v\n%s", err, b.c.recentLog(10))
 	}
-	return rttRow{r.P50, r.P99}, nil
+	return rttRow{p50: r.P50, p99: r.P99}, nil
 }
 
 // profile runs V8's profiler on the page around one row when -browser-profile
@@ -410,6 +423,7 @@ const (
 	browAllCPU
 	browRTT50
 	browRTT99
+	browRTTCPU
 	browDgram
 	nBRows
 )
@@ -460,7 +474,7 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 	w := workload{relayURL: relayURL, echoPort: echoPort, streams: c.streams, size: c.payload,
 		window: c.browserWindow, d: c.browserDuration, rttDuration: c.rttDuration}
 
-	type sample struct{ bulk, mainCPU, workerCPU, allCPU, rtt50, rtt99 []float64 }
+	type sample struct{ bulk, mainCPU, workerCPU, allCPU, rtt50, rtt99, rttCPU []float64 }
 	var s [nBCols]sample
 	errs := [nBCols]error{}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -516,6 +530,7 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 			}
 			s[col].rtt50 = append(s[col].rtt50, r.p50)
 			s[col].rtt99 = append(s[col].rtt99, r.p99)
+			s[col].rttCPU = append(s[col].rttCPU, r.cpuUS)
 		}
 	}
 	for col := range nBCols {
@@ -532,10 +547,12 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 		set(browAllCPU, s[col].allCPU)
 		set(browRTT50, s[col].rtt50)
 		set(browRTT99, s[col].rtt99)
+		set(browRTTCPU, s[col].rttCPU)
 		if col != bcolGoWorker && col != bcolJSAPI {
 			t.cells[browWorkerCPU][col] = cell{text: "-"}
 		}
 	}
+	t.cells[browRTTCPU][bcolJSAPI] = cell{text: "- (not measured)"}
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
 	t.cells[browDgram][bcolJSAPI] = cell{text: "- (no RTCPeerConnection in a Worker)"}
@@ -608,6 +625,7 @@ func (t *browserTable) render() string {
 		"  renderer CPU ms per MiB (all its threads)",
 		fmt.Sprintf("RTT p50 µs (64 B, one stream, %v)", t.c.rttDuration),
 		"RTT p99 µs",
+		"  client thread CPU µs per round trip",
 		fmt.Sprintf("DatagramSocket datagrams/s (data channel, %d B)", t.c.dgramPayload),
 	}
 	format := func(row int, v float64) string {
