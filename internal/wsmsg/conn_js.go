@@ -228,6 +228,48 @@ func (c *Conn) Write(ctx context.Context, typ websocket.MessageType, p []byte) e
 func (c *Conn) Close(code websocket.StatusCode, reason string) (err error) {
 	c.closingMu.Lock()
 	defer c.closingMu.Unlock()
+	if err := c.startClose(code, reason); err != nil {
+		return err
+	}
+	<-c.closed
+	if !c.g.Get("clean").Bool() {
+		return c.closedErr()
+	}
+	return nil
+}
+
+// StartClose starts the closing handshake and returns at once; Done is
+// closed when the close event fires. Unlike Close, it does not wait on the
+// peer.
+func (c *Conn) StartClose(code websocket.StatusCode, reason string) error {
+	c.closingMu.Lock()
+	defer c.closingMu.Unlock()
+	return c.startClose(code, reason)
+}
+
+// Done is closed when the browser's close event has fired.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// CloseEvent is what the browser's close event said.
+type CloseEvent struct {
+	Code     int
+	Reason   string
+	WasClean bool
+}
+
+// CloseEvent returns the close event once it has fired (ok false before).
+func (c *Conn) CloseEvent() (ev CloseEvent, ok bool) {
+	if !c.isClosed() {
+		return CloseEvent{}, false
+	}
+	return CloseEvent{Code: c.g.Get("code").Int(), Reason: c.g.Get("reason").String(), WasClean: c.g.Get("clean").Bool()}, true
+}
+
+// BufferedAmount is the WebSocket's bufferedAmount: bytes that send has
+// queued in the tab and the browser has not yet handed to the network.
+func (c *Conn) BufferedAmount() int { return c.ws.Get("bufferedAmount").Int() }
+
+func (c *Conn) startClose(code websocket.StatusCode, reason string) (err error) {
 	if c.isClosed() {
 		return net.ErrClosed
 	}
@@ -243,14 +285,7 @@ func (c *Conn) Close(code websocket.StatusCode, reason string) (err error) {
 		}()
 		c.ws.Call("close", browserCloseCode(code), truncateReason(reason))
 	}()
-	if err != nil {
-		return err
-	}
-	<-c.closed
-	if !c.g.Get("clean").Bool() {
-		return c.closedErr()
-	}
-	return nil
+	return err
 }
 
 // browserCloseCode is code if WebSocket.close accepts it (1000 and
