@@ -62,8 +62,8 @@ deps:
 	./scripts/install-firefox.sh
 	./scripts/install-npm.sh
 
-bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
-	$(GO) build -o bin/wasmbrowser ./internal/cmd/wasmbrowser
+bin/wasmbrowser: $(wildcard tools/wasmbrowser/*.go)
+	$(GO) build -o bin/wasmbrowser ./tools/wasmbrowser
 
 vet:
 	$(GO) vet ./...
@@ -76,7 +76,7 @@ test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
 # (web/app.js, the wasm build's _js.go files...), so these always run
 # (-count=1) instead of replaying an old pass; every other package may be
 # cached. Add a package here when its tests start such a subprocess.
-UNCACHED_TEST_PKGS := ./internal/e2e/ ./internal/cmd/wasmbrowser/ ./wasm/
+UNCACHED_TEST_PKGS := ./internal/e2e/ ./tools/wasmbrowser/ ./wasm/
 MODULE := $(shell $(GO) list -m)
 # The others, as a shell expression (evaluated where used).
 CACHED_TEST_PKGS = $$($(GO) list ./... | grep -v -x -F $(foreach p,$(UNCACHED_TEST_PKGS),-e $(MODULE)/$(patsubst ./%/,%,$(p))))
@@ -151,7 +151,7 @@ bench:
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
+	$(GO) run ./tools/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s

@@ -71,7 +71,7 @@ async function runGo({ prog, argv, env, worker }) {
 }
 
 // The payloads: cut from one random pattern at a prime stride, as
-// internal/cmd/bench/internal/echoload does, so a lost, repeated or
+// internal/echoload does, so a lost, repeated or
 // reordered payload fails the byte-for-byte comparison.
 const patternLen = 1 << 20;
 let pattern = null;
