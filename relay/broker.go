@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -599,7 +597,7 @@ func (b *broker) appPolicy(appID string) *policy.App {
 	cfg := b.srv.Config()
 	for i := range cfg.Apps {
 		if cfg.Apps[i].ID == appID {
-			return cfg.Apps[i].App()
+			return cfg.Apps[i].policyApp()
 		}
 	}
 	return nil
@@ -814,21 +812,4 @@ func (c *heldConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
-}
-
-// register adds the broker's metrics to the relay's registry.
-func (b *broker) register(reg *prometheus.Registry) {
-	gauge := func(name, help string, v *atomic.Int64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
-	}
-	counter := func(name, help string, v *atomic.Int64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
-	}
-	gauge("sockshim_broker_held_sockets", "Sockets the broker holds now (streams, listeners, connections held listeners accepted; transfers in progress included).", &b.sockets)
-	gauge("sockshim_broker_held_bytes", "Bytes the broker buffers now for held sockets.", &b.bytes)
-	counter("sockshim_broker_transfers_total", "Sockets the broker took (transfers, and connections held listeners accepted).", &b.transfers)
-	counter("sockshim_broker_reclaims_total", "Held sockets reclaimed by a session.", &b.reclaims)
-	counter("sockshim_broker_expired_total", "Held sockets released because their lease expired.", &b.expired)
-	counter("sockshim_broker_refused_total", "Transfers and held-listener connections refused (limits, socket ids in use, sockets not open).", &b.refused)
-	counter("sockshim_broker_accepted_total", "Connections held listeners accepted.", &b.accepted)
 }

@@ -25,7 +25,7 @@ func TestBrokerPacketsRoundTrip(t *testing.T) {
 	if got, err := ParseTransfer(p.Data); err != nil || !reflect.DeepEqual(got, tr) {
 		t.Fatalf("ParseTransfer = %+v, %v", got, err)
 	}
-	if _, err := ParseTransfer(want[5:len(want)-1]); !errors.Is(err, ErrMalformed) {
+	if _, err := ParseTransfer(want[5 : len(want)-1]); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("truncated TRANSFER: %v", err)
 	}
 	if ValidTransfer(Transfer{}) == nil || ValidTransfer(Transfer{SocketID: "x", Context: make([]byte, 4097)}) == nil {

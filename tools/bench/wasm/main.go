@@ -32,7 +32,7 @@ import (
 	"syscall/js"
 	"time"
 
-	"github.com/sockshim/sockshim/internal/cmd/bench/internal/echoload"
+	"github.com/sockshim/sockshim/internal/echoload"
 	"github.com/sockshim/sockshim/shim"
 )
 
