@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,8 @@ type BrokerConfig struct {
 	MaxBytesPerSocket int64 `json:"maxBytesPerSocket,omitempty"`
 	// MaxBytes buffered across the app's held sockets; default 16 MiB.
 	MaxBytes int64 `json:"maxBytes,omitempty"`
+	// Push, if set, activates the app by Web Push (broker_push.go).
+	Push *PushConfig `json:"push,omitempty"`
 }
 
 func (c BrokerConfig) withDefaults() BrokerConfig {
@@ -60,7 +63,7 @@ func (c BrokerConfig) validate() error {
 	if c.TTLSeconds < 0 || c.MaxSockets < 0 || c.MaxBytesPerSocket < 0 || c.MaxBytes < 0 {
 		return errors.New("broker: negative value")
 	}
-	return nil
+	return c.Push.validate()
 }
 
 // heldReadSize is the most one held socket reads at once.
@@ -75,9 +78,13 @@ type broker struct {
 
 	mu      sync.Mutex
 	apps    map[string]*brokerApp
-	pending map[pendingKey]*held // transferred streams whose UNREAD is still coming
+	pending map[pendingKey]*held             // transferred streams whose UNREAD is still coming
+	subs    map[string]wisp.PushSubscription // by app id (broker_push.go)
 	closed  bool
 	wg      sync.WaitGroup
+
+	stopCtx context.Context // ends at shutdown: pushes in flight stop
+	stop    context.CancelFunc
 
 	sockets   atomic.Int64 // held now
 	bytes     atomic.Int64 // buffered now
@@ -86,6 +93,8 @@ type broker struct {
 	expired   atomic.Int64
 	refused   atomic.Int64 // transfers refused (limits, ids in use, bad state)
 	accepted  atomic.Int64 // connections held listeners accepted
+
+	pushes, pushFailures atomic.Int64
 }
 
 type pendingKey struct {
@@ -121,6 +130,7 @@ type held struct {
 	peerClosed bool
 	stopping   bool
 	children   int
+	pushed     map[wisp.HeldReason]time.Time // the last push per reason (broker_push.go)
 
 	unreadDone *netutil.Once // the last UNREAD came, or it never will
 	stop       *netutil.Once // reclaim, expiry or shutdown
@@ -130,7 +140,9 @@ type held struct {
 }
 
 func newBroker(srv *Server) *broker {
-	return &broker{srv: srv, apps: map[string]*brokerApp{}, pending: map[pendingKey]*held{}}
+	b := &broker{srv: srv, apps: map[string]*brokerApp{}, pending: map[pendingKey]*held{}, subs: map[string]wisp.PushSubscription{}}
+	b.stopCtx, b.stop = context.WithCancel(context.Background())
+	return b
 }
 
 func (b *broker) app(id string) *brokerApp {
@@ -236,6 +248,8 @@ func (s *session) brokerPacket(p *wisp.Packet) {
 		s.write(wisp.AppendHeld(nil, wisp.Held{Nonce: nonce, Sockets: b.list(s.app().id())}))
 	case wisp.TypeReclaim:
 		s.reclaim(p)
+	case wisp.TypePushSubscribe:
+		s.subscribe(p) // broker_push.go
 	}
 }
 
@@ -467,10 +481,14 @@ func (h *held) keepAliveLoop() {
 		select {
 		case <-h.keepAlive.C:
 			h.mu.Lock()
-			if h.reason == wisp.HeldNone {
+			fire := h.reason == wisp.HeldNone
+			if fire {
 				h.reason = wisp.HeldKeepAliveExpired
 			}
 			h.mu.Unlock()
+			if fire {
+				h.b.notify(h, wisp.HeldKeepAliveExpired)
+			}
 		case <-h.stop.C:
 			return
 		}
@@ -523,6 +541,7 @@ func (h *held) readLoop() {
 				h.reason = wisp.HeldActivity
 			}
 			h.mu.Unlock()
+			b.notify(h, wisp.HeldActivity)
 		}
 		if err != nil {
 			if h.stop.Done() {
@@ -532,6 +551,7 @@ func (h *held) readLoop() {
 			h.peerClosed = true
 			h.reason = wisp.HeldClosed
 			h.mu.Unlock()
+			b.notify(h, wisp.HeldClosed)
 			b.srv.log.Info("relay: held socket closed by its peer", "app", h.app, "socket", h.id, "buffered", h.buffered(), "err", err)
 			return
 		}
@@ -588,6 +608,7 @@ func (h *held) acceptLoop() {
 		h.reason = wisp.HeldAccepted
 		h.mu.Unlock()
 		b.activate(child, 0)
+		b.notify(h, wisp.HeldAccepted)
 		b.srv.log.Info("relay: held listener accepted a connection", "app", h.app, "socket", child.id, "remote", peer.String())
 	}
 }
@@ -663,6 +684,7 @@ func (b *broker) isHeld(h *held) bool {
 
 // close releases everything held (relay shutdown).
 func (b *broker) close() {
+	b.stop()
 	b.mu.Lock()
 	b.closed = true
 	var all []*held

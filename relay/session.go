@@ -257,7 +257,7 @@ func (s *session) route(p *wisp.Packet) {
 			s.openListener(p)
 		}
 		return
-	case wisp.TypeTransfer, wisp.TypeUnread, wisp.TypeList, wisp.TypeReclaim:
+	case wisp.TypeTransfer, wisp.TypeUnread, wisp.TypeList, wisp.TypeReclaim, wisp.TypePushSubscribe:
 		if s.ext.Broker && s.srv.opts.Edge == nil {
 			s.brokerPacket(p) // broker.go
 		}

@@ -355,3 +355,41 @@ func (i *SocketActivityInformation) DatagramSocket() (*DatagramSocket, error) {
 }
 
 var _ net.Conn = relayConn{}
+
+// PushSubscription is a browser PushSubscription's endpoint and keys
+// (getKey("p256dh"), getKey("auth")).
+type PushSubscription struct {
+	Endpoint     string
+	P256dh, Auth []byte
+}
+
+// SetPushSubscription registers the app's Web Push subscription with the
+// transport's broker; nil removes it. When a held socket of the app has
+// activity, the relay sends the subscription an encrypted push message
+// (RFC 8030/8291, VAPID-signed per RFC 8292) whose JSON names the socket,
+// its kind, the reason and the task id: the service worker it wakes calls
+// AllSockets and reclaims. The relay sends at most one per socket and
+// reason in its configured interval, and only to the push services its
+// config lists for the app.
+func SetPushSubscription(ctx context.Context, transport Transport, sub *PushSubscription) error {
+	if transport == nil {
+		transport = DefaultTransport
+	}
+	if err := errNoBroker(transport); err != nil {
+		return wrapErr("push", "", err)
+	}
+	var ws wisp.PushSubscription
+	if sub != nil {
+		ws = wisp.PushSubscription{Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth}
+		if sub.Endpoint == "" || len(sub.P256dh) != 65 || len(sub.Auth) != 16 || len(sub.Endpoint) > 0xffff {
+			return wrapErr("push", "", errf("push subscription needs an endpoint, a 65-byte p256dh and a 16-byte auth: %w", ErrInvalidArgument))
+		}
+	}
+	_, err := onSession(transport.(*relayTransport), ctx, func(s *wispclient.Session) (struct{}, error) {
+		return struct{}{}, s.SetPushSubscription(ctx, ws)
+	})
+	if err != nil {
+		return wrapErr("push", "", brokerErr(err))
+	}
+	return nil
+}

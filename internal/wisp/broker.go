@@ -284,3 +284,58 @@ func ParseReclaim(b []byte) (HeldKind, string, error) {
 	}
 	return k, string(b[1:]), nil
 }
+
+// TypePushSubscribe, client -> relay, stream 0: the app's Web Push
+// subscription, which the broker notifies when a held socket of the app
+// has activity. Payload: PushSubscription (an empty endpoint removes it).
+// Answered by TRANSFERRED on stream 0: 0, or the reason of a refusal.
+const TypePushSubscribe Type = 0x97
+
+// PushSubscription is the payload of TypePushSubscribe: a browser
+// PushSubscription's endpoint and keys.
+//
+//	+-----------------+----------+-------------+---------+----------+
+//	| endpoint len LE | endpoint | p256dh len  | p256dh  | auth len | auth |
+//	| u16             | UTF-8    | u8          | 65 B    | u8       | 16 B |
+//	+-----------------+----------+-------------+---------+----------+
+type PushSubscription struct {
+	Endpoint     string
+	P256dh, Auth []byte
+}
+
+// AppendPushSubscribe encodes a PUSH_SUBSCRIBE packet.
+func AppendPushSubscribe(dst []byte, s PushSubscription) []byte {
+	dst = appendHeader(dst, TypePushSubscribe, 0)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(s.Endpoint)))
+	dst = append(dst, s.Endpoint...)
+	dst = append(dst, byte(len(s.P256dh)))
+	dst = append(dst, s.P256dh...)
+	dst = append(dst, byte(len(s.Auth)))
+	return append(dst, s.Auth...)
+}
+
+// ParsePushSubscribe decodes a PUSH_SUBSCRIBE payload; keys are copied.
+func ParsePushSubscribe(b []byte) (PushSubscription, error) {
+	var s PushSubscription
+	if len(b) < 2 {
+		return s, malformed("PUSH_SUBSCRIBE payload of %d bytes", len(b))
+	}
+	n := int(binary.LittleEndian.Uint16(b))
+	if len(b) < 2+n || !utf8.Valid(b[2:2+n]) {
+		return s, malformed("PUSH_SUBSCRIBE endpoint truncated or not UTF-8")
+	}
+	s.Endpoint = string(b[2 : 2+n])
+	p, rest, ok := cutLen8(b[2+n:])
+	if !ok {
+		return s, malformed("PUSH_SUBSCRIBE p256dh truncated")
+	}
+	a, rest, ok := cutLen8(rest)
+	if !ok || len(rest) != 0 {
+		return s, malformed("PUSH_SUBSCRIBE auth truncated or trailing bytes")
+	}
+	if n > 0 && (len(p) != 65 || len(a) != 16) {
+		return s, malformed("PUSH_SUBSCRIBE keys of %d and %d bytes, want 65 and 16", len(p), len(a))
+	}
+	s.P256dh, s.Auth = append([]byte(nil), p...), append([]byte(nil), a...)
+	return s, nil
+}

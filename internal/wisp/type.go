@@ -80,7 +80,7 @@ var typeNames = map[Type]string{
 	TypeUDPOptions: "UDP_OPTIONS", TypeJoin: "JOIN", TypeUDPResult: "UDP_RESULT",
 	TypeSignal: "SIGNAL", TypePing: "PING", TypePong: "PONG",
 	TypeTransfer: "TRANSFER", TypeTransferred: "TRANSFERRED", TypeUnread: "UNREAD", // broker.go
-	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM",
+	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM", TypePushSubscribe: "PUSH_SUBSCRIBE",
 }
 
 // String is the packet type's name in docs/PROTOCOL.md ("CONNECT",

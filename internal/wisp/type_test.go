@@ -17,7 +17,7 @@ func TestTypeString(t *testing.T) {
 		{TypeUDPOptions, "UDP_OPTIONS"}, {TypeJoin, "JOIN"}, {TypeUDPResult, "UDP_RESULT"},
 		{TypeSignal, "SIGNAL"}, {TypePing, "PING"}, {TypePong, "PONG"},
 		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
-		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"},
+		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"}, {TypePushSubscribe, "PUSH_SUBSCRIBE"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {

@@ -298,3 +298,23 @@ func (s *Session) ReclaimListener(ctx context.Context, socketID string) (*Listen
 	}
 	return l.waitBound(ctx)
 }
+
+// SetPushSubscription registers the app's Web Push subscription with the
+// broker (an empty endpoint removes it): the relay then notifies it when a
+// held socket of the app has activity. A relay whose config has no push
+// settings for the app, or whose push services do not include the
+// endpoint, refuses with a *wisp.CloseError (ReasonBlocked).
+func (s *Session) SetPushSubscription(ctx context.Context, sub wisp.PushSubscription) error {
+	if err := s.errNoBroker(); err != nil {
+		return err
+	}
+	ch, done, err := s.expect(0)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := s.send(wisp.AppendPushSubscribe(nil, sub)); err != nil {
+		return err
+	}
+	return s.waitTransferred(ctx, ch)
+}
