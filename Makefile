@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
+.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration bench-jsapi clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -40,11 +40,13 @@ edge:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(EDGE_DIR)/app.wasm ./cmd/edge
 	@echo "edge: $(EDGE_DIR)/app.wasm $$(gzip -9 -c $(EDGE_DIR)/app.wasm | wc -c) bytes gzip (free plan: 3 MB)"
 
-# The edge relay in workerd (wrangler 4, offline) on 127.0.0.1:$(EDGE_PORT),
-# with wrangler.toml's development policy (loopback allowed).
+# The edge relay in workerd (wrangler 4, offline: no metrics, no cf fetch, and
+# no banner, whose npm update check is wrangler's only other network call)
+# on 127.0.0.1:$(EDGE_PORT), with wrangler.toml's development policy
+# (loopback allowed).
 edge-dev: edge
 	./scripts/install-wrangler.sh
-	WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+	WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false \
 		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
 
 # The client tests against the edge relay in real workerd (test/edge builds
@@ -108,7 +110,16 @@ test-jsapi: wasm
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
 	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
-	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-concurrency=2 --test-timeout=240000 *.test.mjs
+
+# The JS API beside the wisp-js client in one Chromium (bare DevTools pipe),
+# bulk echo and 64-byte round trips; a quick check, not the bench's table.
+bench-jsapi: wasm
+	./scripts/install-npm.sh
+	./test/jsapi/install.sh
+	./scripts/install-chromium.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	node test/jsapi/bench.mjs
 
 # Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
 # shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/relay"
 	"github.com/sockshim/sockshim/shim"
@@ -58,7 +57,7 @@ func TestNameWithoutAddressIsHostNotFound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			url, _ := testutil.Relay(t, &relay.Options{Config: tc.cfg, Engine: &policy.Engine{Resolver: tc.dns}})
+			url, _ := testutil.Relay(t, &relay.Options{Config: tc.cfg, Resolver: tc.dns})
 			err := shim.NewStreamSocket(shim.RelayTransport(url, nil)).Connect(ctxT(t), host(t, tc.host), "80")
 			if got := shim.GetStatus(err); got != tc.status || errors.Is(err, shim.ErrAccessDenied) != tc.denied {
 				t.Fatalf("Connect %s: %v (status %v, access denied %v), want status %v, access denied %v",

@@ -149,9 +149,9 @@ func (b *browserBench) dgramRow(c *config, relay *server) cell {
 	defer echo.close()
 	// CPU per datagram echoed, for diagnosis (setup included: the program
 	// does not mark its measurement).
-	cpu0, relay0 := b.c.rendererCPU(), nanCPU(relay.pid)
+	cpu0, relay0 := b.rendererCPU(), nanCPU(relay.pid)
 	r, err := b.browserDatagram(relay.url, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
-	cpu, relayCPU := b.c.rendererCPU().sub(cpu0), nanCPU(relay.pid)-relay0
+	cpu, relayCPU := b.rendererCPU().sub(cpu0), nanCPU(relay.pid)-relay0
 	if err == nil && r.perSecond > 0 {
 		n := r.perSecond * c.browserDuration.Seconds()
 		us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / n }
