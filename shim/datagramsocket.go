@@ -21,7 +21,7 @@ import (
 // net.PacketConn, with ReadFrom; each call returns one whole datagram.
 //
 // Limits: a datagram carries at most 65507 bytes to an IPv4 peer and 65527
-// to an IPv6 peer; larger ones fail with status MessageTooLong.
+// to an IPv6 peer; larger ones fail with status SocketErrorMessageTooLong.
 //
 // Through a relay, every destination is checked by the app's capabilities:
 // a connected socket's once at Connect, an unconnected socket's on every
@@ -112,7 +112,7 @@ func (c *DatagramSocketControl) DontFragment() bool {
 }
 
 // SetDontFragment sets the don't-fragment bit: datagrams larger than the
-// path MTU then fail with MessageTooLong instead of being fragmented.
+// path MTU then fail with SocketErrorMessageTooLong instead of being fragmented.
 func (c *DatagramSocketControl) SetDontFragment(v bool) {
 	c.mu.Lock()
 	c.dontFragment = v
@@ -245,7 +245,7 @@ func (s *DatagramSocket) Connect(ctx context.Context, host *HostName, service st
 		return wrapErr("connect", addr, err)
 	}
 	opts, _, low := s.control.options()
-	return datagramErr("connect", addr, s.open(ctx, &datagramRequest{
+	return wrapErr("connect", addr, s.open(ctx, &datagramRequest{
 		remoteHost: host.CanonicalName(), remotePort: port, lowLatency: low, opts: opts,
 	}, host, service))
 }
@@ -275,7 +275,7 @@ func (s *DatagramSocket) BindEndpoint(ctx context.Context, localHost *HostName, 
 		}
 	}
 	opts, reuse, low := s.control.options()
-	return datagramErr("bind", addr, s.open(ctx, &datagramRequest{
+	return wrapErr("bind", addr, s.open(ctx, &datagramRequest{
 		local: netip.AddrPortFrom(local, port), reuse: reuse, lowLatency: low, opts: opts,
 	}, nil, ""))
 }
@@ -372,7 +372,7 @@ func (s *DatagramSocket) readFrom(b []byte) (int, netip.AddrPort, error) {
 	if err == io.EOF {
 		err = net.ErrClosed // a datagram socket has no end of stream
 	}
-	return n, ap, datagramErr("read", "", err)
+	return n, ap, wrapErr("read", "", err)
 }
 
 // Write sends b as one datagram on a connected socket.
@@ -382,7 +382,7 @@ func (s *DatagramSocket) Write(b []byte) (int, error) {
 		return 0, wrapErr("write", "", err)
 	}
 	n, err := c.write(b)
-	return n, datagramErr("write", s.connectedAddr(), err)
+	return n, wrapErr("write", s.connectedAddr(), err)
 }
 
 // WriteTo sends b as one datagram to addr (a *net.UDPAddr, or any net.Addr
@@ -402,7 +402,7 @@ func (s *DatagramSocket) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, wrapErr("write", "", errf("destination %v: %w", addr, ErrInvalidArgument))
 	}
 	n, err := c.writeTo(b, ap)
-	return n, datagramErr("write", ap.String(), err)
+	return n, wrapErr("write", ap.String(), err)
 }
 
 // GetOutputStream returns a writer whose every Write sends one datagram to
@@ -446,7 +446,7 @@ func (w *datagramWriter) Write(b []byte) (int, error) {
 	} else {
 		n, err = w.c.writeToHost(w.ctx, b, w.host.CanonicalName(), w.port)
 	}
-	return n, datagramErr("write", w.addr, err)
+	return n, wrapErr("write", w.addr, err)
 }
 
 // JoinMulticastGroup joins a multicast group (an IP address HostName), so
@@ -464,7 +464,7 @@ func (s *DatagramSocket) JoinMulticastGroup(ctx context.Context, group *HostName
 	if err != nil {
 		return wrapErr("join", "", err)
 	}
-	return datagramErr("join", g.String(), c.join(ctx, g))
+	return wrapErr("join", g.String(), c.join(ctx, g))
 }
 
 // Close closes the socket, ending any MessageReceived delivery.
@@ -479,7 +479,7 @@ func (s *DatagramSocket) Close() error {
 	if c == nil {
 		return nil
 	}
-	return datagramErr("close", "", c.close())
+	return wrapErr("close", "", c.close())
 }
 
 // LocalAddr is the socket's local address (through a relay: the relay's),

@@ -152,7 +152,7 @@ func TestDatagramTooLong(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := s.Write(make([]byte, 65508))
-			if shim.GetStatus(err) != shim.MessageTooLong {
+			if shim.GetStatus(err) != shim.SocketErrorMessageTooLong {
 				t.Fatalf("65508 bytes: %v (status %v), want MessageTooLong", err, shim.GetStatus(err))
 			}
 			b := shim.NewDatagramSocket(tr)
@@ -160,7 +160,7 @@ func TestDatagramTooLong(t *testing.T) {
 			if err := b.Bind(ctxT(t), ""); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.WriteTo(make([]byte, 70000), echo); shim.GetStatus(err) != shim.MessageTooLong {
+			if _, err := b.WriteTo(make([]byte, 70000), echo); shim.GetStatus(err) != shim.SocketErrorMessageTooLong {
 				t.Fatalf("WriteTo 70000 bytes: %v, want MessageTooLong", err)
 			}
 		})

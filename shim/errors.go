@@ -8,9 +8,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-
-	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // SocketErrorStatus is a socket operation's outcome, mirroring
@@ -18,39 +15,40 @@ import (
 // Get it from any error with GetStatus.
 type SocketErrorStatus int32
 
-// The WinRT values, in WinRT's order.
+// The WinRT values, in WinRT's order, each named SocketError + WinRT's
+// member name (String returns WinRT's name).
 const (
-	Unknown SocketErrorStatus = iota
-	OperationAborted
-	HTTPInvalidServerResponse
-	ConnectionTimedOut
-	AddressFamilyNotSupported
-	SocketTypeNotSupported
-	HostNotFound
-	NoDataRecordOfRequestedType
-	NonAuthoritativeHostNotFound
-	ClassTypeNotFound
-	AddressAlreadyInUse
-	CannotAssignRequestedAddress
-	ConnectionRefused
-	NetworkIsUnreachable
-	UnreachableHost
-	NetworkIsDown
-	NetworkDroppedConnectionOnReset
-	SoftwareCausedConnectionAbort
-	ConnectionResetByPeer
-	HostIsDown
-	NoAddressesFound
-	TooManyOpenFiles
-	MessageTooLong
-	CertificateExpired
-	CertificateUntrustedRoot
-	CertificateCommonNameIsIncorrect
-	CertificateWrongUsage
-	CertificateRevoked
-	CertificateNoRevocationCheck
-	CertificateRevocationServerOffline
-	CertificateIsInvalid
+	SocketErrorUnknown SocketErrorStatus = iota
+	SocketErrorOperationAborted
+	SocketErrorHTTPInvalidServerResponse
+	SocketErrorConnectionTimedOut
+	SocketErrorAddressFamilyNotSupported
+	SocketErrorSocketTypeNotSupported
+	SocketErrorHostNotFound
+	SocketErrorNoDataRecordOfRequestedType
+	SocketErrorNonAuthoritativeHostNotFound
+	SocketErrorClassTypeNotFound
+	SocketErrorAddressAlreadyInUse
+	SocketErrorCannotAssignRequestedAddress
+	SocketErrorConnectionRefused
+	SocketErrorNetworkIsUnreachable
+	SocketErrorUnreachableHost
+	SocketErrorNetworkIsDown
+	SocketErrorNetworkDroppedConnectionOnReset
+	SocketErrorSoftwareCausedConnectionAbort
+	SocketErrorConnectionResetByPeer
+	SocketErrorHostIsDown
+	SocketErrorNoAddressesFound
+	SocketErrorTooManyOpenFiles
+	SocketErrorMessageTooLong
+	SocketErrorCertificateExpired
+	SocketErrorCertificateUntrustedRoot
+	SocketErrorCertificateCommonNameIsIncorrect
+	SocketErrorCertificateWrongUsage
+	SocketErrorCertificateRevoked
+	SocketErrorCertificateNoRevocationCheck
+	SocketErrorCertificateRevocationServerOffline
+	SocketErrorCertificateIsInvalid
 )
 
 var statusNames = [...]string{
@@ -113,7 +111,7 @@ func (e *SocketError) Unwrap() error { return e.Err }
 // Timeout reports whether the operation timed out (net.Error).
 func (e *SocketError) Timeout() bool {
 	var ne net.Error
-	return e.Status == ConnectionTimedOut || errors.Is(e.Err, os.ErrDeadlineExceeded) ||
+	return e.Status == SocketErrorConnectionTimedOut || errors.Is(e.Err, os.ErrDeadlineExceeded) ||
 		errors.As(e.Err, &ne) && ne.Timeout()
 }
 
@@ -121,7 +119,7 @@ func (e *SocketError) Timeout() bool {
 func (e *SocketError) Temporary() bool { return e.Timeout() }
 
 // GetStatus returns the SocketErrorStatus of err, like WinRT's
-// SocketError.GetStatus; Unknown when err carries none.
+// SocketError.GetStatus; SocketErrorUnknown when err carries none.
 func GetStatus(err error) SocketErrorStatus {
 	var se *SocketError
 	if errors.As(err, &se) {
@@ -140,83 +138,56 @@ func wrapErr(op, addr string, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	e := &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
-	if reason, denied := policyDenied(err); denied {
-		e.Err = fmt.Errorf("%w (%s)", ErrAccessDenied, reason)
-	}
-	var ce *wisp.CloseError
-	if errors.As(err, &ce) && ce.Reason == wisp.ReasonBlocked {
-		e.Err = fmt.Errorf("%w (relay: %s)", ErrAccessDenied, ce.Reason)
-	}
-	if errors.As(err, &ce) && (ce.Reason == wisp.ReasonInvalid) {
-		e.Err = fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-	}
-	return e
+	return &SocketError{Op: op, Addr: addr, Status: statusOf(err), Err: err}
 }
 
+// statusOf is err's status: the one its transport gave it where it entered
+// (transport_relay.go, transport_direct_notjs.go), or else the one the
+// operating system's or the context's error stands for.
+
 func statusOf(err error) SocketErrorStatus {
-	var ce *wisp.CloseError
-	if errors.As(err, &ce) {
-		switch ce.Reason {
-		case wisp.ReasonTimeout, wisp.ReasonDataTimeout:
-			return ConnectionTimedOut
-		case wisp.ReasonRefused:
-			return ConnectionRefused
-		case wisp.ReasonUnreachable:
-			return UnreachableHost
-		case wisp.ReasonNetUnreachable:
-			return NetworkIsUnreachable
-		case wisp.ReasonHostNotFound:
-			return HostNotFound
-		case wisp.ReasonReset, wisp.ReasonNetworkError:
-			return ConnectionResetByPeer
-		case wisp.ReasonUnknown:
-			return SoftwareCausedConnectionAbort
-		case wisp.ReasonAddrInUse:
-			return AddressAlreadyInUse
-		}
-		return Unknown
-	}
-	var he *wispclient.HandshakeError
-	if errors.As(err, &he) {
-		return Unknown
+	var ee *edgeError
+	if errors.As(err, &ee) {
+		return ee.status
 	}
 	var dnsErr *net.DNSError
 	switch {
-	case policyHostNotFound(err), errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return HostNotFound
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return SocketErrorHostNotFound
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return ConnectionTimedOut
+		return SocketErrorConnectionTimedOut
 	case errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
-		return OperationAborted
+		return SocketErrorOperationAborted
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ConnectionRefused
+		return SocketErrorConnectionRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return ConnectionResetByPeer
+		return SocketErrorConnectionResetByPeer
 	case errors.Is(err, syscall.ECONNABORTED):
-		return SoftwareCausedConnectionAbort
+		return SocketErrorSoftwareCausedConnectionAbort
 	case errors.Is(err, syscall.ENETUNREACH):
-		return NetworkIsUnreachable
+		return SocketErrorNetworkIsUnreachable
 	case errors.Is(err, syscall.EHOSTUNREACH):
-		return UnreachableHost
+		return SocketErrorUnreachableHost
 	case errors.Is(err, syscall.EHOSTDOWN):
-		return HostIsDown
+		return SocketErrorHostIsDown
 	case errors.Is(err, syscall.ENETDOWN):
-		return NetworkIsDown
+		return SocketErrorNetworkIsDown
 	case errors.Is(err, syscall.EADDRINUSE):
-		return AddressAlreadyInUse
+		return SocketErrorAddressAlreadyInUse
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return CannotAssignRequestedAddress
+		return SocketErrorCannotAssignRequestedAddress
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return TooManyOpenFiles
+		return SocketErrorTooManyOpenFiles
 	case errors.Is(err, syscall.EMSGSIZE):
-		return MessageTooLong
+		return SocketErrorMessageTooLong
 	case errors.Is(err, syscall.EAFNOSUPPORT):
-		return AddressFamilyNotSupported
+		return SocketErrorAddressFamilyNotSupported
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return ConnectionTimedOut
+		return SocketErrorConnectionTimedOut
 	}
-	return Unknown
+	return SocketErrorUnknown
 }
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

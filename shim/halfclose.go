@@ -2,9 +2,6 @@ package shim
 
 import (
 	"crypto/tls"
-	"errors"
-
-	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // CloseWrite shuts down the sending side of the connection, as
@@ -28,9 +25,5 @@ func (s *StreamSocket) CloseWrite() error {
 	if !ok {
 		return wrapErr("close write", s.addr(), errf("half-close on this transport: %w", ErrNotSupported))
 	}
-	err = cw.CloseWrite()
-	if errors.Is(err, wispclient.ErrNoHalfClose) {
-		err = errf("%w: %v", ErrNotSupported, err)
-	}
-	return wrapErr("close write", s.addr(), err)
+	return wrapErr("close write", s.addr(), cw.CloseWrite())
 }

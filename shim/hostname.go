@@ -2,6 +2,7 @@ package shim
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,18 +15,18 @@ type HostNameType uint8
 
 const (
 	HostNameUnknown HostNameType = iota
-	DomainName
-	IPv4
-	IPv6
+	HostNameDomainName
+	HostNameIPv4
+	HostNameIPv6
 )
 
 func (t HostNameType) String() string {
 	switch t {
-	case DomainName:
+	case HostNameDomainName:
 		return "DomainName"
-	case IPv4:
+	case HostNameIPv4:
 		return "Ipv4"
-	case IPv6:
+	case HostNameIPv6:
 		return "Ipv6"
 	}
 	return "Unknown"
@@ -47,11 +48,11 @@ func NewHostName(name string) (*HostName, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shim: host name %q: %w", name, ErrInvalidArgument)
 	}
-	h := &HostName{raw: name, canonical: canonical, display: name, typ: DomainName}
+	h := &HostName{raw: name, canonical: canonical, display: name, typ: HostNameDomainName}
 	if addr.IsValid() {
-		h.typ = IPv4
+		h.typ = HostNameIPv4
 		if addr.Is6() {
-			h.typ = IPv6
+			h.typ = HostNameIPv6
 		}
 		h.display = addr.String()
 	}
@@ -63,9 +64,9 @@ func hostNameFromAddr(a netip.Addr) *HostName {
 		return nil
 	}
 	a = a.Unmap()
-	h := &HostName{raw: a.String(), canonical: a.String(), display: a.String(), typ: IPv4}
+	h := &HostName{raw: a.String(), canonical: a.String(), display: a.String(), typ: HostNameIPv4}
 	if a.Is6() {
-		h.typ = IPv6
+		h.typ = HostNameIPv6
 	}
 	return h
 }
@@ -119,4 +120,13 @@ func ParseServiceName(service string, allowZero bool) (uint16, error) {
 		return 0, fmt.Errorf("shim: service name %q is neither a port 1-65535 nor a known service: %w", service, ErrInvalidArgument)
 	}
 	return uint16(n), nil
+}
+
+// joinHostService is "host:service" for messages; service alone when h is
+// nil.
+func joinHostService(h *HostName, service string) string {
+	if h == nil {
+		return service
+	}
+	return net.JoinHostPort(h.CanonicalName(), service)
 }

@@ -13,12 +13,12 @@ func TestHostName(t *testing.T) {
 		in, canonical string
 		typ           shim.HostNameType
 	}{
-		{"Example.COM.", "example.com", shim.DomainName},
-		{"bücher.example", "xn--bcher-kva.example", shim.DomainName},
-		{"127.0.0.1", "127.0.0.1", shim.IPv4},
-		{"::1", "::1", shim.IPv6},
-		{"[2001:DB8::1]", "2001:db8::1", shim.IPv6},
-		{"::ffff:10.0.0.1", "10.0.0.1", shim.IPv4},
+		{"Example.COM.", "example.com", shim.HostNameDomainName},
+		{"bücher.example", "xn--bcher-kva.example", shim.HostNameDomainName},
+		{"127.0.0.1", "127.0.0.1", shim.HostNameIPv4},
+		{"::1", "::1", shim.HostNameIPv6},
+		{"[2001:DB8::1]", "2001:db8::1", shim.HostNameIPv6},
+		{"::ffff:10.0.0.1", "10.0.0.1", shim.HostNameIPv4},
 	}
 	for _, c := range cases {
 		h, err := shim.NewHostName(c.in)
@@ -56,8 +56,8 @@ func TestServiceName(t *testing.T) {
 
 func TestSocketErrorStatusString(t *testing.T) {
 	t.Parallel()
-	if shim.CertificateIsInvalid.String() != "CertificateIsInvalid" || shim.Unknown.String() != "Unknown" ||
-		shim.SocketErrorStatus(99).String() != "SocketErrorStatus(99)" || int(shim.CertificateIsInvalid) != 30 {
+	if shim.SocketErrorCertificateIsInvalid.String() != "CertificateIsInvalid" || shim.SocketErrorUnknown.String() != "Unknown" ||
+		shim.SocketErrorStatus(99).String() != "SocketErrorStatus(99)" || int(shim.SocketErrorCertificateIsInvalid) != 30 {
 		t.Error("SocketErrorStatus names or values are off")
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-
-	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wispclient"
 )
 
 // StreamSocketListener listens for inbound TCP connections, mirroring
@@ -54,9 +51,12 @@ func NewStreamSocketListener(t Transport) *StreamSocketListener {
 // connections it accepts, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenercontrol:
 // KeepAlive (default false), NoDelay (default true) and QualityOfService
-// (default Normal; advisory). Set them before Bind. Through a relay they
-// are honoured by the relay on each accepted connection.
-type StreamSocketListenerControl struct{ StreamSocketControl }
+// (default QualityOfServiceNormal; advisory). Set them before Bind. Through
+// a relay they are honoured by the relay on each accepted connection. The
+// seed's OutboundBufferSizeInBytes, OutboundUnicastHopLimit and
+// SerializeConnectionAttempts are not offered; an accepted socket's TLS
+// options are set on its own Control.
+type StreamSocketListenerControl struct{ tcpControl }
 
 // StreamSocketListenerInformation describes a bound listener, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenerinformation.
@@ -70,19 +70,6 @@ type StreamSocketListenerInformation struct {
 	// ReachableHostName is nil when unknown.
 	ReachableHostName *HostName
 	ReachablePort     string
-}
-
-// streamListener is a transport's bound listener.
-type streamListener interface {
-	accept() (net.Conn, error)
-	close() error
-	addr() net.Addr
-	reachable() (host string, port uint16)
-}
-
-// listenOptions is what a transport needs from the control.
-type listenOptions struct {
-	keepAlive, noDelay, lowLatency bool
 }
 
 // Control returns the listener's options.
@@ -118,7 +105,7 @@ func (l *StreamSocketListener) bind(ctx context.Context, host *HostName, service
 	}
 	h := ""
 	if host != nil {
-		if host.Type() != IPv4 && host.Type() != IPv6 {
+		if host.Type() != HostNameIPv4 && host.Type() != HostNameIPv6 {
 			return wrapErr("bind", addr, errf("bind to %q: want an IP address: %w", host.CanonicalName(), ErrInvalidArgument))
 		}
 		h = host.CanonicalName()
@@ -262,44 +249,3 @@ func (l *StreamSocketListener) Close() error {
 }
 
 var _ net.Listener = (*StreamSocketListener)(nil)
-
-// relayListener is a listener held by the relay.
-type relayListener struct{ l *wispclient.Listener }
-
-func (t *relayTransport) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
-	s, err := t.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var flags uint8
-	if o.keepAlive {
-		flags |= wisp.ListenKeepAlive
-	}
-	if o.noDelay {
-		flags |= wisp.ListenNoDelay
-	}
-	if o.lowLatency {
-		flags |= wisp.ListenLowLatency
-	}
-	l, err := s.Listen(ctx, host, port, flags)
-	if errors.Is(err, wispclient.ErrNoListen) {
-		return nil, errf("%w: %v", ErrNotSupported, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return relayListener{l}, nil
-}
-
-func (r relayListener) accept() (net.Conn, error) { return r.l.Accept(context.Background()) }
-func (r relayListener) close() error {
-	if err := r.l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	return nil
-}
-func (r relayListener) addr() net.Addr { return r.l.Addr() }
-func (r relayListener) reachable() (string, uint16) {
-	b := r.l.Bound()
-	return b.ReachableHost, b.ReachablePort
-}

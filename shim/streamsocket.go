@@ -40,39 +40,36 @@ func NewStreamSocket(t Transport) *StreamSocket { return &StreamSocket{Transport
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketcontrol.
 // Set them before Connect.
 type StreamSocketControl struct {
-	mu        sync.Mutex
-	keepAlive bool
-	delay     bool // inverse of NoDelay, so the zero value means NoDelay = true
-	qos       SocketQualityOfService
-
+	tcpControl
 	tlsControl // IgnorableServerCertificateErrors, ClientCertificate, TrustedRoots (tls.go)
 }
 
+// tcpControl holds the TCP options StreamSocketControl and
+// StreamSocketListenerControl share.
+type tcpControl struct {
+	keepAlive option[bool]
+	delay     option[bool] // inverse of NoDelay, so the zero value means NoDelay = true
+	qos       option[SocketQualityOfService]
+}
+
 // KeepAlive reports whether TCP keep-alive is requested. Default false.
-func (c *StreamSocketControl) KeepAlive() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.keepAlive }
+func (c *tcpControl) KeepAlive() bool { return c.keepAlive.get() }
 
 // SetKeepAlive requests TCP keep-alive probes.
-func (c *StreamSocketControl) SetKeepAlive(v bool) { c.mu.Lock(); c.keepAlive = v; c.mu.Unlock() }
+func (c *tcpControl) SetKeepAlive(v bool) { c.keepAlive.set(v) }
 
 // NoDelay reports whether Nagle's algorithm is off. Default true.
-func (c *StreamSocketControl) NoDelay() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.delay }
+func (c *tcpControl) NoDelay() bool { return !c.delay.get() }
 
 // SetNoDelay turns Nagle's algorithm off (true) or on (false).
-func (c *StreamSocketControl) SetNoDelay(v bool) { c.mu.Lock(); c.delay = !v; c.mu.Unlock() }
+func (c *tcpControl) SetNoDelay(v bool) { c.delay.set(!v) }
 
-// QualityOfService reports the requested quality of service. Default Normal.
-func (c *StreamSocketControl) QualityOfService() SocketQualityOfService {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.qos
-}
+// QualityOfService reports the requested quality of service. Default
+// QualityOfServiceNormal.
+func (c *tcpControl) QualityOfService() SocketQualityOfService { return c.qos.get() }
 
 // SetQualityOfService sets the quality of service.
-func (c *StreamSocketControl) SetQualityOfService(q SocketQualityOfService) {
-	c.mu.Lock()
-	c.qos = q
-	c.mu.Unlock()
-}
+func (c *tcpControl) SetQualityOfService(q SocketQualityOfService) { c.qos.set(q) }
 
 // SocketQualityOfService mirrors
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.socketqualityofservice.
@@ -153,7 +150,7 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 	if t == nil {
 		t = DefaultTransport
 	}
-	if _, relayed := t.(*relayTransport); relayed {
+	if !t.capabilities().tcpOptions {
 		if s.control.KeepAlive() {
 			return wrapErr("connect", addr, errf("KeepAlive through a relay: %w (the relay keeps its own TCP keep-alive)", ErrNotSupported))
 		}

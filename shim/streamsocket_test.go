@@ -64,12 +64,12 @@ func TestConnectErrors(t *testing.T) {
 		wantStatus shim.SocketErrorStatus
 		wantIs     error
 	}{
-		{"relay refused", shim.RelayTransport(url, nil), closed, shim.ConnectionRefused, nil},
-		{"direct refused", shim.DirectTransport(nil), closed, shim.ConnectionRefused, nil},
-		{"relay denied", shim.RelayTransport(deniedURL, nil), "7", shim.Unknown, shim.ErrAccessDenied},
-		{"direct denied", shim.DirectTransport(&shim.DirectOptions{DenyLoopback: true}), "7", shim.Unknown, shim.ErrAccessDenied},
-		{"no capabilities", shim.DirectTransport(&shim.DirectOptions{Capabilities: []string{}}), "7", shim.Unknown, shim.ErrAccessDenied},
-		{"bad service", shim.DirectTransport(nil), "nosuchservice", shim.Unknown, shim.ErrInvalidArgument},
+		{"relay refused", shim.RelayTransport(url, nil), closed, shim.SocketErrorConnectionRefused, nil},
+		{"direct refused", shim.DirectTransport(nil), closed, shim.SocketErrorConnectionRefused, nil},
+		{"relay denied", shim.RelayTransport(deniedURL, nil), "7", shim.SocketErrorUnknown, shim.ErrAccessDenied},
+		{"direct denied", shim.DirectTransport(&shim.DirectOptions{DenyLoopback: true}), "7", shim.SocketErrorUnknown, shim.ErrAccessDenied},
+		{"no capabilities", shim.DirectTransport(&shim.DirectOptions{Capabilities: []string{}}), "7", shim.SocketErrorUnknown, shim.ErrAccessDenied},
+		{"bad service", shim.DirectTransport(nil), "nosuchservice", shim.SocketErrorUnknown, shim.ErrInvalidArgument},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,7 +111,7 @@ func TestInformation(t *testing.T) {
 			if info.RemoteAddress == nil || info.RemoteAddress.CanonicalName() != "127.0.0.1" || info.RemotePort != strconv.Itoa(echo.Port) {
 				t.Errorf("remote = %v:%s", info.RemoteAddress, info.RemotePort)
 			}
-			if info.LocalAddress == nil || info.LocalAddress.Type() != shim.IPv4 || info.LocalPort == "" {
+			if info.LocalAddress == nil || info.LocalAddress.Type() != shim.HostNameIPv4 || info.LocalPort == "" {
 				t.Errorf("local = %v:%s", info.LocalAddress, info.LocalPort)
 			}
 			if info.RemoteHostName != h || info.RemoteServiceName != strconv.Itoa(echo.Port) {

@@ -148,21 +148,21 @@ func (r ChainValidationResult) ignorable() bool {
 func (r ChainValidationResult) status() SocketErrorStatus {
 	switch r {
 	case ChainValidationExpired:
-		return CertificateExpired
+		return SocketErrorCertificateExpired
 	case ChainValidationUntrusted, ChainValidationIncompleteChain:
-		return CertificateUntrustedRoot
+		return SocketErrorCertificateUntrustedRoot
 	case ChainValidationInvalidName:
-		return CertificateCommonNameIsIncorrect
+		return SocketErrorCertificateCommonNameIsIncorrect
 	case ChainValidationWrongUsage:
-		return CertificateWrongUsage
+		return SocketErrorCertificateWrongUsage
 	case ChainValidationRevoked:
-		return CertificateRevoked
+		return SocketErrorCertificateRevoked
 	case ChainValidationRevocationInformationMissing:
-		return CertificateNoRevocationCheck
+		return SocketErrorCertificateNoRevocationCheck
 	case ChainValidationRevocationFailure:
-		return CertificateRevocationServerOffline
+		return SocketErrorCertificateRevocationServerOffline
 	}
-	return CertificateIsInvalid
+	return SocketErrorCertificateIsInvalid
 }
 
 // SocketSslErrorSeverity summarises a server certificate's problems,
@@ -193,7 +193,7 @@ func (s SocketSslErrorSeverity) String() string {
 
 // CertificateError is the error of a TLS handshake refused because of the
 // server certificate. Its SocketError's Status is the WinRT certificate
-// status (CertificateExpired, CertificateUntrustedRoot, ...); get it with
+// status (SocketErrorCertificateExpired, SocketErrorCertificateUntrustedRoot, ...); get it with
 // GetStatus.
 type CertificateError struct {
 	// Errors are the problems not listed as ignorable.
@@ -538,7 +538,7 @@ func handshakeErr(err error) error {
 	if errors.As(err, &ae) {
 		switch ae {
 		case 42, 43, 44, 45, 46, 48, 116: // bad/unsupported/revoked/expired/unknown cert, unknown CA, certificate required
-			return &SocketError{Op: "tls handshake", Status: CertificateIsInvalid, Err: err}
+			return &SocketError{Op: "tls handshake", Status: SocketErrorCertificateIsInvalid, Err: err}
 		}
 	}
 	return err

@@ -53,10 +53,10 @@ func TestJSCertificateErrors(t *testing.T) {
 		roots      bool
 		want       shim.SocketErrorStatus
 	}{
-		{"expired", "SOCKSHIM_TLS_EXPIRED_ADDR", true, shim.CertificateExpired},
-		{"wrong host", "SOCKSHIM_TLS_WRONGHOST_ADDR", true, shim.CertificateCommonNameIsIncorrect},
+		{"expired", "SOCKSHIM_TLS_EXPIRED_ADDR", true, shim.SocketErrorCertificateExpired},
+		{"wrong host", "SOCKSHIM_TLS_WRONGHOST_ADDR", true, shim.SocketErrorCertificateCommonNameIsIncorrect},
 		// The bundled (x509roots/fallback) roots do not hold the test CA.
-		{"untrusted by the bundled roots", "SOCKSHIM_TLS_ADDR", false, shim.CertificateUntrustedRoot},
+		{"untrusted by the bundled roots", "SOCKSHIM_TLS_ADDR", false, shim.SocketErrorCertificateUntrustedRoot},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, port := jsenv.Addr(t, tc.addr)

@@ -126,19 +126,19 @@ func TestCertificateErrors(t *testing.T) {
 		port      string
 		ignore    []shim.ChainValidationResult
 		found     []shim.ChainValidationResult
-		want      shim.SocketErrorStatus // Unknown: success
+		want      shim.SocketErrorStatus // SocketErrorUnknown: success
 		wantFatal bool
 	}{
-		{"expired", expired, nil, C(shim.ChainValidationExpired), shim.CertificateExpired, false},
-		{"wrong host", wrongHost, nil, C(shim.ChainValidationInvalidName), shim.CertificateCommonNameIsIncorrect, false},
-		{"untrusted", untrusted, nil, C(shim.ChainValidationUntrusted), shim.CertificateUntrustedRoot, false},
-		{"wrong usage", clientOnly, nil, C(shim.ChainValidationWrongUsage), shim.CertificateWrongUsage, false},
-		{"expired ignored", expired, C(shim.ChainValidationExpired), C(shim.ChainValidationExpired), shim.Unknown, false},
-		{"untrusted ignored", untrusted, C(shim.ChainValidationUntrusted), C(shim.ChainValidationUntrusted), shim.Unknown, false},
-		{"wrong host ignored", wrongHost, C(shim.ChainValidationInvalidName), C(shim.ChainValidationInvalidName), shim.Unknown, false},
-		{"only listed ignored", untrusted, C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), C(shim.ChainValidationUntrusted), shim.CertificateUntrustedRoot, false},
-		{"two problems, one ignored", expiredWrongHost, C(shim.ChainValidationExpired), C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), shim.CertificateCommonNameIsIncorrect, false},
-		{"two problems, both ignored", expiredWrongHost, C(shim.ChainValidationInvalidName, shim.ChainValidationExpired), C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), shim.Unknown, false},
+		{"expired", expired, nil, C(shim.ChainValidationExpired), shim.SocketErrorCertificateExpired, false},
+		{"wrong host", wrongHost, nil, C(shim.ChainValidationInvalidName), shim.SocketErrorCertificateCommonNameIsIncorrect, false},
+		{"untrusted", untrusted, nil, C(shim.ChainValidationUntrusted), shim.SocketErrorCertificateUntrustedRoot, false},
+		{"wrong usage", clientOnly, nil, C(shim.ChainValidationWrongUsage), shim.SocketErrorCertificateWrongUsage, false},
+		{"expired ignored", expired, C(shim.ChainValidationExpired), C(shim.ChainValidationExpired), shim.SocketErrorUnknown, false},
+		{"untrusted ignored", untrusted, C(shim.ChainValidationUntrusted), C(shim.ChainValidationUntrusted), shim.SocketErrorUnknown, false},
+		{"wrong host ignored", wrongHost, C(shim.ChainValidationInvalidName), C(shim.ChainValidationInvalidName), shim.SocketErrorUnknown, false},
+		{"only listed ignored", untrusted, C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), C(shim.ChainValidationUntrusted), shim.SocketErrorCertificateUntrustedRoot, false},
+		{"two problems, one ignored", expiredWrongHost, C(shim.ChainValidationExpired), C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), shim.SocketErrorCertificateCommonNameIsIncorrect, false},
+		{"two problems, both ignored", expiredWrongHost, C(shim.ChainValidationInvalidName, shim.ChainValidationExpired), C(shim.ChainValidationExpired, shim.ChainValidationInvalidName), shim.SocketErrorUnknown, false},
 	}
 	for name, tr := range transports(t) {
 		t.Run(name, func(t *testing.T) {
@@ -150,7 +150,7 @@ func TestCertificateErrors(t *testing.T) {
 					s.Control().SetTrustedRoots(ca.Pool)
 					s.Control().SetIgnorableServerCertificateErrors(tc.ignore...)
 					err := s.ConnectWithProtectionLevel(ctxT(t), host(t, "127.0.0.1"), tc.port, shim.ProtectionLevelSsl)
-					if got := shim.GetStatus(err); got != tc.want || (tc.want == shim.Unknown) != (err == nil) {
+					if got := shim.GetStatus(err); got != tc.want || (tc.want == shim.SocketErrorUnknown) != (err == nil) {
 						t.Fatalf("err = %v (status %v), want status %v", err, got, tc.want)
 					}
 					info := s.Information()
@@ -278,7 +278,7 @@ func TestUpgradeToSsl(t *testing.T) {
 			io.WriteString(s2, "STARTTLS\n")
 			io.ReadFull(s2, ok)
 			err := s2.UpgradeToSsl(ctxT(t), shim.ProtectionLevelSsl, host(t, "127.0.0.1"))
-			if shim.GetStatus(err) != shim.CertificateCommonNameIsIncorrect {
+			if shim.GetStatus(err) != shim.SocketErrorCertificateCommonNameIsIncorrect {
 				t.Errorf("wrong host: err = %v (status %v)", err, shim.GetStatus(err))
 			}
 			if _, err := s2.Write([]byte("plain?")); err == nil {
@@ -389,7 +389,7 @@ func ExampleStreamSocket_ConnectWithProtectionLevel() {
 	err := s.ConnectWithProtectionLevel(context.Background(), host, port, shim.ProtectionLevelSsl)
 	if err != nil {
 		switch shim.GetStatus(err) {
-		case shim.CertificateExpired, shim.CertificateUntrustedRoot, shim.CertificateCommonNameIsIncorrect:
+		case shim.SocketErrorCertificateExpired, shim.SocketErrorCertificateUntrustedRoot, shim.SocketErrorCertificateCommonNameIsIncorrect:
 			log.Print("certificate problems: ", s.Information().ServerCertificateErrors)
 		}
 		log.Fatal(err)

@@ -2,24 +2,27 @@ package shim
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
-	"sync"
-
-	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wispclient"
+	"net/netip"
+	"time"
 )
 
 // Transport carries sockets: DirectTransport uses the operating system's
 // sockets, RelayTransport tunnels them through a sockshim (or any Wisp)
 // relay. Sockets with a nil Transport use DefaultTransport.
+//
+// A transport maps its own errors where they enter (transport_relay.go for
+// Wisp, transport_direct_notjs.go for the local policy), so sockets only
+// see errors that GetStatus and errors.Is understand.
 type Transport interface {
 	dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error)
 	// listenStream binds a TCP listener on host (an IP literal; "" for the
-	// transport's default) and port (0: any); listener.go.
+	// transport's default) and port (0: any).
 	listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error)
 	datagram(ctx context.Context, req *datagramRequest) (datagramConn, error)
+	// capabilities says what the transport can do beyond these calls;
+	// sockets ask it rather than type-assert a transport.
+	capabilities() transportCaps
 	String() string
 }
 
@@ -28,85 +31,103 @@ type Transport interface {
 // page's own origin + "/wisp/".
 var DefaultTransport Transport = defaultTransport()
 
-// DirectOptions configure DirectTransport: the capabilities the local policy
-// grants, as an app manifest would.
-type DirectOptions struct {
-	// Capabilities the program declares; nil means all three
-	// (internetClient, internetClientServer, privateNetworkClientServer).
-	Capabilities []string
-	// DenyLoopback removes the loopback exemption a native program has by
-	// default.
-	DenyLoopback bool
+// transportCaps is what a transport can do that the Transport calls do not
+// show.
+type transportCaps struct {
+	// tcpOptions: KeepAlive and NoDelay=false apply per connection. A
+	// relay keeps its own TCP keep-alive and always sets TCP_NODELAY.
+	tcpOptions bool
+	// environmentProxy: WebSockets may go through the proxy the
+	// environment names (HTTPS_PROXY, ...), which only the operating
+	// system's sockets can reach by name.
+	environmentProxy bool
+	// browserWebSocket: a WebSocket on this transport may use the
+	// browser's own WebSocket object (a browser's direct transport, which
+	// has no sockets of its own).
+	browserWebSocket bool
 }
 
-// RelayOptions configure RelayTransport.
-type RelayOptions struct {
-	// AppID and Secret are the app credential registered in the relay's
-	// config; sent in the Wisp v2 password extension. Empty means an
-	// anonymous app chosen by the page's origin.
-	AppID, Secret string
-	// Header is sent with the WebSocket handshake natively (for example an
-	// Origin); browsers ignore it.
-	Header http.Header
-	// WispV1 speaks Wisp v1 only: no credential, no extensions.
-	WispV1 bool
+// streamListener is a transport's bound listener.
+type streamListener interface {
+	accept() (net.Conn, error)
+	close() error
+	addr() net.Addr
+	reachable() (host string, port uint16)
 }
 
-// RelayTransport tunnels sockets through the Wisp relay at url (ws:// or
-// wss://, ending in "/"). Sockets share one WebSocket session, which is
-// re-established on the next Connect after it is lost.
-func RelayTransport(url string, opts *RelayOptions) Transport {
-	t := &relayTransport{url: url}
-	if opts != nil {
-		t.opts = *opts
+// listenOptions is what a transport needs from a listener's control.
+type listenOptions struct {
+	keepAlive, noDelay, lowLatency bool
+}
+
+// datagramRequest is what a DatagramSocket asks its transport for.
+type datagramRequest struct {
+	remoteHost string // connected socket when not empty
+	remotePort uint16
+	local      netip.AddrPort // bound socket: invalid address = every interface
+	reuse      bool           // MulticastOnly: SO_REUSEADDR
+	lowLatency bool           // QualityOfService LowLatency: a WebRTC data channel if possible
+	opts       datagramOptions
+}
+
+type datagramOptions struct {
+	hopLimit      uint8
+	dontFragment  bool
+	inboundBuffer uint32
+}
+
+func (o datagramOptions) isZero() bool { return o == datagramOptions{} }
+
+// datagramConn is one open UDP socket of a transport. Its errors are
+// already mapped by the transport.
+type datagramConn interface {
+	readFrom(b []byte) (int, netip.AddrPort, error)
+	write(b []byte) (int, error)
+	writeTo(b []byte, ap netip.AddrPort) (int, error)
+	writeToHost(ctx context.Context, b []byte, host string, port uint16) (int, error)
+	join(ctx context.Context, group netip.Addr) error
+	local() netip.AddrPort
+	remote() netip.AddrPort
+	setReadDeadline(t time.Time) error
+	setWriteDeadline(t time.Time) error
+	close() error
+}
+
+// edgeError is an error a transport mapped where it entered: the
+// SocketErrorStatus it stands for and, when it is one, the sentinel
+// (ErrAccessDenied, ErrNotSupported, ErrInvalidArgument) it satisfies.
+// errors.Is and errors.As see both the sentinel and the cause.
+type edgeError struct {
+	status SocketErrorStatus
+	kind   error  // a sentinel, or nil
+	detail string // with kind: printed in parentheses instead of the cause
+	err    error
+}
+
+func (e *edgeError) Error() string {
+	switch {
+	case e.kind == nil:
+		return e.err.Error()
+	case e.detail != "":
+		return e.kind.Error() + " (" + e.detail + ")"
 	}
-	return t
+	return e.kind.Error() + ": " + e.err.Error()
 }
 
-type relayTransport struct {
-	url  string
-	opts RelayOptions
-
-	mu   sync.Mutex
-	sess *wispclient.Session
-}
-
-func (t *relayTransport) String() string { return "relay " + t.url }
-
-func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.sess != nil {
-		select {
-		case <-t.sess.Done():
-			t.sess = nil
-		default:
-			return t.sess, nil
-		}
+func (e *edgeError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.err}
 	}
-	s, err := wispclient.Dial(ctx, t.url, &wispclient.Options{
-		AppID: t.opts.AppID, Secret: t.opts.Secret, Header: t.opts.Header, V1: t.opts.WispV1,
-	})
-	if err != nil {
-		return nil, err
-	}
-	t.sess = s
-	return s, nil
+	return []error{e.kind, e.err}
 }
 
-func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
-	s, err := t.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
+// statusErr gives err a status.
+func statusErr(status SocketErrorStatus, err error) error {
+	return &edgeError{status: status, err: err}
 }
 
-func joinHostService(h *HostName, service string) string {
-	if h == nil {
-		return service
-	}
-	return net.JoinHostPort(h.CanonicalName(), service)
+// kindErr makes err satisfy errors.Is(_, kind), keeping err's status.
+// A non-empty detail is printed after kind in place of err's text.
+func kindErr(kind error, detail string, err error) error {
+	return &edgeError{status: statusOf(err), kind: kind, detail: detail, err: err}
 }
-
-func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -188,27 +188,27 @@ func webStatusOf(err error) WebErrorStatus {
 		return WebErrorUnknown
 	}
 	switch GetStatus(err) {
-	case CertificateCommonNameIsIncorrect:
+	case SocketErrorCertificateCommonNameIsIncorrect:
 		return WebErrorCertificateCommonNameIsIncorrect
-	case CertificateExpired:
+	case SocketErrorCertificateExpired:
 		return WebErrorCertificateExpired
-	case CertificateRevoked:
+	case SocketErrorCertificateRevoked:
 		return WebErrorCertificateRevoked
-	case CertificateIsInvalid:
+	case SocketErrorCertificateIsInvalid:
 		return WebErrorCertificateIsInvalid
-	case CertificateUntrustedRoot, CertificateWrongUsage, CertificateNoRevocationCheck, CertificateRevocationServerOffline:
+	case SocketErrorCertificateUntrustedRoot, SocketErrorCertificateWrongUsage, SocketErrorCertificateNoRevocationCheck, SocketErrorCertificateRevocationServerOffline:
 		return WebErrorCertificateContainsErrors
-	case HostNotFound, NoAddressesFound:
+	case SocketErrorHostNotFound, SocketErrorNoAddressesFound:
 		return WebErrorHostNameNotResolved
-	case ConnectionRefused:
+	case SocketErrorConnectionRefused:
 		return WebErrorCannotConnect
-	case UnreachableHost, NetworkIsUnreachable, HostIsDown, NetworkIsDown:
+	case SocketErrorUnreachableHost, SocketErrorNetworkIsUnreachable, SocketErrorHostIsDown, SocketErrorNetworkIsDown:
 		return WebErrorServerUnreachable
-	case ConnectionTimedOut:
+	case SocketErrorConnectionTimedOut:
 		return WebErrorTimeout
-	case ConnectionResetByPeer:
+	case SocketErrorConnectionResetByPeer:
 		return WebErrorConnectionReset
-	case SoftwareCausedConnectionAbort:
+	case SocketErrorSoftwareCausedConnectionAbort:
 		return WebErrorConnectionAborted
 	}
 	switch {

@@ -30,7 +30,7 @@ func browserCan(p *wsDialParams) bool {
 	if p.forceRaw || len(p.header) > 0 || p.serverCred != nil || p.proxyCred != nil {
 		return false
 	}
-	if _, direct := p.transport.(directTransport); !direct && p.transport != DefaultTransport {
+	if !p.transport.capabilities().browserWebSocket && p.transport != DefaultTransport {
 		return false // the app chose a transport: honour it
 	}
 	p.tls.tlsMu.Lock()

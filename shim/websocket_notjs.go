@@ -44,7 +44,7 @@ func dialWebSocket(ctx context.Context, p *wsDialParams) (*wsDialed, error) {
 		DialTLSContext:    dial(true),
 		DisableKeepAlives: true,
 	}
-	if _, direct := p.transport.(*directTransport); direct {
+	if p.transport.capabilities().environmentProxy {
 		tr.Proxy = http.ProxyFromEnvironment
 		// Through a proxy, net/http runs TLS itself after CONNECT: give it
 		// the same verification.

@@ -337,7 +337,7 @@ func TestSecureWebSocket(t *testing.T) {
 			u2 := tc.stream()
 			u2.Control().SetTrustedRoots(other.Pool)
 			err := u2.Connect(ctxT(t), u)
-			if shim.GetStatus(err) != shim.CertificateUntrustedRoot || shim.GetWebStatus(err) != shim.WebErrorCertificateContainsErrors {
+			if shim.GetStatus(err) != shim.SocketErrorCertificateUntrustedRoot || shim.GetWebStatus(err) != shim.WebErrorCertificateContainsErrors {
 				t.Errorf("untrusted: err = %v (socket %v, web %v)", err, shim.GetStatus(err), shim.GetWebStatus(err))
 			}
 			u3 := tc.stream()

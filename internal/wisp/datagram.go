@@ -7,35 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// Extension packet types of ExtBoundUDP (unconnected UDP sockets and UDP
-// socket options) and ExtWebRTC (signalling). See docs/PROTOCOL.md.
-const (
-	// TypeBind (client -> relay) opens an unconnected UDP socket on a new
-	// stream id. Payload: flags, local endpoint. The relay answers OPENED
-	// (remote endpoint empty, local endpoint bound) or CLOSE.
-	TypeBind Type = 0x88
-	// TypeDatagram (both ways, bound streams): peer endpoint, then one
-	// whole datagram. Client -> relay: the destination; relay -> client:
-	// the source.
-	TypeDatagram Type = 0x89
-	// TypeDatagramTo (client -> relay, bound streams): a datagram to a host
-	// name the relay resolves and checks. Payload: u8 host length, host,
-	// u16 LE port, datagram.
-	TypeDatagramTo Type = 0x8A
-	// TypeUDPOptions (client -> relay, any UDP stream): socket options.
-	// The relay answers TypeUDPResult.
-	TypeUDPOptions Type = 0x8B
-	// TypeJoin (client -> relay, any UDP stream): join a multicast group.
-	// Payload: the group as an endpoint (port 0). Answered by TypeUDPResult.
-	TypeJoin Type = 0x8C
-	// TypeUDPResult (relay -> client): the outcome of TypeUDPOptions or
-	// TypeJoin. Payload: request type, close reason (0 = done).
-	TypeUDPResult Type = 0x8D
-	// TypeSignal (both ways, stream 0, ExtWebRTC): WebRTC signalling.
-	// Payload: kind, then a UTF-8 body.
-	TypeSignal Type = 0x8E
-)
-
 // BindFlags are the flags of TypeBind.
 type BindFlags uint8
 

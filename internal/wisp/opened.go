@@ -5,14 +5,6 @@ import (
 	"net/netip"
 )
 
-// Sockshim extension packet types. A peer sends them only after both sides
-// advertised the extension named beside each.
-const (
-	// TypeOpened (ExtSockshim): relay -> client, the stream's destination
-	// connection is established. Payload: remote endpoint, local endpoint.
-	TypeOpened Type = 0x80
-)
-
 // Opened is the payload of TypeOpened: the address the relay dialed and the
 // relay's local address for that connection.
 //

@@ -17,35 +17,6 @@ import (
 	"unicode/utf8"
 )
 
-// Type is a Wisp packet type.
-type Type uint8
-
-// Packet types. 0x80 and above are sockshim extension packets; they are only
-// sent to a peer that advertised the extension that defines them.
-const (
-	TypeConnect  Type = 0x01
-	TypeData     Type = 0x02
-	TypeContinue Type = 0x03
-	TypeClose    Type = 0x04
-	TypeInfo     Type = 0x05
-)
-
-func (t Type) String() string {
-	switch t {
-	case TypeConnect:
-		return "CONNECT"
-	case TypeData:
-		return "DATA"
-	case TypeContinue:
-		return "CONTINUE"
-	case TypeClose:
-		return "CLOSE"
-	case TypeInfo:
-		return "INFO"
-	}
-	return fmt.Sprintf("Type(0x%02x)", uint8(t))
-}
-
 // StreamType is the CONNECT stream type.
 type StreamType uint8
 

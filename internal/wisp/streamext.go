@@ -6,27 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// Packet types of sockshim's half-close, flow-control and listener
-// extensions. Each is sent only after both peers advertised the extension
-// named beside it. Byte diagrams: docs/PROTOCOL.md.
-const (
-	// TypeFin (ExtHalfClose), both ways, empty payload: the sender sends no
-	// more DATA on the stream; it still reads.
-	TypeFin Type = 0x81
-	// TypeGrant (ExtFlowControl), client -> relay: u32 LE, bytes of DATA
-	// payload the relay may send on the stream beyond what it was allowed.
-	TypeGrant Type = 0x82
-	// TypeListen (ExtListen), client -> relay, on a listener id the client
-	// picks from its own stream-id space: open a TCP listener.
-	TypeListen Type = 0x83
-	// TypeListening (ExtListen), relay -> client, on the listener id: the
-	// listener is bound.
-	TypeListening Type = 0x84
-	// TypeAccepted (ExtListen), relay -> client, on a new relay-initiated
-	// stream id (high bit set): a connection arrived on a listener.
-	TypeAccepted Type = 0x85
-)
-
 // RelayStreamBit marks stream ids chosen by the relay (accepted connections).
 const RelayStreamBit = 0x80000000
 

@@ -79,7 +79,7 @@ func TestDatagramSocketFromBrowser(t *testing.T) {
 				n, _, err := b.ReadFrom(p)
 				return n, err
 			}, 20)
-			if _, err := c.Write(make([]byte, 70000)); shim.GetStatus(err) != shim.MessageTooLong {
+			if _, err := c.Write(make([]byte, 70000)); shim.GetStatus(err) != shim.SocketErrorMessageTooLong {
 				t.Errorf("70000-byte datagram: %v, want MessageTooLong", err)
 			}
 		})

@@ -56,7 +56,7 @@ func TestStreamSocketErrors(t *testing.T) {
 	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
 	h, p := jsenv.HostPort(t, jsenv.Env(t, "SOCKSHIM_CLOSED_ADDR"))
 	err := shim.NewStreamSocket(tr).Connect(context.Background(), h, p)
-	if got := shim.GetStatus(err); got != shim.ConnectionRefused {
+	if got := shim.GetStatus(err); got != shim.SocketErrorConnectionRefused {
 		t.Fatalf("closed port: %v (status %v), want ConnectionRefused", err, got)
 	}
 	denied := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_DENY_RELAY_URL"), nil)

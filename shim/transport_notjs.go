@@ -1,0 +1,5 @@
+//go:build !js
+
+package shim
+
+func defaultTransport() Transport { return DirectTransport(nil) }

@@ -1,0 +1,285 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wispclient"
+)
+
+// This file is the only one in shim that knows Wisp: it opens streams,
+// listeners and UDP sockets on a wispclient.Session and maps the Wisp
+// client's errors (close reasons, missing extensions) into the shim's terms
+// at that edge.
+
+// RelayOptions configure RelayTransport.
+type RelayOptions struct {
+	// AppID and Secret are the app credential registered in the relay's
+	// config; sent in the Wisp v2 password extension. Empty means an
+	// anonymous app chosen by the page's origin.
+	AppID, Secret string
+	// Header is sent with the WebSocket handshake natively (for example an
+	// Origin); browsers ignore it.
+	Header http.Header
+	// WispV1 speaks Wisp v1 only: no credential, no extensions.
+	WispV1 bool
+}
+
+// RelayTransport tunnels sockets through the Wisp relay at url (ws:// or
+// wss://, ending in "/"). Sockets share one WebSocket session, which is
+// re-established on the next Connect after it is lost.
+func RelayTransport(url string, opts *RelayOptions) Transport {
+	t := &relayTransport{url: url}
+	if opts != nil {
+		t.opts = *opts
+	}
+	return t
+}
+
+type relayTransport struct {
+	url  string
+	opts RelayOptions
+
+	mu   sync.Mutex
+	sess *wispclient.Session
+}
+
+func (t *relayTransport) String() string { return "relay " + t.url }
+
+// capabilities: the relay sets its own TCP options, and proxies are its
+// business.
+func (t *relayTransport) capabilities() transportCaps { return transportCaps{} }
+
+func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sess != nil {
+		select {
+		case <-t.sess.Done():
+			t.sess = nil
+		default:
+			return t.sess, nil
+		}
+	}
+	s, err := wispclient.Dial(ctx, t.url, &wispclient.Options{
+		AppID: t.opts.AppID, Secret: t.opts.Secret, Header: t.opts.Header, V1: t.opts.WispV1,
+	})
+	if err != nil {
+		return nil, relayErr(err)
+	}
+	t.sess = s
+	return s, nil
+}
+
+func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
+	s, err := t.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
+	if err != nil {
+		return nil, relayErr(err)
+	}
+	return relayConn{st}, nil
+}
+
+// relayConn is a relayed TCP connection whose errors are mapped.
+type relayConn struct{ *wispclient.Stream }
+
+func (c relayConn) Read(b []byte) (int, error) {
+	n, err := c.Stream.Read(b)
+	return n, relayErr(err)
+}
+
+func (c relayConn) Write(b []byte) (int, error) {
+	n, err := c.Stream.Write(b)
+	return n, relayErr(err)
+}
+
+// CloseWrite half-closes through sockshim's half-close extension; a relay
+// without it fails with ErrNotSupported.
+func (c relayConn) CloseWrite() error { return relayErr(c.Stream.CloseWrite()) }
+
+func (c relayConn) Close() error { return relayErr(c.Stream.Close()) }
+
+func (t *relayTransport) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
+	s, err := t.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var flags uint8
+	if o.keepAlive {
+		flags |= wisp.ListenKeepAlive
+	}
+	if o.noDelay {
+		flags |= wisp.ListenNoDelay
+	}
+	if o.lowLatency {
+		flags |= wisp.ListenLowLatency
+	}
+	l, err := s.Listen(ctx, host, port, flags)
+	if err != nil {
+		return nil, relayErr(err)
+	}
+	return relayListener{l}, nil
+}
+
+// relayListener is a listener held by the relay.
+type relayListener struct{ l *wispclient.Listener }
+
+func (r relayListener) accept() (net.Conn, error) {
+	st, err := r.l.Accept(context.Background())
+	if err != nil {
+		return nil, relayErr(err)
+	}
+	return relayConn{st}, nil
+}
+
+func (r relayListener) close() error {
+	if err := r.l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return relayErr(err)
+	}
+	return nil
+}
+func (r relayListener) addr() net.Addr { return r.l.Addr() }
+func (r relayListener) reachable() (string, uint16) {
+	b := r.l.Bound()
+	return b.ReachableHost, b.ReachablePort
+}
+
+func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (datagramConn, error) {
+	s, err := t.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	needsExt := req.remoteHost == "" || !req.opts.isZero() || req.reuse
+	if needsExt && !s.Extension(wisp.ExtBoundUDP) {
+		what := "socket options"
+		if req.remoteHost == "" {
+			what = "bound (unconnected) sockets"
+		}
+		return nil, errf("UDP %s through this relay: %w (it does not offer sockshim's bound UDP extension)", what, ErrNotSupported)
+	}
+	var c *wispclient.UDPConn
+	if req.remoteHost != "" {
+		c, err = s.DialUDP(ctx, req.remoteHost, req.remotePort)
+	} else {
+		c, err = s.BindUDP(ctx, req.local, req.reuse)
+	}
+	if err != nil {
+		return nil, relayErr(err)
+	}
+	if req.opts.inboundBuffer > 0 {
+		c.SetInboundBuffer(int(req.opts.inboundBuffer))
+	}
+	if !req.opts.isZero() {
+		o := wisp.UDPOptions{HopLimit: req.opts.hopLimit, DontFragment: req.opts.dontFragment, ReceiveBuffer: req.opts.inboundBuffer}
+		if err := c.SetOptions(ctx, o); err != nil {
+			c.Close()
+			return nil, relayErr(err)
+		}
+	}
+	if req.lowLatency {
+		s.UseDataChannel(c) // in the background; the WebSocket carries datagrams until it opens
+	}
+	return relayDatagram{c}, nil
+}
+
+// relayDatagram is a UDP socket at the relay.
+type relayDatagram struct{ c *wispclient.UDPConn }
+
+func (d relayDatagram) readFrom(b []byte) (int, netip.AddrPort, error) {
+	n, ap, err := d.c.ReadFrom(b)
+	return n, ap, relayErr(err)
+}
+func (d relayDatagram) write(b []byte) (int, error) {
+	n, err := d.c.Write(b)
+	return n, relayErr(err)
+}
+func (d relayDatagram) writeTo(b []byte, ap netip.AddrPort) (int, error) {
+	n, err := d.c.WriteTo(b, ap)
+	return n, relayErr(err)
+}
+func (d relayDatagram) writeToHost(_ context.Context, b []byte, host string, port uint16) (int, error) {
+	n, err := d.c.WriteToHost(b, host, port)
+	return n, relayErr(err)
+}
+func (d relayDatagram) join(ctx context.Context, g netip.Addr) error {
+	return relayErr(d.c.Join(ctx, g))
+}
+func (d relayDatagram) local() netip.AddrPort {
+	o, _ := d.c.Endpoints()
+	return o.Local
+}
+func (d relayDatagram) remote() netip.AddrPort {
+	o, _ := d.c.Endpoints()
+	return o.Remote
+}
+func (d relayDatagram) setReadDeadline(t time.Time) error  { return d.c.SetReadDeadline(t) }
+func (d relayDatagram) setWriteDeadline(t time.Time) error { return d.c.SetWriteDeadline(t) }
+func (d relayDatagram) close() error                       { return relayErr(d.c.Close()) }
+
+// relayErr maps an error of the Wisp client into the shim's terms, keeping
+// it in the chain: a relay's close reason becomes a SocketErrorStatus (and a
+// policy denial ErrAccessDenied), a missing extension ErrNotSupported.
+// Errors Wisp does not explain (deadlines, a closed socket) pass unchanged.
+func relayErr(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	var ee *edgeError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var ce *wisp.CloseError
+	if errors.As(err, &ce) {
+		switch ce.Reason {
+		case wisp.ReasonBlocked:
+			return &edgeError{status: SocketErrorUnknown, kind: ErrAccessDenied, detail: "relay: " + ce.Reason.String(), err: err}
+		case wisp.ReasonInvalid:
+			return &edgeError{status: SocketErrorUnknown, kind: ErrInvalidArgument, err: err}
+		}
+		return statusErr(closeStatus(ce.Reason), err)
+	}
+	var he *wispclient.HandshakeError
+	switch {
+	case errors.As(err, &he):
+		return statusErr(SocketErrorUnknown, err)
+	case errors.Is(err, wispclient.ErrMessageTooLong):
+		return statusErr(SocketErrorMessageTooLong, err)
+	case errors.Is(err, wispclient.ErrNoListen), errors.Is(err, wispclient.ErrNoHalfClose),
+		errors.Is(err, errors.ErrUnsupported):
+		return &edgeError{status: SocketErrorUnknown, kind: ErrNotSupported, err: err}
+	}
+	return err
+}
+
+// closeStatus is the status a Wisp close reason stands for.
+func closeStatus(r wisp.CloseReason) SocketErrorStatus {
+	switch r {
+	case wisp.ReasonTimeout, wisp.ReasonDataTimeout:
+		return SocketErrorConnectionTimedOut
+	case wisp.ReasonRefused:
+		return SocketErrorConnectionRefused
+	case wisp.ReasonUnreachable:
+		return SocketErrorUnreachableHost
+	case wisp.ReasonNetUnreachable:
+		return SocketErrorNetworkIsUnreachable
+	case wisp.ReasonHostNotFound:
+		return SocketErrorHostNotFound
+	case wisp.ReasonReset, wisp.ReasonNetworkError:
+		return SocketErrorConnectionResetByPeer
+	case wisp.ReasonUnknown:
+		return SocketErrorSoftwareCausedConnectionAbort
+	case wisp.ReasonAddrInUse:
+		return SocketErrorAddressAlreadyInUse
+	}
+	return SocketErrorUnknown
+}
