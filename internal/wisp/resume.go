@@ -10,21 +10,6 @@ import (
 // docs/PROTOCOL.md, "Session resume", and internal/resume.
 const ExtResume ExtensionID = 0x5E
 
-// Resume packet types, all on stream 0 and never counted as session
-// messages themselves.
-const (
-	// TypeAck (both directions): the sender's cumulative count of
-	// session messages received.
-	TypeAck Type = 0xA0
-	// TypeSkip (both directions, during a replay): that many numbered
-	// messages are not replayed (datagrams); the receiver counts them as
-	// received and lost.
-	TypeSkip Type = 0xA1
-	// TypeResumeToken (relay to client): the token for the next resume and
-	// the relay's count of session messages received.
-	TypeResumeToken Type = 0xA2
-)
-
 // Close reasons of a refused resume (stream 0).
 const (
 	// ReasonResumeUnknown: no session holds that token here (a wrong
