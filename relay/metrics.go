@@ -49,6 +49,7 @@ func (s *Server) MetricsHandler() http.Handler {
 		counter("sockshim_streams_opened_total", "Streams admitted.", m.streamsOpened.Load())
 		counter("sockshim_throttled_total", "Sessions or streams refused for a limit (CLOSE 0x49).", m.throttled.Load())
 		counter("sockshim_bandwidth_waits_total", "Reads or writes delayed by an app's bandwidth limit.", m.bandwidthWaits.Load())
+		s.writeResumeMetrics(gauge, counter)
 		fmt.Fprintf(w, "# HELP sockshim_policy_decisions_total Policy decisions by reason.\n# TYPE sockshim_policy_decisions_total counter\n")
 		for _, r := range policy.Reasons() {
 			fmt.Fprintf(w, "sockshim_policy_decisions_total{reason=%q} %d\n", r.String(), m.decisions.Load(r))

@@ -71,6 +71,9 @@ type Options struct {
 	// WebRTC enables data channels for DatagramSockets (webrtc.go); nil
 	// means off.
 	WebRTC *WebRTCOptions
+	// Resume configures session resume (resume.go); nil means defaults:
+	// on, for the clients that ask for it.
+	Resume *ResumeOptions
 }
 
 // Server is a relay. Use Handler to serve it.
@@ -86,6 +89,7 @@ type Server struct {
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
+	res          serverResume         // resume.go
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -120,6 +124,7 @@ func New(opts *Options) *Server {
 	if s.opts.IdleTimeout <= 0 {
 		s.opts.IdleTimeout = 5 * time.Minute
 	}
+	s.res.init(s.opts.Resume)
 	s.log = s.opts.Logger
 	if s.log == nil {
 		s.log = slog.Default()

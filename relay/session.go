@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sockshim/sockshim/internal/cork"
+	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wsmsg"
 )
@@ -45,6 +46,13 @@ type session struct {
 	limits         *sessionLimits // set by the handshake (limits.go)
 	releaseSession func()         // gives the app's session slot back
 	lastActive     atomic.Int64   // unix nanoseconds of the last message read
+
+	// Session resume (resume.go): nil unless negotiated. rc carries every
+	// packet once the handshake is done; ready says it is set.
+	rc        *resume.Conn
+	res       *sessionResume
+	resumeReq *wisp.ResumeClientInfo
+	ready     atomic.Bool
 }
 
 func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
@@ -63,6 +71,9 @@ func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool
 // load several packets cost one write, and a lone packet costs one instead
 // of coder/websocket's two (a 4 KiB buffer, then the rest).
 func (s *session) write(b []byte) error {
+	if s.rc != nil {
+		return s.rc.Write(s.ctx, b, false)
+	}
 	if s.out == nil {
 		return s.conn.Write(s.ctx, websocket.MessageBinary, b)
 	}
@@ -78,6 +89,9 @@ func (s *session) run(ctx context.Context) {
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.cancel()
 	if err := s.handshake(); err != nil {
+		if errors.Is(err, errHandedOver) {
+			return // the WebSocket now carries the session it resumed
+		}
 		s.srv.metrics.sessionsDenied.Add(1)
 		s.log.Info("relay: session refused", "err", err)
 		return
@@ -93,15 +107,22 @@ func (s *session) run(ctx context.Context) {
 	}
 	s.log = s.log.With("app", appID)
 	s.log.Debug("relay: session open", "v2", s.v2)
-	go s.keepalive(s.srv.opts.PingInterval, s.srv.opts.IdleTimeout)
+	if s.rc == nil {
+		go s.keepalive(s.srv.opts.PingInterval, s.srv.opts.IdleTimeout)
+	} else {
+		go s.resumeIdle(s.srv.opts.IdleTimeout)
+	}
 	err := s.readLoop()
+	s.endResume()
 	s.closeAll()
 	s.wg.Wait()
 	var ce websocket.CloseError
 	if !errors.As(err, &ce) && !errors.Is(err, context.Canceled) { // readLoop always ends with an error
 		s.log.Info("relay: session ended", "err", err)
 	}
-	s.conn.CloseNow()
+	if s.rc == nil {
+		s.conn.CloseNow()
+	}
 }
 
 func (s *session) handshake() error {
@@ -116,6 +137,7 @@ func (s *session) handshake() error {
 			wisp.Extension{ID: wisp.ExtListen},
 		)
 		info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
+		info.Info.Extensions = append(info.Info.Extensions, s.resumeExtensions()...)
 		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
 			req := byte(0)
 			if required {
@@ -156,6 +178,10 @@ func (s *session) handshake() error {
 			}
 			pw = &parsed
 		}
+		if s.resumeReq, err = s.resumeRequest(p.Info); err != nil {
+			s.refuse(wisp.ReasonIncompatible)
+			return err
+		}
 	}
 	app, reason := cfg.authenticate(s.origin, s.hasOrigin, pw)
 	if reason != 0 {
@@ -167,13 +193,25 @@ func (s *session) handshake() error {
 		return fmt.Errorf("authentication: %v (app %q)", reason, user)
 	}
 	s.app = app
+	if s.resumeReq != nil && s.resumeReq.Resume {
+		return s.resumeOnto(s.resumeReq)
+	}
 	sl, release, ok := s.srv.admitSession(app)
 	if !ok {
 		s.refuse(wisp.ReasonThrottled)
 		return fmt.Errorf("app %q has too many sessions", app.ID)
 	}
 	s.limits, s.releaseSession = sl, release
-	return s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit))
+	if err := s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
+		return err
+	}
+	if s.resumeReq != nil {
+		if err := s.startResume(); err != nil {
+			return err
+		}
+		s.ready.Store(true)
+	}
+	return nil
 }
 
 func (s *session) refuse(r wisp.CloseReason) {
@@ -186,19 +224,27 @@ func (s *session) readLoop() error {
 	// fresh one per message); payloads that outlive it are copied once.
 	rd := wsmsg.NewReader(s.conn)
 	for {
-		typ, b, err := rd.Read(s.ctx)
+		var typ websocket.MessageType
+		var b []byte
+		var err error
+		if s.rc != nil {
+			typ = websocket.MessageBinary
+			b, _, err = s.rc.Read(s.ctx)
+		} else {
+			typ, b, err = rd.Read(s.ctx)
+		}
 		if err != nil {
 			return err
 		}
 		s.lastActive.Store(time.Now().UnixNano())
 		if typ != websocket.MessageBinary {
-			s.conn.Close(websocket.StatusUnsupportedData, "wisp uses binary messages")
+			s.closeWS(websocket.StatusUnsupportedData, "wisp uses binary messages")
 			return errors.New("text message")
 		}
 		p, err := wisp.Parse(b)
 		if err != nil {
 			if len(b) < wisp.HeaderLen {
-				s.conn.Close(websocket.StatusProtocolError, "short packet")
+				s.closeWS(websocket.StatusProtocolError, "short packet")
 				return err
 			}
 			s.log.Info("relay: malformed packet", "stream", p.StreamID, "err", err)
@@ -364,5 +410,5 @@ func (s *session) shutdown() {
 		st.abort(wisp.ReasonUnknown)
 	}
 	s.closeUDP(wisp.ReasonUnknown)
-	go s.conn.Close(websocket.StatusGoingAway, "relay shutting down")
+	go s.closeWS(websocket.StatusGoingAway, "relay shutting down")
 }

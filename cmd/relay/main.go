@@ -31,6 +31,7 @@ import (
 
 	"github.com/sockshim/sockshim"
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -48,11 +49,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	configPath := fl.String("config", "", "app policy file (JSON, see README)")
 	dev := fl.Bool("dev", false, "use the embedded development policy and start a loopback echo service for the demo")
 	verbose := fl.Bool("v", false, "log every decision (debug level)")
+	noResume := fl.Bool("no-resume", false, "do not offer session resume (extension 0x5E)")
+	instance := fl.String("instance", "", "this relay's instance id for resumes behind a load balancer ([A-Za-z0-9._-], default random)")
+	resumeWindow := fl.Duration("resume-window", 60*time.Second, "how long a session whose WebSocket is lost is held for a resume")
+	resumeBuffer := fl.Int("resume-buffer", 2<<20, "bytes of replay buffer per resumable session")
+	resumeDeadAfter := fl.Duration("resume-dead-after", 15*time.Second, "a resumable session's WebSocket with nothing received for this long is lost")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if !wisp.ValidInstance(*instance) {
+		return fmt.Errorf("-instance %q: want at most %d bytes of [A-Za-z0-9._-]", *instance, wisp.MaxInstanceLen)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -91,6 +100,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		WebRTC: cfg.WebRTC,
 		Engine: &policy.Engine{Self: self.Contains},
 		Logger: log,
+		Resume: &relay.ResumeOptions{Disabled: *noResume, Instance: *instance, Window: *resumeWindow,
+			Buffer: *resumeBuffer, DeadAfter: *resumeDeadAfter},
 	})
 
 	mux := http.NewServeMux()
@@ -131,6 +142,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("relay: instance", "id", srv.Instance())
 	fmt.Fprintf(stdout, "sockshim relay listening on http://%s\n", ln.Addr())
 
 	sigs := make(chan os.Signal, 1)

@@ -165,69 +165,134 @@ func isDatagram(b []byte, datagram bool) bool {
 // until ctx ends. A failed link is not an error here (the packet waits in
 // the buffer); b may be reused when Write returns.
 func (c *Conn) Write(ctx context.Context, b []byte, datagram bool) error {
-	if len(b) < wisp.HeaderLen {
-		return fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
+	one := [1][]byte{b}
+	return c.WriteBatch(ctx, one[:], func([]byte) bool { return datagram })
+}
+
+// WriteBatch writes frames in order as Write does, under one cork of the
+// link where they fit at once. datagram, if not nil, says which DATA
+// frames are datagrams. No cork is held while waiting for room: a cork
+// would hold back every other writer's frames, the ACKs among them.
+func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]byte) bool) error {
+	for _, b := range frames {
+		if len(b) < wisp.HeaderLen {
+			return fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
+		}
 	}
-	dg := isDatagram(b, datagram)
-	limit := c.o.Buffer
-	if wisp.Type(b[0]) == wisp.TypeData {
-		limit -= c.reserve
-	}
-	if !dg && len(b) > limit {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
-	}
-	c.mu.Lock()
-	corked, _ := c.link.(Corker)
-	c.mu.Unlock()
-	if corked != nil {
-		corked.Cork()
-		defer corked.Uncork()
-	}
-	for {
-		c.wmu.Lock()
-		if err := c.closedErr(); err != nil {
-			c.wmu.Unlock()
+	for len(frames) > 0 {
+		// Wait, unlocked and uncorked, until the first frame fits.
+		b := frames[0]
+		dg := isDatagram(b, datagram != nil && datagram(b))
+		limit := c.limit(b)
+		if !dg && len(b) > limit {
+			return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
+		}
+		if !dg {
+			for {
+				c.rmu.Lock()
+				ok := c.buf.used+len(b) <= limit
+				room := c.room
+				c.rmu.Unlock()
+				if ok {
+					break
+				}
+				select {
+				case <-room:
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-c.done:
+					return c.Err()
+				}
+			}
+		}
+		c.mu.Lock()
+		corked, _ := c.link.(Corker)
+		c.mu.Unlock()
+		if corked != nil {
+			corked.Cork()
+		}
+		n, err := c.writeFitting(ctx, frames, datagram)
+		if corked != nil {
+			corked.Uncork()
+		}
+		if err != nil {
 			return err
 		}
-		if dg {
-			break
-		}
-		c.rmu.Lock()
-		if c.buf.fits(len(b), limit) {
-			c.buf.push(c.sent.Load()+1, b)
-			c.usedHigh = max(c.usedHigh, c.buf.used)
-			c.rmu.Unlock()
-			break
-		}
-		room := c.room
-		c.rmu.Unlock()
-		c.wmu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.done:
-		}
-	}
-	c.mu.Lock()
-	l, gen := c.link, c.gen
-	c.mu.Unlock()
-	if l == nil {
-		if dg {
-			c.dgramDropped.Add(1)
-		} else {
-			c.sent.Add(1)
-		}
-		c.wmu.Unlock()
-		return nil
-	}
-	c.sent.Add(1)
-	err := l.WriteMessage(ctx, b)
-	c.wmu.Unlock()
-	if err != nil {
-		c.linkDown(gen, err)
+		frames = frames[n:]
 	}
 	return nil
+}
+
+// limit is how much of the buffer a frame may use.
+func (c *Conn) limit(b []byte) int {
+	if wisp.Type(b[0]) == wisp.TypeData {
+		return c.o.Buffer - c.reserve
+	}
+	return c.o.Buffer
+}
+
+// writeFitting numbers, keeps and writes frames from the start of frames
+// while they fit, and returns how many it took.
+func (c *Conn) writeFitting(ctx context.Context, frames [][]byte, datagram func([]byte) bool) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	l, gen, closed, cerr := c.link, c.gen, c.closed, c.err
+	c.mu.Unlock()
+	if closed {
+		return 0, cerr
+	}
+	n := 0
+	for _, b := range frames {
+		dg := isDatagram(b, datagram != nil && datagram(b))
+		if !dg {
+			limit := c.limit(b)
+			if len(b) > limit {
+				return n, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
+			}
+			c.rmu.Lock()
+			ok := c.buf.fits(len(b), limit)
+			if ok {
+				c.buf.push(c.sent.Load()+1, b)
+				c.usedHigh = max(c.usedHigh, c.buf.used)
+			}
+			c.rmu.Unlock()
+			if !ok {
+				if n == 0 {
+					// Room was there a moment ago but the ring's layout
+					// has none contiguous: wait for the next ACK.
+					c.rmu.Lock()
+					room := c.room
+					c.rmu.Unlock()
+					c.wmu.Unlock()
+					select {
+					case <-room:
+					case <-ctx.Done():
+						c.wmu.Lock()
+						return 0, ctx.Err()
+					case <-c.done:
+					}
+					c.wmu.Lock()
+				}
+				return n, nil
+			}
+		}
+		n++
+		if l == nil {
+			if dg {
+				c.dgramDropped.Add(1)
+			} else {
+				c.sent.Add(1)
+			}
+			continue
+		}
+		c.sent.Add(1)
+		if err := l.WriteMessage(ctx, b); err != nil {
+			c.linkDown(gen, err)
+			l = nil // the rest waits in the buffer (datagrams are dropped); Attach needs wmu
+		}
+	}
+	return n, nil
 }
 
 func (c *Conn) closedErr() error {
@@ -385,6 +450,20 @@ func (c *Conn) Received() uint64 {
 	return c.received
 }
 
+// CheckPosition reports ErrPosition when the peer cannot have received
+// peerReceived of our messages: more than were sent, or fewer than it
+// acknowledged before.
+func (c *Conn) CheckPosition(peerReceived uint64) error {
+	sent := c.sent.Load()
+	c.rmu.Lock()
+	acked := c.acked
+	c.rmu.Unlock()
+	if peerReceived < acked || peerReceived > sent {
+		return fmt.Errorf("%w: peer received %d, we sent %d and it had acknowledged %d", ErrPosition, peerReceived, sent, acked)
+	}
+	return nil
+}
+
 // Attach carries the session on l, which has done the resume exchange:
 // peerReceived is the peer's count of our messages. It replays the kept
 // messages after that position (datagrams as SKIP), then makes l current.
@@ -408,11 +487,8 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 		old.Close("session resumed on another connection")
 	}
 	sent := c.sent.Load()
-	c.rmu.Lock()
-	acked := c.acked
-	c.rmu.Unlock()
-	if peerReceived < acked || peerReceived > sent {
-		return fmt.Errorf("%w: peer received %d, we sent %d and it had acknowledged %d", ErrPosition, peerReceived, sent, acked)
+	if err := c.CheckPosition(peerReceived); err != nil {
+		return err
 	}
 	if err := c.ack(peerReceived); err != nil {
 		return err
@@ -474,6 +550,26 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 	c.resumes.Add(1)
 	c.ackSig.Notify()
 	return nil
+}
+
+// Cork corks the current link, if it can be, so the writes of a batch
+// share one syscall; call the function it returns when the batch is out.
+func (c *Conn) Cork() (uncork func()) {
+	c.mu.Lock()
+	corked, _ := c.link.(Corker)
+	c.mu.Unlock()
+	if corked == nil {
+		return func() {}
+	}
+	corked.Cork()
+	return func() { corked.Uncork() }
+}
+
+// Link returns the current link, nil while detached.
+func (c *Conn) Link() Link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.link
 }
 
 // Connected reports whether a link is attached.

@@ -23,6 +23,9 @@ const (
 	// ReasonResumeWrongRelay: the session is held by another relay
 	// instance (a load balancer routed the resume to the wrong one).
 	ReasonResumeWrongRelay CloseReason = 0xDB
+	// ReasonResumePosition: the client claims a position the relay never
+	// sent; the two cannot be the same session, which is ended.
+	ReasonResumePosition CloseReason = 0xDC
 )
 
 func init() {
@@ -30,6 +33,7 @@ func init() {
 	reasonNames[ReasonResumeExpired] = "resume refused: resume window expired"
 	reasonNames[ReasonResumeUsed] = "resume refused: token already used"
 	reasonNames[ReasonResumeWrongRelay] = "resume refused: session held by another relay"
+	reasonNames[ReasonResumePosition] = "resume refused: position does not match the session"
 }
 
 // TokenLen is the size of a resume token: 128 bits from crypto/rand.

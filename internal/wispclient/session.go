@@ -18,6 +18,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/netutil"
+	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wsmsg"
 )
@@ -49,6 +50,12 @@ type Options struct {
 	// with sockshim's flow-control extension: the most a stream buffers
 	// unread. Zero means DefaultWindow.
 	Window uint32
+	// Resume configures session resume (resume.go): on by default, used
+	// when the server offers it.
+	Resume ResumeOptions
+	// OnStatus, if set, is called on every status change (connected,
+	// reconnecting, closed) of a resumable session. It must not block.
+	OnStatus func(Status)
 }
 
 // DefaultWindow is the default per-stream receive window: 256 KiB.
@@ -81,6 +88,11 @@ type Session struct {
 	dg        datagramState // UDP sockets and the WebRTC peer (udp.go, rtc.go)
 	listeners map[uint32]*Listener
 	nextID    uint32
+
+	// Session resume (resume.go): nil unless negotiated.
+	rc       *resume.Conn
+	res      *clientResume
+	onStatus func(Status)
 }
 
 // Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
@@ -114,7 +126,12 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		nextID:    1,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.handshake(hctx, &o); err != nil {
+	s.onStatus = o.OnStatus
+	err = s.handshake(hctx, &o)
+	if err == nil {
+		err = s.startResume(hctx, url, &o)
+	}
+	if err != nil {
 		conn.Close(websocket.StatusProtocolError, "handshake failed")
 		s.cancel()
 		return nil, err
@@ -128,7 +145,18 @@ func (s *Session) readPacket(ctx context.Context) (wisp.Packet, error) {
 	if s.rd == nil {
 		s.rd = wsmsg.NewReader(s.conn)
 	}
-	typ, b, err := s.rd.Read(ctx)
+	var typ websocket.MessageType
+	var b []byte
+	var err error
+	if s.rc != nil {
+		var l resume.Link
+		typ = websocket.MessageBinary
+		if b, l, err = s.rc.Read(ctx); err == nil {
+			s.rd = l.(*resume.WSLink).Rd // for dataOf's Take
+		}
+	} else {
+		typ, b, err = s.rd.Read(ctx)
+	}
 	if err != nil {
 		return wisp.Packet{}, err
 	}
@@ -200,6 +228,7 @@ func (s *Session) sendInfo(ctx context.Context, o *Options) error {
 		wisp.Extension{ID: wisp.ExtFlowControl, Payload: wisp.AppendFlowControlInfo(nil, wisp.FlowControlInfo{Window: o.Window})},
 		wisp.Extension{ID: wisp.ExtListen},
 	)
+	info.Info.Extensions = append(info.Info.Extensions, resumeRecord(o)...)
 	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
 		pw, err := wisp.AppendPassword(nil, wisp.Password{User: o.AppID, Password: o.Secret})
 		if err != nil {
@@ -246,10 +275,15 @@ func (s *Session) fail(err error) {
 	s.streams, s.listeners = map[uint32]*Stream{}, map[uint32]*Listener{}
 	s.mu.Unlock()
 	for _, st := range streams {
-		st.remoteClosed(fmt.Errorf("%w: %v", ErrSessionLost, err))
+		st.remoteClosed(fmt.Errorf("%w: %w", ErrSessionLost, err))
 	}
 	for _, l := range listeners {
-		l.failed(fmt.Errorf("%w: %v", ErrSessionLost, err))
+		l.failed(fmt.Errorf("%w: %w", ErrSessionLost, err))
+	}
+	if s.rc != nil {
+		s.endResume(err) // before cancel, which would drop the WebSocket without a close frame
+		s.cancel()
+		return
 	}
 	s.cancel()
 	s.conn.Close(websocket.StatusNormalClosure, "")
@@ -403,6 +437,9 @@ func (s *Session) doneWriting() {
 // writeFrames writes frames, one message each, coalesced into as few
 // syscalls as the cork buffer allows.
 func (s *Session) writeFrames(frames [][]byte) error {
+	if s.rc != nil {
+		return s.writeResumable(frames)
+	}
 	if s.out != nil {
 		s.out.Cork()
 	}
