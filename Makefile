@@ -10,14 +10,14 @@ export CGO_ENABLED := 0
 # Unit tests that also run compiled to wasm (in Node and in Chromium). The
 # shim's TestJS* tests need servers, so internal/e2e runs them (TestTLSWasm*)
 # with those servers started; here they are left to it.
-WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./shim/
+WASM_UNIT_PKGS := ./internal/wisp/ ./internal/policy/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 # A browser has no file system for fuzz seed corpora (testdata/) and Example
 # output, so there the Fuzz* seeds run natively and under Node only.
-BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./shim/
+BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/ ./shim/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser clean
+.PHONY: run test deps wasm relay edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -36,6 +36,7 @@ edge:
 
 deps:
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	./scripts/install-npm.sh
 
 bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
@@ -45,32 +46,75 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
-test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
+test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration
+
+# Packages whose tests build or run ./wasm, ./cmd/relay, web/ or other
+# commands in subprocesses. Go's test cache cannot see a subprocess's inputs
+# (web/app.js, the wasm build's _js.go files...), so these always run
+# (-count=1) instead of replaying an old pass; every other package may be
+# cached. Add a package here when its tests start such a subprocess.
+UNCACHED_TEST_PKGS := ./internal/e2e/ ./internal/cmd/wasmbrowser/ ./wasm/
+MODULE := $(shell $(GO) list -m)
+# The others, as a shell expression (evaluated where used).
+CACHED_TEST_PKGS = $$($(GO) list ./... | grep -v -x -F $(foreach p,$(UNCACHED_TEST_PKGS),-e $(MODULE)/$(patsubst ./%/,%,$(p))))
+NATIVE_TEST_ENV := CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1
 
 # Native tests, with the race detector (which needs cgo).
 test-native:
-	CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1 \
-		$(GO) test -race -timeout 600s ./...
+	$(NATIVE_TEST_ENV) $(GO) test -race -timeout 600s $(CACHED_TEST_PKGS)
+	$(NATIVE_TEST_ENV) $(GO) test -race -count=1 -timeout 600s $(UNCACHED_TEST_PKGS)
 
 test-wasm-node:
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" $(WASM_UNIT_SKIP) $(WASM_UNIT_PKGS)
 
+# Every browser package runs in headless Chromium and in headless Firefox.
+BROWSERS := chromium firefox
 test-wasm-browser: bin/wasmbrowser
-	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(BROWSER_EXEC)" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS)
+	@set -e; for b in $(BROWSERS); do \
+		echo "== wasm unit tests in $$b"; \
+		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
+	done
+
+# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
+# against a real relay process and real loopback servers; tsc on
+# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+test-jsapi: wasm
+	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
+	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+
+# Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
+# shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
+# natively and as wasm in Chromium, through a relay. integration/ is a
+# module of its own, so its dependencies stay out of the main go.mod.
+# -count=1: the tests build the wasm scenarios and the browser runner in
+# subprocesses, which the test cache cannot see.
+test-integration:
+	./scripts/install-servers.sh
+	./scripts/install-chromium.sh
+	cd integration && $(GO) vet ./... && GOOS=js GOARCH=wasm $(GO) vet ./...
+	cd integration && CGO_ENABLED=1 SOCKSHIM_REQUIRE_SERVERS=1 SOCKSHIM_REQUIRE_BROWSER=1 \
+		$(GO) test -race -count=1 -timeout 300s ./...
 
 # Speed and memory, never part of `make test`: our relay against direct
 # loopback TCP and the wisp-js server, plus Chromium rows; one table.
 # BENCHFLAGS passes flags to the bench, e.g. BENCHFLAGS=-duration=30s.
-bench: bin/wasmbrowser
+# BENCHFLAGS=-browser-only runs only the Chromium table (Go wasm against the
+# wisp-js client); -browser-rounds=3 takes medians of three rounds.
+bench:
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay -wasmbrowser bin/wasmbrowser $(BENCHFLAGS)
+	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := internal/wisp:FuzzParse internal/policy:FuzzNormalize internal/policy:FuzzClassify \
-	internal/policy:FuzzParsePortRange
+	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -70,21 +70,20 @@ type ListenConfig struct {
 	// MaxListeners bounds the listeners one session holds; 0 means 16.
 	MaxListeners int `json:"maxListeners,omitempty"`
 
-	addrs []netip.Addr
-	ports []policy.PortRange
+	rules policy.ListenRules // Addresses and Ports, parsed by validate
 }
 
 func (l *ListenConfig) validate() error {
 	if len(l.Addresses) == 0 {
 		return errors.New("listen: addresses is required")
 	}
-	l.addrs = l.addrs[:0]
+	l.rules.Addrs = nil
 	for _, a := range l.Addresses {
 		ip, err := netip.ParseAddr(a)
 		if err != nil || ip.Zone() != "" {
 			return fmt.Errorf("listen: address %q: want an IP literal without a zone", a)
 		}
-		l.addrs = append(l.addrs, ip.Unmap())
+		l.rules.Addrs = append(l.rules.Addrs, ip.Unmap())
 	}
 	ports, err := policy.ParsePortRanges(l.Ports)
 	if err != nil {
@@ -93,7 +92,7 @@ func (l *ListenConfig) validate() error {
 	if len(ports) == 0 {
 		return errors.New("listen: ports is required")
 	}
-	l.ports = ports
+	l.rules.Ports = ports
 	if len(l.PublicHost) > 255 {
 		return errors.New("listen: publicHost longer than 255 bytes")
 	}
@@ -108,15 +107,6 @@ func (l *ListenConfig) maxListeners() int {
 		return 16
 	}
 	return l.MaxListeners
-}
-
-func (l *ListenConfig) portAllowed(p uint16) bool {
-	for _, r := range l.ports {
-		if r.Contains(p) {
-			return true
-		}
-	}
-	return false
 }
 
 // App returns the policy view of the app.

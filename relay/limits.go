@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"golang.org/x/time/rate"
 
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -75,7 +73,7 @@ func (s *Server) usage(id string) *appUsage {
 
 // sessionLimits is a session's share of the limits.
 type sessionLimits struct {
-	limits  Limits
+	limits  Limits    // guarded by session.mu: a reload replaces it
 	app     *appUsage // nil for a session without an app
 	opens   *rate.Limiter
 	streams atomic.Int64
@@ -98,19 +96,39 @@ func (s *Server) admitSession(app *AppConfig) (*sessionLimits, func(), bool) {
 		s.metrics.throttled.Add(1)
 		return nil, nil, false
 	}
-	u.mu.Lock()
-	if u.bwLimit != l.BytesPerSecond { // first session, or the config changed
-		u.bwLimit = l.BytesPerSecond
-		u.bandwidth = nil
-		if l.BytesPerSecond > 0 {
-			burst := max(int(l.BytesPerSecond), 256<<10) // a whole packet always fits
-			u.bandwidth = rate.NewLimiter(rate.Limit(l.BytesPerSecond), burst)
-		}
-	}
-	u.mu.Unlock()
+	u.setBandwidth(l.BytesPerSecond)
 	sl.app = u
 	var once sync.Once
 	return sl, func() { once.Do(func() { u.sessions.Add(-1) }) }, true
+}
+
+// setBandwidth applies the app's bytesPerSecond (at its first session, and
+// when a reload changed it).
+func (u *appUsage) setBandwidth(bps int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bwLimit == bps {
+		return
+	}
+	u.bwLimit = bps
+	u.bandwidth = nil
+	if bps > 0 {
+		burst := max(int(bps), 256<<10) // a whole packet always fits
+		u.bandwidth = rate.NewLimiter(rate.Limit(bps), burst)
+	}
+}
+
+// update applies a reloaded app's limits to the session: new streams see
+// them at once. Called with session.mu held (admitStream reads limits
+// under it).
+func (sl *sessionLimits) update(l Limits) {
+	l = l.withDefaults()
+	sl.limits = l
+	sl.opens.SetLimit(rate.Limit(l.StreamsPerSecond))
+	sl.opens.SetBurst(l.StreamBurst)
+	if sl.app != nil {
+		sl.app.setBandwidth(l.BytesPerSecond)
+	}
 }
 
 // admitStream counts a new stream against the session's, the app's and the
@@ -194,46 +212,6 @@ func (s *Server) throttle(ctx context.Context, done <-chan struct{}, sl *session
 		r.Cancel()
 		return net.ErrClosed
 	}
-}
-
-// keepalive pings the client every interval and ends the session when a
-// ping goes unanswered, or when the session has had no streams and no
-// traffic for idle.
-func (s *session) keepalive(interval, idle time.Duration) {
-	t := time.NewTicker(min(interval, idle))
-	defer t.Stop()
-	lastPing := time.Now()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case now := <-t.C:
-			if s.openStreams() == 0 && now.Sub(time.Unix(0, s.lastActive.Load())) >= idle {
-				s.log.Info("relay: closing idle session", "idle", idle)
-				s.conn.Close(websocket.StatusGoingAway, "idle")
-				return
-			}
-			if now.Sub(lastPing) < interval {
-				continue
-			}
-			lastPing = now
-			ctx, cancel := context.WithTimeout(s.ctx, interval)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil && s.ctx.Err() == nil {
-				s.log.Info("relay: keepalive ping unanswered; closing session", "err", err)
-				s.conn.CloseNow()
-				return
-			}
-		}
-	}
-}
-
-// openStreams counts the session's TCP and UDP streams and listeners.
-func (s *session) openStreams() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.streams) + len(s.listeners) + len(s.udpTable())
 }
 
 // refuseThrottled tells the client a stream was over a limit.

@@ -190,3 +190,9 @@ func TestBandwidthLimit(t *testing.T) {
 		t.Fatal("no bandwidth wait counted")
 	}
 }
+
+// metricLabel returns the value of name{label="value"}.
+func metricLabel(t *testing.T, srv *relay.Server, name, label, value string) string {
+	t.Helper()
+	return metric(t, srv, name+"{"+label+"=\""+value+"\"}")
+}

@@ -35,29 +35,10 @@ func (s *session) openListener(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
 		return
 	}
-	max := 0
-	if s.app != nil && s.app.Listen != nil {
-		max = s.app.Listen.maxListeners()
-	}
-	s.mu.Lock()
-	switch {
-	case s.streams[id] != nil || s.listeners[id] != nil:
-		s.mu.Unlock()
-		s.log.Info("relay: LISTEN on an id in use", "listener", id)
-		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
-		return
-	case max > 0 && len(s.listeners) >= max:
-		s.mu.Unlock()
-		s.log.Info("relay: bind denied", "listener", id, "reason", "too_many_listeners", "max", max)
-		s.write(wisp.AppendClose(nil, id, wisp.ReasonThrottled))
-		return
-	case s.closing:
-		s.mu.Unlock()
-		return
-	}
 	l := &listener{s: s, id: id, flags: req.Flags}
-	s.listeners[id] = l
-	s.mu.Unlock()
+	if _, ok := s.register(id, member{ln: l}); !ok {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -83,8 +64,8 @@ func (l *listener) run(req wisp.Listen) {
 	l.mu.Unlock()
 	bound := addrPort(ln.Addr())
 	reach := wisp.Listening{Bound: bound, ReachablePort: bound.Port()}
-	if h := s.app.Listen.PublicHost; h != "" {
-		reach.ReachableHost = h
+	if lc := s.app().listen(); lc != nil && lc.PublicHost != "" {
+		reach.ReachableHost = lc.PublicHost
 	} else if !bound.Addr().IsUnspecified() {
 		reach.ReachableHost = bound.Addr().String()
 	}
@@ -93,47 +74,23 @@ func (l *listener) run(req wisp.Listen) {
 	l.acceptLoop(ln)
 }
 
-// bind decides and opens the listener. A nil listener comes with the CLOSE
-// reason for the client; every denial is logged once with its reason.
+// bind decides (policy.CheckListen, which logs and counts the decision
+// once through the engine's hook) and opens the listener. A nil listener
+// comes with the CLOSE reason for the client.
 func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 	s := l.s
-	deny := func(reason string, r wisp.CloseReason, args ...any) (net.Listener, wisp.CloseReason) {
-		s.log.Info("relay: bind denied", append([]any{"listener", l.id, "host", req.Host, "port", req.Port, "reason", reason}, args...)...)
-		return nil, r
+	as := s.app()
+	var rules *policy.ListenRules
+	lc := as.listen()
+	if lc != nil {
+		rules = &lc.rules
 	}
-	app := s.app
-	switch {
-	case app == nil:
-		return deny(policy.ReasonNoApp.String(), wisp.ReasonBlocked)
-	case app.Listen == nil:
-		return deny("listen_not_configured", wisp.ReasonBlocked)
-	case !app.caps.Has(policy.InternetClientServer) && !app.caps.Has(policy.PrivateNetworkClientServer):
-		// internetClient alone is outbound only, loopback exemption or not.
-		return deny(policy.ReasonNoCapability.String(), wisp.ReasonBlocked)
-	}
-	lc := app.Listen
-	addr := lc.addrs[0]
-	if req.Host != "" {
-		a, err := netip.ParseAddr(trimBrackets(req.Host))
-		if err != nil || a.Zone() != "" {
-			return deny(policy.ReasonBadHost.String(), wisp.ReasonInvalid)
+	addr, err := s.srv.engine.CheckListen(as.policy, rules, req.Host, req.Port)
+	if err != nil {
+		if errors.Is(err, policy.ErrInvalid) {
+			return nil, wisp.ReasonInvalid
 		}
-		addr = a.Unmap()
-	}
-	allowed := false
-	for _, a := range lc.addrs {
-		allowed = allowed || a == addr
-	}
-	if !allowed {
-		return deny("listen_address_not_allowed", wisp.ReasonBlocked)
-	}
-	if req.Port != 0 && !lc.portAllowed(req.Port) {
-		return deny("listen_port_not_allowed", wisp.ReasonBlocked)
-	}
-	if err := s.srv.engine.CheckAddr(app.App(), policy.OpBind, netip.AddrPortFrom(addr, req.Port)); err != nil {
-		var pe *policy.Error
-		errors.As(err, &pe)
-		return deny(pe.Reason.String(), wisp.ReasonBlocked)
+		return nil, wisp.ReasonBlocked
 	}
 	network := "tcp6"
 	if addr.Is4() {
@@ -144,10 +101,9 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		if b == nil {
 			b = &net.ListenConfig{KeepAlive: -1} // set per connection from the flags
 		}
-		return b.Listen(s.ctx, network, netip.AddrPortFrom(addr, port).String())
+		return b.Listen(s.dials, network, netip.AddrPortFrom(addr, port).String())
 	}
 	var ln net.Listener
-	var err error
 	if req.Port != 0 {
 		ln, err = listen(req.Port)
 	} else {
@@ -161,7 +117,8 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
 			r = wisp.ReasonInvalid
 		}
-		return deny("bind_failed", r, "err", err)
+		s.log.Info("relay: bind failed", "listener", l.id, "host", req.Host, "port", req.Port, "err", err)
+		return nil, r
 	}
 	return ln, 0
 }
@@ -171,19 +128,19 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, error)) (net.Listener, error) {
 	ln, err := listen(0)
 	if err == nil {
-		if lc.portAllowed(addrPort(ln.Addr()).Port()) {
+		if lc.rules.PortAllowed(addrPort(ln.Addr()).Port()) {
 			return ln, nil
 		}
 		ln.Close()
 	}
 	total := 0
-	for _, r := range lc.ports {
+	for _, r := range lc.rules.Ports {
 		total += int(r.Hi-r.Lo) + 1
 	}
 	start := rand.IntN(total)
 	for i := range total {
 		k := (start + i) % total
-		for _, r := range lc.ports {
+		for _, r := range lc.rules.Ports {
 			if n := int(r.Hi-r.Lo) + 1; k >= n {
 				k -= n
 				continue
@@ -198,16 +155,8 @@ func (l *listener) anyPort(lc *ListenConfig, listen func(uint16) (net.Listener, 
 	return nil, err
 }
 
-func trimBrackets(h string) string {
-	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
-		return h[1 : len(h)-1]
-	}
-	return h
-}
-
 func (l *listener) acceptLoop(ln net.Listener) {
 	s := l.s
-	app := s.app.App()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -222,26 +171,31 @@ func (l *listener) acceptLoop(ln net.Listener) {
 			return
 		}
 		peer := addrPort(c.RemoteAddr())
-		if err := s.srv.engine.CheckAddr(app, policy.OpAccept, peer); err != nil {
-			var pe *policy.Error
-			errors.As(err, &pe)
-			s.log.Info("relay: accept denied", "listener", l.id, "peer", peer.String(), "reason", pe.Reason.String())
-			c.Close()
+		// The current config decides each accept: a reload applies at once.
+		if err := s.srv.engine.CheckAddr(s.app().policy, policy.OpAccept, peer); err != nil {
+			c.Close() // logged and counted by the engine's hook
 			continue
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(l.flags&wisp.ListenNoDelay != 0)
 			tc.SetKeepAlive(l.flags&wisp.ListenKeepAlive != 0)
 		}
-		st := s.addRelayStream()
-		if st == nil {
+		// An inbound connection is a stream like any other: it passes the
+		// same admission (the session's, the app's and the relay's limits).
+		st := newTCPStream(s, 0)
+		release, ok := s.register(0, member{tcp: st})
+		if !ok {
 			c.Close()
-			return
+			if l.isClosed() {
+				return
+			}
+			continue
 		}
 		first := wisp.AppendAccepted(nil, st.id, wisp.Accepted{Listener: l.id, Remote: peer, Local: addrPort(c.LocalAddr())})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer release()
 			st.serve(c, first)
 		}()
 	}
@@ -265,32 +219,5 @@ func (l *listener) close() {
 	}
 }
 
-// addRelayStream registers a relay-initiated stream under a fresh id with
-// the high bit set; nil when the session is closing.
-func (s *session) addRelayStream() *tcpStream {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return nil
-	}
-	for {
-		s.nextRelayID = (s.nextRelayID + 1) &^ wisp.RelayStreamBit
-		id := s.nextRelayID | wisp.RelayStreamBit
-		if s.nextRelayID != 0 && s.streams[id] == nil {
-			st := newTCPStream(s, id)
-			s.streams[id] = st
-			return st
-		}
-	}
-}
-
 // dropListener removes l from the table; false if it was no longer there.
-func (s *session) dropListener(l *listener) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.listeners[l.id] == l {
-		delete(s.listeners, l.id)
-		return true
-	}
-	return false
-}
+func (s *session) dropListener(l *listener) bool { return s.unregister(l.id, member{ln: l}) }

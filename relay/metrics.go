@@ -1,58 +1,124 @@
 package relay
 
 import (
-	"fmt"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockshim/sockshim/internal/policy"
 )
 
-// metrics are the relay's counters, served in the Prometheus text format
-// by MetricsHandler.
+// metrics are the relay's counters. The hot paths touch only atomics; the
+// Prometheus registry reads them through CounterFuncs and GaugeFuncs when
+// /metrics is scraped.
 type metrics struct {
 	sessionsOpen   atomic.Int64
 	sessionsTotal  atomic.Int64
-	sessionsDenied atomic.Int64 // refused: origin, credential, limits
+	sessionsDenied atomic.Int64 // refused: origin, credential, limits, failed handshakes
 	streamsOpened  atomic.Int64
 	throttled      atomic.Int64
 	bandwidthWaits atomic.Int64 // reads or writes delayed by an app's bytesPerSecond
 	decisions      policy.Counters
+	handshakes     [numCauses]atomic.Int64 // failed handshakes by cause
+	deadPeers      atomic.Int64            // sessions ended by an unanswered ping
+	reloadClosed   atomic.Int64            // sessions a config reload no longer admitted
+
+	// Payload bytes relayed: one uncontended-enough atomic add per packet,
+	// no lock, no allocation.
+	bytesToDest   atomic.Int64
+	bytesToClient atomic.Int64
+
+	dialSeconds    prometheus.Histogram // policy check, resolution and connect of a stream
+	sessionSeconds prometheus.Histogram // handshake done to session end
+}
+
+func (m *metrics) handshakeFailed(c handshakeCause) {
+	m.sessionsDenied.Add(1)
+	m.handshakes[c].Add(1)
 }
 
 // recordDecision logs a policy decision once and counts it. Installed as
-// the engine's OnDecision, it sees every Check, CheckAddr and gate denial.
+// the engine's OnDecision, it sees every Check, CheckAddr, CheckListen and
+// gate denial: the relay logs no decision anywhere else.
 func (s *Server) recordDecision(d policy.Decision) {
 	s.metrics.decisions.Record(d)
 	if d.Allowed() {
-		s.log.Debug("relay: policy", "decision", d)
-	} else {
-		s.log.Info("relay: policy denied", "decision", d)
+		s.log.Debug("relay: policy allowed", "decision", d)
+		return
 	}
+	msg := "relay: policy denied"
+	switch d.Op {
+	case policy.OpConnect:
+		msg = "relay: connect denied"
+	case policy.OpDatagram:
+		msg = "relay: datagram denied"
+	case policy.OpBind:
+		msg = "relay: bind denied"
+	case policy.OpAccept:
+		msg = "relay: accept denied"
+	case policy.OpICE:
+		msg = "relay: ICE candidate denied"
+	}
+	s.log.Info(msg, "decision", d)
 }
 
-// MetricsHandler serves the relay's counters in the Prometheus text format.
-func (s *Server) MetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		m := &s.metrics
-		gauge := func(name, help string, v int64) {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
-		}
-		counter := func(name, help string, v int64) {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-		}
-		gauge("sockshim_sessions_open", "Wisp sessions open now.", m.sessionsOpen.Load())
-		counter("sockshim_sessions_total", "Wisp sessions accepted.", m.sessionsTotal.Load())
-		counter("sockshim_sessions_refused_total", "Sessions refused by origin, credential or limits.", m.sessionsDenied.Load())
-		gauge("sockshim_streams_open", "Streams open now.", s.streamsTotal.Load())
-		counter("sockshim_streams_opened_total", "Streams admitted.", m.streamsOpened.Load())
-		counter("sockshim_throttled_total", "Sessions or streams refused for a limit (CLOSE 0x49).", m.throttled.Load())
-		counter("sockshim_bandwidth_waits_total", "Reads or writes delayed by an app's bandwidth limit.", m.bandwidthWaits.Load())
-		s.writeResumeMetrics(gauge, counter)
-		fmt.Fprintf(w, "# HELP sockshim_policy_decisions_total Policy decisions by reason.\n# TYPE sockshim_policy_decisions_total counter\n")
-		for _, r := range policy.Reasons() {
-			fmt.Fprintf(w, "sockshim_policy_decisions_total{reason=%q} %d\n", r.String(), m.decisions.Load(r))
-		}
+// newRegistry builds the relay's Prometheus registry: the Go runtime and
+// process collectors (process_open_fds is the descriptor count), and the
+// relay's own metrics, every one named sockshim_*.
+func (s *Server) newRegistry() *prometheus.Registry {
+	m := &s.metrics
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	counter := func(name, help string, v *atomic.Int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
+	}
+	gauge := func(name, help string, f func() int64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+	}
+	gauge("sockshim_sessions_open", "Wisp sessions open now.", m.sessionsOpen.Load)
+	counter("sockshim_sessions_total", "Wisp sessions accepted.", &m.sessionsTotal)
+	counter("sockshim_sessions_refused_total", "Sessions refused by origin, credential or limits, or whose handshake failed.", &m.sessionsDenied)
+	gauge("sockshim_streams_open", "Streams open now.", s.streamsTotal.Load)
+	counter("sockshim_streams_opened_total", "Streams admitted.", &m.streamsOpened)
+	counter("sockshim_throttled_total", "Sessions or streams refused for a limit (CLOSE 0x49).", &m.throttled)
+	counter("sockshim_bandwidth_waits_total", "Reads or writes delayed by an app's bandwidth limit.", &m.bandwidthWaits)
+	counter("sockshim_dead_peers_total", "Sessions ended because the client did not answer a keepalive ping.", &m.deadPeers)
+	counter("sockshim_reload_closed_sessions_total", "Sessions closed because a config reload no longer admits them.", &m.reloadClosed)
+	for c := range numCauses {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sockshim_handshake_failures_total", Help: "Wisp handshakes that failed, by cause.",
+			ConstLabels: prometheus.Labels{"cause": c.String()},
+		}, func() float64 { return float64(m.handshakes[c].Load()) }))
+	}
+	for _, r := range policy.Reasons() {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sockshim_policy_decisions_total", Help: "Policy decisions by reason.",
+			ConstLabels: prometheus.Labels{"reason": r.String()},
+		}, func() float64 { return float64(m.decisions.Load(r)) }))
+	}
+	for dir, v := range map[string]*atomic.Int64{"to_destination": &m.bytesToDest, "to_client": &m.bytesToClient} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sockshim_relayed_bytes_total", Help: "Payload bytes relayed, by direction (TCP and UDP).",
+			ConstLabels: prometheus.Labels{"direction": dir},
+		}, func() float64 { return float64(v.Load()) }))
+	}
+	m.dialSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sockshim_dial_duration_seconds", Help: "Time to open a TCP stream's destination: policy check, resolution and connect, failures included.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10), // 0.5 ms .. 131 s
 	})
+	m.sessionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sockshim_session_duration_seconds", Help: "How long sessions lasted, from the handshake to their end.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. 3 days
+	})
+	reg.MustRegister(m.dialSeconds, m.sessionSeconds)
+	s.registerResumeMetrics(counter, gauge) // resume.go
+	return reg
+}
+
+// MetricsHandler serves the relay's metrics in the Prometheus text format.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -59,9 +60,10 @@ type Options struct {
 	// HandshakeTimeout bounds the Wisp handshake (the client's INFO);
 	// default 5 s, as the Wisp specification suggests.
 	HandshakeTimeout time.Duration
-	// PingInterval is how often the relay pings each client; an unanswered
-	// ping ends the session. Default 30 s.
-	PingInterval time.Duration
+	// PeerTimeout is how soon a dead client is noticed: the relay pings
+	// each client every PeerTimeout/2 and ends the session when a ping is
+	// not answered within PeerTimeout/2. Default 20 s.
+	PeerTimeout time.Duration
 	// IdleTimeout ends a session that has had no streams and no traffic
 	// for this long; default 5 min.
 	IdleTimeout time.Duration
@@ -85,15 +87,18 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
+	registry     *prometheus.Registry
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
 	res          serverResume         // resume.go
+	dcDatagrams  atomic.Int64         // datagrams received from clients on data channels
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
+	shutdown *shutdownState // set by Shutdown
 	wg       sync.WaitGroup
 }
 
@@ -118,8 +123,8 @@ func New(opts *Options) *Server {
 	if s.opts.HandshakeTimeout <= 0 {
 		s.opts.HandshakeTimeout = 5 * time.Second
 	}
-	if s.opts.PingInterval <= 0 {
-		s.opts.PingInterval = 30 * time.Second
+	if s.opts.PeerTimeout <= 0 {
+		s.opts.PeerTimeout = 20 * time.Second
 	}
 	if s.opts.IdleTimeout <= 0 {
 		s.opts.IdleTimeout = 5 * time.Minute
@@ -144,6 +149,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = &e
 	s.dialer = s.opts.Dialer
+	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {
 		cfg = &Config{}
@@ -151,10 +157,6 @@ func New(opts *Options) *Server {
 	s.cfg.Store(cfg)
 	return s
 }
-
-// SetConfig replaces the app policy. Open sessions keep the app they
-// authenticated as; new sessions and streams use the new config.
-func (s *Server) SetConfig(c *Config) { s.cfg.Store(c) }
 
 // Config returns the current app policy.
 func (s *Server) Config() *Config { return s.cfg.Load() }
@@ -213,8 +215,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
+	shutdown := s.shutdown
 	s.mu.Unlock()
-	sess.run(r.Context())
+	if shutdown != nil {
+		// Shutdown began between the check above and now: this session is
+		// not in its snapshot, so it ends here.
+		sess.conn.CloseNow()
+	}
+	sess.run()
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
@@ -243,25 +251,6 @@ func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, brw, nil
 }
 
-// Shutdown stops accepting sessions, closes open ones (each stream gets
-// CLOSE first) and waits for them until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for sess := range s.sessions {
-		sess.shutdown()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Stats is a snapshot of what the relay holds.
 type Stats struct {
 	Sessions  int // open WebSocket sessions
@@ -281,6 +270,11 @@ type Stats struct {
 	InFlightBytes int64
 	// MaxStreamInFlightBytes is the largest InFlightBytes of one stream.
 	MaxStreamInFlightBytes int64
+
+	// DataChannelDatagrams counts the datagrams clients have sent over
+	// WebRTC data channels since the relay started (the rest came over
+	// WebSockets).
+	DataChannelDatagrams int64
 }
 
 // Stats returns a snapshot of the relay's sessions, streams and buffers.
@@ -291,12 +285,16 @@ func (s *Server) Stats() Stats {
 		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
-	st := Stats{Sessions: len(sessions)}
+	st := Stats{Sessions: len(sessions), DataChannelDatagrams: s.dcDatagrams.Load()}
 	for _, sess := range sessions {
 		sess.mu.Lock()
-		st.Streams += len(sess.streams)
-		st.Listeners += len(sess.listeners)
-		for _, ts := range sess.streams {
+		st.Streams += len(sess.table.m) - sess.table.listeners
+		st.Listeners += sess.table.listeners
+		for _, m := range sess.table.m {
+			ts := m.tcp
+			if ts == nil {
+				continue
+			}
 			b, f := ts.buffered(), ts.inFlight()
 			st.BufferedBytes += b
 			st.InFlightBytes += f

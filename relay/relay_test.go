@@ -199,6 +199,22 @@ type rawSession struct {
 	cred uint32
 }
 
+// rawDialNoInfo opens a v2 WebSocket and reads the relay's INFO.
+func rawDialNoInfo(t *testing.T, url string) *rawSession {
+	t.Helper()
+	ctx := ctxT(t)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"wisp-v2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	r := &rawSession{t: t, c: c, ctx: ctx}
+	if p := r.read(); p.Type != wisp.TypeInfo {
+		t.Fatalf("first packet %v, want INFO", p.Type)
+	}
+	return r
+}
+
 func rawDial(t *testing.T, url string, v2 bool) *rawSession {
 	t.Helper()
 	ctx := ctxT(t)

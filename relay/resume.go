@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
@@ -32,7 +34,7 @@ type ResumeOptions struct {
 	// deploy/nginx.conf). Default: 16 random hex digits per process.
 	Instance string
 	// AckInterval and DeadAfter tune the ACK heartbeat (default 2 s) and
-	// when a silent WebSocket counts as lost (default 15 s).
+	// when a silent WebSocket counts as lost (default Options.PeerTimeout).
 	AckInterval, DeadAfter time.Duration
 }
 
@@ -114,57 +116,57 @@ func (s *session) resumeRequest(info wisp.Info) (*wisp.ResumeClientInfo, error) 
 	return &ci, nil
 }
 
-func (s *session) binding() resume.Binding {
-	b := resume.Binding{Origin: s.origin, NoOrig: !s.hasOrigin}
-	if s.app != nil {
-		b.App = s.app.ID
-	}
-	return b
+func (s *session) binding(appID string) resume.Binding {
+	return resume.Binding{App: appID, Origin: s.origin, NoOrig: !s.hasOrigin}
 }
 
 // startResume makes a fresh session resumable: its first token, then the
 // layer under it. Called after CONTINUE(0).
-func (s *session) startResume() error {
+func (s *session) startResume(ctx context.Context) error {
 	r := &s.srv.res
 	s.res = &sessionResume{}
-	s.res.token = r.tokens.Issue(s, s.binding())
-	if err := s.write(wisp.AppendResumeToken(nil, s.res.token, 0)); err != nil {
+	s.res.token = r.tokens.Issue(s, s.binding(s.app().id()))
+	if err := s.writeCtx(ctx, wisp.AppendResumeToken(nil, s.res.token, 0)); err != nil {
 		r.tokens.Retire(s.res.token, nil)
 		return err
 	}
 	link := resume.NewWSLink(s.conn, s.out, nil)
+	dead := r.opts.DeadAfter
+	if dead == 0 {
+		dead = s.srv.opts.PeerTimeout // as for sessions without resume
+	}
 	s.rc = resume.New(link, &resume.Options{
-		Buffer: r.opts.Buffer, AckInterval: r.opts.AckInterval, DeadAfter: r.opts.DeadAfter,
+		Buffer: r.opts.Buffer, AckInterval: r.opts.AckInterval, DeadAfter: dead,
 		OnLinkDown: func(err error) { go s.linkLost(err) },
 	})
+	s.ready.Store(true)
 	return nil
 }
 
 // refuseResume closes a resume attempt with a reason on stream 0 and a
 // WebSocket close text that says it in words.
-func (s *session) refuseResume(r wisp.CloseReason, why string) error {
+func (s *session) refuseResume(ctx context.Context, r wisp.CloseReason, why string) error {
 	s.srv.res.refused.Add(1)
-	s.write(wisp.AppendClose(nil, 0, r))
-	s.conn.Close(websocket.StatusPolicyViolation, r.String())
+	s.refuse(ctx, r)
 	return fmt.Errorf("resume refused: %v: %s", r, why)
 }
 
 // resumeOnto hands this WebSocket to the session the token names.
-func (s *session) resumeOnto(req *wisp.ResumeClientInfo) error {
+func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, app *AppConfig) error {
 	r := &s.srv.res
 	if req.Instance != r.opts.Instance {
-		return s.refuseResume(wisp.ReasonResumeWrongRelay,
+		return s.refuseResume(ctx, wisp.ReasonResumeWrongRelay,
 			fmt.Sprintf("session held by relay %q, this is %q", req.Instance, r.opts.Instance))
 	}
-	old, tok, err := r.tokens.Redeem(resume.Token(req.Token), s.binding())
+	old, tok, err := r.tokens.Redeem(resume.Token(req.Token), s.binding(newAppState(app).id()))
 	if err != nil {
-		return s.refuseResume(resume.Reason(err), err.Error())
+		return s.refuseResume(ctx, resume.Reason(err), err.Error())
 	}
 	old.res.mu.Lock()
 	defer old.res.mu.Unlock()
 	if old.res.expired || old.rc.Err() != nil {
 		r.tokens.Retire(tok, nil)
-		return s.refuseResume(wisp.ReasonResumeExpired, "session ended")
+		return s.refuseResume(ctx, wisp.ReasonResumeExpired, "session ended")
 	}
 	old.res.token = tok
 	old.res.epoch++
@@ -178,13 +180,13 @@ func (s *session) resumeOnto(req *wisp.ResumeClientInfo) error {
 		old.res.expired = true
 		r.tokens.Retire(tok, nil)
 		old.rc.Close(err)
-		return s.refuseResume(wisp.ReasonResumePosition, err.Error())
+		return s.refuseResume(ctx, wisp.ReasonResumePosition, err.Error())
 	}
 	received := old.rc.Detach()
-	if err := s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
+	if err := s.writeCtx(ctx, wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
 		return err
 	}
-	if err := s.write(wisp.AppendResumeToken(nil, tok, received)); err != nil {
+	if err := s.writeCtx(ctx, wisp.AppendResumeToken(nil, tok, received)); err != nil {
 		return err
 	}
 	before := old.rc.Stats().ReplayedBytes
@@ -255,13 +257,37 @@ func (s *session) endResume() {
 	s.rc.Close(nil)
 }
 
-// closeWS closes the session's current WebSocket with a close frame (the
-// client then knows the session is over, not just the connection).
+// currentWS is the WebSocket the session runs on now (nil while detached).
+func (s *session) currentWS() (*websocket.Conn, *cork.Conn) {
+	if s.rc == nil {
+		return s.conn, s.out
+	}
+	if l, ok := s.rc.Link().(*resume.WSLink); ok {
+		return l.Conn, l.Out
+	}
+	return nil, nil
+}
+
+// closeWS ends the session's current WebSocket with a close frame. A
+// resumable session first says so in the session itself (CLOSE on stream
+// 0, through the layer): a close frame alone can lose the race with a
+// failed write, and the client would then try to resume.
 func (s *session) closeWS(code websocket.StatusCode, reason string) {
 	if s.rc == nil {
 		s.conn.Close(code, reason)
 		return
 	}
+	r := wisp.ReasonInvalid
+	switch code {
+	case websocket.StatusGoingAway:
+		r = wisp.ReasonShutdown
+		if reason == "idle" {
+			r = wisp.ReasonVoluntary
+		}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+	s.rc.Write(ctx, wisp.AppendClose(nil, 0, r), false)
+	cancel()
 	if l, ok := s.rc.Link().(*resume.WSLink); ok {
 		l.Conn.Close(code, reason)
 	}
@@ -331,14 +357,14 @@ func (s *session) writeDatagram(b []byte) error {
 	return s.write(b)
 }
 
-// writeResumeMetrics adds the resume counters to /metrics.
-func (s *Server) writeResumeMetrics(gauge, counter func(name, help string, v int64)) {
-	st := s.ResumeStats()
-	counter("sockshim_resumes_total", "Sessions resumed on a new WebSocket.", st.Resumes)
-	counter("sockshim_resumes_refused_total", "Resumes refused: unknown, used or expired token, wrong relay or credential.", st.Refused)
-	counter("sockshim_resume_replayed_bytes_total", "Bytes replayed to clients after resumes.", st.ReplayedBytes)
-	counter("sockshim_resume_windows_expired_total", "Detached sessions released when their resume window passed.", st.Expired)
-	counter("sockshim_resume_links_lost_total", "WebSockets lost under resumable sessions.", st.LinksLost)
-	gauge("sockshim_sessions_detached", "Sessions held without a WebSocket, waiting for a resume.", int64(st.Detached))
-	gauge("sockshim_resume_buffer_high_bytes", "The most any live session's replay buffer held.", int64(st.MaxBufferedHigh))
+// registerResumeMetrics adds the resume counters to the registry.
+func (s *Server) registerResumeMetrics(counter func(string, string, *atomic.Int64), gauge func(string, string, func() int64)) {
+	r := &s.res
+	counter("sockshim_resumes_total", "Sessions resumed on a new WebSocket.", &r.resumes)
+	counter("sockshim_resumes_refused_total", "Resumes refused: unknown, used or expired token, wrong relay, position or credential.", &r.refused)
+	counter("sockshim_resume_replayed_bytes_total", "Bytes replayed to clients after resumes.", &r.replayed)
+	counter("sockshim_resume_windows_expired_total", "Detached sessions released when their resume window passed.", &r.expired)
+	counter("sockshim_resume_links_lost_total", "WebSockets lost under resumable sessions.", &r.lost)
+	gauge("sockshim_sessions_detached", "Sessions held without a WebSocket, waiting for a resume.", func() int64 { return int64(s.ResumeStats().Detached) })
+	gauge("sockshim_resume_buffer_high_bytes", "The most any live session's replay buffer held.", func() int64 { return int64(s.ResumeStats().MaxBufferedHigh) })
 }

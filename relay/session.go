@@ -24,24 +24,27 @@ type session struct {
 	out       *cork.Conn // under conn's writer; nil when the server could not hijack
 	origin    string
 	hasOrigin bool
+	password  *wisp.Password // the client's credential, nil if none: re-checked at each reload
 	log       *slog.Logger
-	app       *AppConfig // nil: no app, no network
 	v2        bool
-	sockshim  bool   // the client speaks sockshim's extension
-	halfClose bool   // both sides advertised ExtHalfClose
-	window    uint32 // the client's relay-to-client window (ExtFlowControl); 0: off
-	canListen bool   // both sides advertised ExtListen
+	ext       wisp.Negotiated // the extensions both sides advertised
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	// appState is the session's app as the current config has it: set by
+	// the handshake, replaced by each reload (reload.go).
+	appState   atomic.Pointer[appState]
+	reloadMu   sync.Mutex
+	seenConfig *Config // the config appState was decided under; nil until the handshake is done
 
-	mu          sync.Mutex
-	streams     map[uint32]*tcpStream
-	listeners   map[uint32]*listener
-	nextRelayID uint32        // of relay-initiated streams, without the high bit
-	closing     bool          // closeAll or shutdown ran: register nothing new
-	dgram       datagramState // UDP streams and the WebRTC peer (udp.go, webrtc.go)
-	wg          sync.WaitGroup
+	ctx         context.Context // ends when the session does
+	cancel      context.CancelFunc
+	dials       context.Context // under ctx; Shutdown ends it first: dials and lookups in progress stop
+	cancelDials context.CancelFunc
+
+	mu      sync.Mutex
+	table   idTable       // every stream and listener (table.go)
+	closing bool          // closeAll or shutdown ran: register nothing new
+	dgram   datagramState // the WebRTC peer (webrtc.go)
+	wg      sync.WaitGroup
 
 	limits         *sessionLimits // set by the handshake (limits.go)
 	releaseSession func()         // gives the app's session slot back
@@ -49,20 +52,23 @@ type session struct {
 
 	// Session resume (resume.go): nil unless negotiated. rc carries every
 	// packet once the handshake is done; ready says it is set.
-	rc        *resume.Conn
-	res       *sessionResume
-	resumeReq *wisp.ResumeClientInfo
-	ready     atomic.Bool
+	rc         *resume.Conn
+	res        *sessionResume
+	resumeReq  *wisp.ResumeClientInfo
+	ready      atomic.Bool
+	handedOver bool // the WebSocket now carries an older session (a resume)
 }
 
 func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
-	return &session{
+	s := &session{
 		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
-		v2:        conn.Subprotocol() == "wisp-v2",
-		streams:   map[uint32]*tcpStream{},
-		listeners: map[uint32]*listener{},
-		log:       srv.log.With("remote", remote, "origin", origin),
+		v2:  conn.Subprotocol() == "wisp-v2",
+		log: srv.log.With("remote", remote, "origin", origin),
 	}
+	s.appState.Store(&appState{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.dials, s.cancelDials = context.WithCancel(s.ctx)
+	return s
 }
 
 // write sends one Wisp packet. Concurrent writers (every stream's reader,
@@ -85,32 +91,44 @@ func (s *session) write(b []byte) error {
 	return err
 }
 
-func (s *session) run(ctx context.Context) {
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+func (s *session) run() {
 	defer s.cancel()
-	if err := s.handshake(); err != nil {
+	// Every way out, a failed handshake's included, releases the socket:
+	// coder/websocket never closes a hijacked connection by itself.
+	defer func() {
+		if !s.handedOver {
+			s.conn.CloseNow()
+		}
+	}()
+	cfg := s.srv.Config()
+	if cause, err := s.handshake(cfg); err != nil {
 		if errors.Is(err, errHandedOver) {
+			s.handedOver = true
 			return // the WebSocket now carries the session it resumed
 		}
-		s.srv.metrics.sessionsDenied.Add(1)
-		s.log.Info("relay: session refused", "err", err)
+		s.srv.metrics.handshakeFailed(cause)
+		s.log.Info("relay: session refused", "cause", cause.String(), "err", err)
 		return
 	}
 	defer s.releaseSession()
 	s.srv.metrics.sessionsTotal.Add(1)
 	s.srv.metrics.sessionsOpen.Add(1)
 	defer s.srv.metrics.sessionsOpen.Add(-1)
+	began := time.Now()
+	defer func() { s.srv.metrics.sessionSeconds.Observe(time.Since(began).Seconds()) }()
 	s.lastActive.Store(time.Now().UnixNano())
-	appID := ""
-	if s.app != nil {
-		appID = s.app.ID
-	}
-	s.log = s.log.With("app", appID)
+	s.log = s.log.With("app", s.app().id())
 	s.log.Debug("relay: session open", "v2", s.v2)
+	s.reloadMu.Lock()
+	s.seenConfig = cfg
+	s.reloadMu.Unlock()
+	if now := s.srv.Config(); now != cfg {
+		s.reload(now) // a reload came during the handshake
+	}
 	if s.rc == nil {
-		go s.keepalive(s.srv.opts.PingInterval, s.srv.opts.IdleTimeout)
+		go s.keepalive(s.srv.opts.PeerTimeout, s.srv.opts.IdleTimeout)
 	} else {
-		go s.resumeIdle(s.srv.opts.IdleTimeout)
+		go s.resumeIdle(s.srv.opts.IdleTimeout) // the ACK heartbeat finds dead links
 	}
 	err := s.readLoop()
 	s.endResume()
@@ -120,103 +138,111 @@ func (s *session) run(ctx context.Context) {
 	if !errors.As(err, &ce) && !errors.Is(err, context.Canceled) { // readLoop always ends with an error
 		s.log.Info("relay: session ended", "err", err)
 	}
-	if s.rc == nil {
-		s.conn.CloseNow()
-	}
 }
 
-func (s *session) handshake() error {
-	cfg := s.srv.Config()
-	var pw *wisp.Password
+// handshakeCause says why a handshake failed, for logs and metrics.
+type handshakeCause uint8
+
+const (
+	causeTimeout   handshakeCause = iota // the client's INFO did not come in time
+	causeHangup                          // the client left or its socket failed
+	causeProtocol                        // not a Wisp INFO, or a malformed record
+	causeAuth                            // credential or origin refused
+	causeThrottled                       // the app has too many sessions
+	causeResume                          // a resume refused (resume.go)
+	numCauses
+)
+
+var causeNames = [numCauses]string{"timeout", "hangup", "protocol", "auth", "throttled", "resume"}
+
+func (c handshakeCause) String() string { return causeNames[c] }
+
+// handshake runs the Wisp v2 INFO exchange (v1: none) and admits the
+// session; everything it writes and reads is bounded by HandshakeTimeout.
+func (s *session) handshake(cfg *Config) (handshakeCause, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
+	defer cancel()
+	ioCause := func(err error) handshakeCause {
+		if ctx.Err() != nil {
+			return causeTimeout
+		}
+		return causeHangup
+	}
 	if s.v2 {
-		info := wisp.Packet{Type: wisp.TypeInfo, Info: wisp.Info{Major: 2, Minor: 0}}
-		info.Info.Extensions = append(info.Info.Extensions,
-			wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
-			wisp.Extension{ID: wisp.ExtHalfClose},
-			wisp.Extension{ID: wisp.ExtFlowControl},
-			wisp.Extension{ID: wisp.ExtListen},
-		)
-		info.Info.Extensions = append(info.Info.Extensions, s.udpExtensions()...)
-		info.Info.Extensions = append(info.Info.Extensions, s.resumeExtensions()...)
-		if offer, required := cfg.wantsCredential(s.origin, s.hasOrigin); offer {
-			req := byte(0)
-			if required {
-				req = 1
-			}
-			info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtPassword, Payload: []byte{req}})
+		offer, required := cfg.wantsCredential(s.origin, s.hasOrigin)
+		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required})
+		server.Extensions = append(server.Extensions, s.resumeExtensions()...)
+		if err := s.writeCtx(ctx, wisp.Append(nil, &wisp.Packet{Type: wisp.TypeInfo, Info: server})); err != nil {
+			return ioCause(err), fmt.Errorf("sending INFO: %w", err)
 		}
-		if err := s.write(wisp.Append(nil, &info)); err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
 		typ, b, err := s.conn.Read(ctx)
-		cancel()
 		if err != nil {
-			return fmt.Errorf("waiting for client INFO: %w", err)
+			return ioCause(err), fmt.Errorf("waiting for client INFO: %w", err)
 		}
 		p, err := wisp.Parse(b)
 		if err != nil || typ != websocket.MessageBinary || p.Type != wisp.TypeInfo {
 			s.conn.Close(websocket.StatusProtocolError, "expected INFO")
-			return fmt.Errorf("expected client INFO: %v", err)
+			return causeProtocol, fmt.Errorf("expected client INFO: %v", err)
 		}
-		_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
-		_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
-		_, s.canListen = p.Info.Find(wisp.ExtListen)
-		if e, ok := p.Info.Find(wisp.ExtFlowControl); ok {
-			fc, err := wisp.ParseFlowControlInfo(e.Payload)
-			if err != nil {
-				s.refuse(wisp.ReasonIncompatible)
-				return err
+		s.ext, err = wisp.Negotiate(server, p.Info)
+		if err != nil {
+			var ne *wisp.NegotiationError
+			r := wisp.ReasonIncompatible
+			if errors.As(err, &ne) && ne.Ext == wisp.ExtPassword {
+				r = wisp.ReasonAuthBad
 			}
-			s.window = fc.Window
+			s.refuse(ctx, r)
+			return causeProtocol, err
 		}
-		if e, ok := p.Info.Find(wisp.ExtPassword); ok {
-			parsed, err := wisp.ParsePassword(e.Payload)
-			if err != nil {
-				s.refuse(wisp.ReasonAuthBad)
-				return err
-			}
-			pw = &parsed
-		}
+		s.password = s.ext.Password
 		if s.resumeReq, err = s.resumeRequest(p.Info); err != nil {
-			s.refuse(wisp.ReasonIncompatible)
-			return err
+			s.refuse(ctx, wisp.ReasonIncompatible)
+			return causeProtocol, err
 		}
 	}
-	app, reason := cfg.authenticate(s.origin, s.hasOrigin, pw)
+	app, reason := cfg.authenticate(s.origin, s.hasOrigin, s.password)
 	if reason != 0 {
-		s.refuse(reason)
+		s.refuse(ctx, reason)
 		user := ""
-		if pw != nil {
-			user = pw.User
+		if s.password != nil {
+			user = s.password.User
 		}
-		return fmt.Errorf("authentication: %v (app %q)", reason, user)
+		return causeAuth, fmt.Errorf("authentication: %v (app %q)", reason, user)
 	}
-	s.app = app
 	if s.resumeReq != nil && s.resumeReq.Resume {
-		return s.resumeOnto(s.resumeReq)
+		return causeResume, s.resumeOnto(ctx, s.resumeReq, app)
 	}
 	sl, release, ok := s.srv.admitSession(app)
 	if !ok {
-		s.refuse(wisp.ReasonThrottled)
-		return fmt.Errorf("app %q has too many sessions", app.ID)
+		s.refuse(ctx, wisp.ReasonThrottled)
+		return causeThrottled, fmt.Errorf("app %q has too many sessions", app.ID)
 	}
+	s.appState.Store(newAppState(app))
 	s.limits, s.releaseSession = sl, release
-	if err := s.write(wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
-		return err
+	if err := s.writeCtx(ctx, wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
+		release()
+		return ioCause(err), err
 	}
 	if s.resumeReq != nil {
-		if err := s.startResume(); err != nil {
-			return err
+		if err := s.startResume(ctx); err != nil {
+			release()
+			return ioCause(err), err
 		}
-		s.ready.Store(true)
 	}
-	return nil
+	return 0, nil
 }
 
-func (s *session) refuse(r wisp.CloseReason) {
-	s.write(wisp.AppendClose(nil, 0, r))
-	s.conn.Close(websocket.StatusPolicyViolation, r.String())
+// writeCtx is write bounded by ctx (the handshake's deadline).
+func (s *session) writeCtx(ctx context.Context, b []byte) error {
+	return s.conn.Write(ctx, websocket.MessageBinary, b)
+}
+
+// refuse tells the client why its session ends (CLOSE on stream 0) and
+// closes the WebSocket, bounded by ctx.
+func (s *session) refuse(ctx context.Context, r wisp.CloseReason) {
+	if s.writeCtx(ctx, wisp.AppendClose(nil, 0, r)) == nil {
+		s.conn.Close(websocket.StatusPolicyViolation, r.String())
+	}
 }
 
 func (s *session) readLoop() error {
@@ -258,32 +284,60 @@ func (s *session) readLoop() error {
 	}
 }
 
+// route hands one client packet to what its stream id names (one table
+// look-up), or opens what it asks for.
 func (s *session) route(p *wisp.Packet) {
-	if s.routeUDP(p) {
-		return
-	}
 	switch p.Type {
 	case wisp.TypeConnect:
 		s.connect(p)
-	case wisp.TypeData:
-		if st := s.stream(p.StreamID); st != nil {
-			st.fromClient(p.Data)
+		return
+	case wisp.TypeBind:
+		s.bindUDP(p)
+		return
+	case wisp.TypeListen:
+		if s.ext.Listen {
+			s.openListener(p)
 		}
+		return
+	case wisp.TypePing:
+		if nonce, err := wisp.ParsePing(p.Data); err == nil && s.ext.Liveness && p.StreamID == 0 {
+			s.write(wisp.AppendPong(nil, nonce))
+		}
+		return
+	case wisp.TypeSignal:
+		if p.StreamID == 0 {
+			s.signal(p.Data)
+		}
+		return
 	case wisp.TypeClose:
 		s.mu.Lock()
-		st := s.streams[p.StreamID]
-		delete(s.streams, p.StreamID)
-		l := s.listeners[p.StreamID]
-		delete(s.listeners, p.StreamID)
+		m := s.table.remove(p.StreamID)
 		s.mu.Unlock()
-		if st != nil {
-			st.clientClosed(p.Reason)
+		switch {
+		case m.tcp != nil:
+			m.tcp.clientClosed(p.Reason)
+		case m.udp != nil:
+			m.udp.close(0)
+		case m.ln != nil:
+			m.ln.close()
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonVoluntary)) // ListenFlagCloseAck
 		}
-		if l != nil {
-			l.close()
-		}
+		return
+	}
+	m := s.member(p.StreamID)
+	if m.udp != nil {
+		s.routeUDP(m.udp, p)
+		return
+	}
+	st := m.tcp
+	if st == nil {
+		return // late packets of a closed stream; unknown types are ignored, as the spec asks
+	}
+	switch p.Type {
+	case wisp.TypeData:
+		st.fromClient(p.Data)
 	case wisp.TypeFin:
-		if st := s.stream(p.StreamID); st != nil && s.halfClose {
+		if s.ext.HalfClose {
 			if wisp.ParseFin(p.Data) != nil {
 				s.closeStream(p.StreamID, wisp.ReasonInvalid)
 				return
@@ -291,7 +345,7 @@ func (s *session) route(p *wisp.Packet) {
 			st.clientFin()
 		}
 	case wisp.TypeGrant:
-		if st := s.stream(p.StreamID); st != nil && s.window > 0 {
+		if s.ext.Window > 0 {
 			n, err := wisp.ParseGrant(p.Data)
 			if err != nil {
 				s.closeStream(p.StreamID, wisp.ReasonInvalid)
@@ -299,13 +353,8 @@ func (s *session) route(p *wisp.Packet) {
 			}
 			st.grant(n)
 		}
-	case wisp.TypeListen:
-		if s.canListen {
-			s.openListener(p)
-		}
 	default:
-		// CONTINUE and INFO from a client carry nothing for the relay;
-		// unknown extension packets are ignored, as the spec asks.
+		// CONTINUE and INFO from a client carry nothing for the relay.
 	}
 }
 
@@ -314,37 +363,25 @@ func (s *session) connect(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
 	}
-	s.mu.Lock()
-	if s.listeners[p.StreamID] != nil || p.StreamID&wisp.RelayStreamBit != 0 {
-		s.mu.Unlock()
+	switch p.StreamType {
+	case wisp.StreamTCP:
+	case wisp.StreamUDP:
+		s.connectUDP(p)
+		return
+	default:
+		if old := s.member(p.StreamID); !old.empty() {
+			s.unregister(p.StreamID, old)
+			old.close(wisp.ReasonInvalid)
+			return
+		}
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
-		return
-	}
-	if old := s.streams[p.StreamID]; old != nil {
-		delete(s.streams, p.StreamID)
-		s.mu.Unlock()
-		s.log.Info("relay: CONNECT for an open stream id", "stream", p.StreamID)
-		old.abort(wisp.ReasonInvalid)
-		return
-	}
-	if p.StreamType != wisp.StreamTCP {
-		s.mu.Unlock()
-		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
-		return
-	}
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
-	release, ok := s.srv.admitStream(s.limits)
-	if !ok {
-		s.mu.Unlock()
-		s.refuseThrottled(p.StreamID)
 		return
 	}
 	st := newTCPStream(s, p.StreamID)
-	s.streams[p.StreamID] = st
-	s.mu.Unlock()
+	release, ok := s.register(p.StreamID, member{tcp: st})
+	if !ok {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -353,20 +390,13 @@ func (s *session) connect(p *wisp.Packet) {
 	}()
 }
 
-func (s *session) stream(id uint32) *tcpStream {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.streams[id]
-}
-
-// closeStream closes a stream (if open) and tells the client.
+// closeStream closes what id names (if anything) and tells the client.
 func (s *session) closeStream(id uint32, r wisp.CloseReason) {
 	s.mu.Lock()
-	st := s.streams[id]
-	delete(s.streams, id)
+	m := s.table.remove(id)
 	s.mu.Unlock()
-	if st != nil {
-		st.abort(r)
+	if !m.empty() {
+		m.close(r)
 		return
 	}
 	if id != 0 {
@@ -374,41 +404,31 @@ func (s *session) closeStream(id uint32, r wisp.CloseReason) {
 	}
 }
 
-// forget drops a stream from the table if it is still the one registered.
-func (s *session) forget(st *tcpStream) {
-	s.mu.Lock()
-	if s.streams[st.id] == st {
-		delete(s.streams, st.id)
-	}
-	s.mu.Unlock()
-}
+// forget drops a TCP stream from the table if it is still the one registered.
+func (s *session) forget(st *tcpStream) { s.unregister(st.id, member{tcp: st}) }
 
-// detach empties the stream and listener tables and closes the listeners,
-// which frees their ports before it returns.
-func (s *session) detach() map[uint32]*tcpStream {
+// detach marks the session closing, empties the table and closes the
+// listeners, which frees their ports before it returns. It returns the
+// streams, for the caller to close.
+func (s *session) detach() []member {
 	s.mu.Lock()
 	s.closing = true
-	streams, listeners := s.streams, s.listeners
-	s.streams, s.listeners = map[uint32]*tcpStream{}, map[uint32]*listener{}
+	all := s.table.take()
 	s.mu.Unlock()
-	for _, l := range listeners {
-		l.close()
+	streams := make([]member, 0, len(all))
+	for _, m := range all {
+		if m.ln != nil {
+			m.ln.close()
+			continue
+		}
+		streams = append(streams, m)
 	}
 	return streams
 }
 
 func (s *session) closeAll() {
-	for _, st := range s.detach() {
-		st.abort(0)
+	for _, m := range s.detach() {
+		m.close(0)
 	}
-	s.closeUDP(0)
-}
-
-// shutdown closes every stream with CLOSE, then the WebSocket.
-func (s *session) shutdown() {
-	for _, st := range s.detach() {
-		st.abort(wisp.ReasonUnknown)
-	}
-	s.closeUDP(wisp.ReasonUnknown)
-	go s.closeWS(websocket.StatusGoingAway, "relay shutting down")
+	s.closeRTC()
 }

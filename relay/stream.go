@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -87,8 +88,8 @@ func newTCPStream(s *session, id uint32) *tcpStream {
 	c := s.srv.opts.StreamCredit
 	st := &tcpStream{s: s, id: id, cap: c, queue: make(chan []byte, c), done: netutil.NewOnce(), windowSig: netutil.NewSignal()}
 	st.allowed.Store(c)
-	if s.window > 0 {
-		st.flow, st.initial = true, int64(s.window)
+	if s.ext.Window > 0 {
+		st.flow, st.initial = true, int64(s.ext.Window)
 		st.window.Store(st.initial)
 	}
 	return st
@@ -183,8 +184,9 @@ func (st *tcpStream) writeNow(b []byte) []byte {
 		return b // not open yet, or the pump must pace it
 	}
 	n, err := sock.tryWrite(b)
+	st.s.srv.metrics.bytesToDest.Add(int64(n))
 	if err != nil {
-		st.abort(reasonFor(err, st.s.sockshim))
+		st.abort(reasonFor(err, st.s.ext.Sockshim))
 		return nil
 	}
 	if n < len(b) {
@@ -272,18 +274,20 @@ func (st *tcpStream) abort(r wisp.CloseReason) {
 
 func (st *tcpStream) run(host string, port uint16) {
 	s := st.s
-	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
+	start := time.Now()
 	conn, err := st.dial(ctx, host, port)
+	s.srv.metrics.dialSeconds.Observe(time.Since(start).Seconds())
 	cancel()
 	if err != nil {
-		st.abort(reasonFor(err, s.sockshim))
+		st.abort(reasonFor(err, s.ext.Sockshim))
 		return
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 	var opened []byte
-	if s.sockshim {
+	if s.ext.Sockshim {
 		opened = wisp.AppendOpened(nil, st.id, wisp.Opened{
 			Remote: addrPort(conn.RemoteAddr()),
 			Local:  addrPort(conn.LocalAddr()),
@@ -313,19 +317,11 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 
 func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Conn, error) {
 	s := st.s
-	var app *policy.App
-	if s.app != nil {
-		app = s.app.App()
-	}
+	app := s.app().policy // the current config's view: a reload applies to the next stream
 	target, err := s.srv.engine.Check(ctx, app, policy.OpConnect, host, port)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			s.log.Info("relay: connect denied", "stream", st.id, "host", host, "port", port, "reason", pe.Reason.String())
-		}
-		return nil, err
+		return nil, err // logged and counted once by the engine's hook (recordDecision)
 	}
-	s.log.Debug("relay: connect allowed", "stream", st.id, "host", host, "port", port)
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is
 		// re-checked here, as DialTarget does before its own dials.
@@ -372,11 +368,12 @@ func (st *tcpStream) pump(conn net.Conn) {
 		if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, len(b)) != nil {
 			return
 		}
-		_, err := conn.Write(b)
+		n, err := conn.Write(b)
+		st.s.srv.metrics.bytesToDest.Add(int64(n))
 		st.queuedBytes.Add(-int64(len(b)))
 		releaseData(b)
 		if err != nil {
-			st.abort(reasonFor(err, st.s.sockshim))
+			st.abort(reasonFor(err, st.s.ext.Sockshim))
 			return
 		}
 		if st.packetWritten() != nil {
@@ -399,7 +396,7 @@ func (st *tcpStream) queueDrained(conn net.Conn) {
 	st.mu.Unlock()
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
-			st.abort(reasonFor(err, st.s.sockshim))
+			st.abort(reasonFor(err, st.s.ext.Sockshim))
 			return
 		}
 	} else {
@@ -468,6 +465,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				st.window.Add(-int64(n))
 			}
 			st.heldBytes.Store(int64(n))
+			st.s.srv.metrics.bytesToClient.Add(int64(n))
 			if st.s.srv.throttle(st.s.ctx, st.done.C, st.s.limits, n) != nil {
 				st.abort(0)
 				return
@@ -485,7 +483,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				return
 			}
 			switch {
-			case err == io.EOF && st.s.halfClose:
+			case err == io.EOF && st.s.ext.HalfClose:
 				if st.s.write(wisp.AppendFin(nil, st.id)) != nil {
 					st.abort(0)
 					return
@@ -494,7 +492,7 @@ func (st *tcpStream) toClient(conn net.Conn) {
 			case err == io.EOF:
 				st.abort(wisp.ReasonVoluntary)
 			default:
-				st.abort(reasonFor(err, st.s.sockshim))
+				st.abort(reasonFor(err, st.s.ext.Sockshim))
 			}
 			return
 		}

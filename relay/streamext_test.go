@@ -408,3 +408,38 @@ func TestListenConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestListenDenialsLoggedOnceAndCounted: every listen decision goes through
+// the policy engine: a typed reason, one log line, one count in /metrics.
+func TestListenDenialsLoggedOnceAndCounted(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(`{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["privateNetworkClientServer"],
+		"listen":{"addresses":["127.0.0.1","10.0.0.1"],"ports":"20000-20100"}},
+		{"id":"b","secret":"s","allowNoOrigin":true,"capabilities":["privateNetworkClientServer"]}]}`)
+	var logs logBuf
+	url, rs := testutil.Relay(t, &relay.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := dial(t, url, nil)
+	b := dial(t, url, &wispclient.Options{AppID: "b", Secret: "s"})
+	cases := []struct {
+		s      *wispclient.Session
+		host   string
+		port   uint16
+		reason string
+	}{
+		{s, "192.168.0.1", 0, "listen_address_not_allowed"},
+		{s, "127.0.0.1", 80, "listen_port_not_allowed"},
+		{s, "127.0.0.1", 20001, "loopback_not_exempt"},
+		{b, "", 0, "listen_not_configured"},
+	}
+	for _, c := range cases {
+		if _, err := c.s.Listen(ctxT(t), c.host, c.port, 0); closeReason(err) != wisp.ReasonBlocked {
+			t.Errorf("listen %s:%d: %v, want blocked", c.host, c.port, err)
+		}
+		if got := metricLabel(t, rs, "sockshim_policy_decisions_total", "reason", c.reason); got != "1" {
+			t.Errorf("decisions{reason=%q} = %s, want 1", c.reason, got)
+		}
+		if n := strings.Count(logs.String(), c.reason); n != 1 {
+			t.Errorf("reason %s logged %d times, want once:\n%s", c.reason, n, logs.String())
+		}
+	}
+}

@@ -21,17 +21,6 @@ import (
 // datagrams are dropped, as a full socket buffer would.
 const udpQueueLen = 256
 
-// udpExtensions are the INFO records for UDP: the specification's UDP
-// extension (so plain Wisp clients send stream type 0x02), sockshim's bound
-// sockets, and WebRTC signalling when it is enabled.
-func (s *session) udpExtensions() []wisp.Extension {
-	exts := []wisp.Extension{{ID: wisp.ExtUDP}, {ID: wisp.ExtBoundUDP, Payload: []byte{1}}}
-	if s.srv.rtcEnabled() {
-		exts = append(exts, wisp.Extension{ID: wisp.ExtWebRTC, Payload: []byte{1}})
-	}
-	return exts
-}
-
 // udpItem is one client request for a UDP stream's writer.
 type udpItem struct {
 	typ   wisp.Type // TypeData, TypeDatagram, TypeDatagramTo, TypeUDPOptions, TypeJoin
@@ -67,69 +56,32 @@ type udpStream struct {
 // channelLink sends one message on a data channel.
 type channelLink struct{ send func([]byte) error }
 
-// datagramState is a session's UDP streams and WebRTC peer, guarded by
-// session.mu.
+// datagramState is a session's WebRTC peer, guarded by session.mu.
 type datagramState struct {
-	udp map[uint32]*udpStream
 	rtc *rtcPeer
 }
 
-func (s *session) udpTable() map[uint32]*udpStream {
-	if s.dgram.udp == nil {
-		s.dgram.udp = map[uint32]*udpStream{}
-	}
-	return s.dgram.udp
+// connectUDP opens a connected UDP stream (CONNECT with stream type 0x02).
+func (s *session) connectUDP(p *wisp.Packet) {
+	s.openUDP(p.StreamID, false, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
+		return udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
+	})
 }
 
-// routeUDP handles the packets of UDP streams and of the UDP and WebRTC
-// extensions; it reports whether p was one.
-func (s *session) routeUDP(p *wisp.Packet) bool {
-	if p.Type == wisp.TypeSignal {
-		if p.StreamID == 0 {
-			s.signal(p.Data)
-		}
-		return true
+// bindUDP opens a bound UDP stream (BIND, ExtBoundUDP).
+func (s *session) bindUDP(p *wisp.Packet) {
+	b, err := wisp.ParseBind(p.Data)
+	if err != nil || p.StreamID == 0 || b.Flags&^wisp.BindReuseAddress != 0 {
+		s.closeStream(p.StreamID, wisp.ReasonInvalid)
+		return
 	}
-	s.mu.Lock()
-	st := s.dgram.udp[p.StreamID]
-	s.mu.Unlock()
-	switch p.Type {
-	case wisp.TypeConnect:
-		if st != nil {
-			s.log.Info("relay: CONNECT for an open UDP stream id", "stream", p.StreamID)
-			st.close(wisp.ReasonInvalid)
-			return true
-		}
-		if p.StreamType != wisp.StreamUDP {
-			return false
-		}
-		s.openUDP(p.StreamID, false, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
-			sock, err := udpsock.Dial(ctx, s.srv.engine, app, p.Host, p.Port)
-			var pe *policy.Error
-			if errors.As(err, &pe) {
-				s.log.Info("relay: UDP connect denied", "stream", p.StreamID, "host", p.Host, "port", p.Port, "reason", pe.Reason.String())
-			}
-			return sock, err
-		})
-		return true
-	case wisp.TypeBind:
-		if st != nil {
-			st.close(wisp.ReasonInvalid)
-			return true
-		}
-		b, err := wisp.ParseBind(p.Data)
-		if err != nil || p.StreamID == 0 || b.Flags&^wisp.BindReuseAddress != 0 {
-			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
-			return true
-		}
-		s.openUDP(p.StreamID, true, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
-			return udpsock.Bind(ctx, s.srv.engine, app, b.Local, b.Flags&wisp.BindReuseAddress != 0)
-		})
-		return true
-	}
-	if st == nil {
-		return p.Type >= wisp.TypeBind && p.Type <= wisp.TypeUDPResult // late packets of a closed stream
-	}
+	s.openUDP(p.StreamID, true, func(ctx context.Context, app *policy.App) (*udpsock.Socket, error) {
+		return udpsock.Bind(ctx, s.srv.engine, app, b.Local, b.Flags&wisp.BindReuseAddress != 0)
+	})
+}
+
+// routeUDP handles one packet for an open UDP stream.
+func (s *session) routeUDP(st *udpStream, p *wisp.Packet) {
 	var it udpItem
 	var err error
 	switch p.Type {
@@ -138,12 +90,6 @@ func (s *session) routeUDP(p *wisp.Packet) bool {
 			err = errors.New("DATA on a bound UDP stream")
 		}
 		it = udpItem{typ: wisp.TypeData, data: bytes.Clone(p.Data)}
-	case wisp.TypeClose:
-		s.mu.Lock()
-		delete(s.dgram.udp, p.StreamID)
-		s.mu.Unlock()
-		st.close(0)
-		return true
 	case wisp.TypeDatagram:
 		it.typ = wisp.TypeDatagram
 		it.peer, it.data, err = wisp.ParseDatagram(p.Data)
@@ -163,15 +109,14 @@ func (s *session) routeUDP(p *wisp.Packet) bool {
 		it.typ = wisp.TypeJoin
 		it.group, err = wisp.ParseJoin(p.Data)
 	default:
-		return false
+		return // FIN, GRANT, CONTINUE mean nothing on a UDP stream
 	}
 	if err != nil {
 		s.log.Info("relay: bad UDP packet", "stream", p.StreamID, "type", p.Type.String(), "err", err)
 		st.close(wisp.ReasonInvalid)
-		return true
+		return
 	}
 	st.enqueue(it)
-	return true
 }
 
 func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
@@ -180,24 +125,10 @@ func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *pol
 		return
 	}
 	st := &udpStream{s: s, id: id, bound: bound, queue: make(chan udpItem, udpQueueLen), done: netutil.NewOnce()}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
-	if s.streams[id] != nil || s.listeners[id] != nil || id&wisp.RelayStreamBit != 0 {
-		s.mu.Unlock()
-		s.closeStream(id, wisp.ReasonInvalid)
-		return
-	}
-	release, ok := s.srv.admitStream(s.limits)
+	release, ok := s.register(id, member{udp: st})
 	if !ok {
-		s.mu.Unlock()
-		s.refuseThrottled(id)
 		return
 	}
-	s.udpTable()[id] = st
-	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -206,23 +137,7 @@ func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *pol
 	}()
 }
 
-// closeUDP closes every UDP stream; a non-zero reason is sent to the client.
-func (s *session) closeUDP(r wisp.CloseReason) {
-	s.mu.Lock()
-	streams := s.dgram.udp
-	s.dgram.udp = nil
-	s.mu.Unlock()
-	for _, st := range streams {
-		st.close(r)
-	}
-	s.closeRTC()
-}
-
-func (s *session) udpStream(id uint32) *udpStream {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dgram.udp[id]
-}
+func (s *session) udpStream(id uint32) *udpStream { return s.member(id).udp }
 
 func (st *udpStream) enqueue(it udpItem) {
 	select {
@@ -237,11 +152,7 @@ func (st *udpStream) close(r wisp.CloseReason) {
 	st.closeOnce.Do(func() {
 		st.done.Close()
 		s := st.s
-		s.mu.Lock()
-		if s.dgram.udp[st.id] == st {
-			delete(s.dgram.udp, st.id)
-		}
-		s.mu.Unlock()
+		s.unregister(st.id, member{udp: st})
 		if r != 0 {
 			s.write(wisp.AppendClose(nil, st.id, r))
 		}
@@ -262,15 +173,12 @@ func (st *udpStream) close(r wisp.CloseReason) {
 
 func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socket, error)) {
 	s := st.s
-	var app *policy.App
-	if s.app != nil {
-		app = s.app.App()
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
+	app := s.app().policy
 	sock, err := open(ctx, app)
 	cancel()
 	if err != nil {
-		st.close(reasonFor(err, s.sockshim))
+		st.close(reasonFor(err, s.ext.Sockshim))
 		return
 	}
 	st.mu.Lock()
@@ -281,7 +189,13 @@ func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socke
 	}
 	st.sock = sock
 	st.mu.Unlock()
-	if s.sockshim || st.bound { // BIND is always answered
+	if now := s.app().policy; now != app {
+		st.setApp(now) // a reload came while the socket opened
+		if st.done.Done() {
+			return
+		}
+	}
+	if s.ext.Sockshim || st.bound { // BIND is always answered
 		remote, _ := sock.Connected()
 		s.write(wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: remote, Local: sock.LocalAddr()}))
 	}
@@ -304,14 +218,15 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			return
 		}
 		var err error
+		n := 0
 		switch it.typ {
 		case wisp.TypeData:
-			_, err = sock.Write(it.data)
+			n, err = sock.Write(it.data)
 		case wisp.TypeDatagram:
-			_, err = sock.WriteTo(it.data, it.peer)
+			n, err = sock.WriteTo(it.data, it.peer)
 		case wisp.TypeDatagramTo:
-			ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DialTimeout)
-			_, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
+			ctx, cancel := context.WithTimeout(s.dials, s.srv.opts.DialTimeout)
+			n, err = sock.WriteToHost(ctx, it.data, it.host, it.port)
 			cancel()
 		case wisp.TypeUDPOptions:
 			err = sock.SetOptions(udpopt.Options{HopLimit: int(it.opts.HopLimit), DontFragment: it.opts.DontFragment, ReceiveBuffer: int(it.opts.ReceiveBuffer)})
@@ -322,6 +237,7 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			st.result(it.typ, err)
 			continue
 		}
+		s.srv.metrics.bytesToDest.Add(int64(n))
 		if err != nil {
 			if st.done.Done() {
 				return
@@ -329,10 +245,6 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 			// A datagram is fire-and-forget: report why it was not sent
 			// (sockshim clients surface it on their next send) and go on.
 			st.dropped.Add(1)
-			var pe *policy.Error
-			if errors.As(err, &pe) {
-				s.log.Debug("relay: datagram denied", "stream", st.id, "host", pe.Host, "port", pe.Port, "reason", pe.Reason.String())
-			}
 			if st.bound {
 				st.result(wisp.TypeDatagram, err)
 			}
@@ -365,10 +277,11 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				continue // an ICMP error on a connected socket: UDP goes on
 			}
-			st.close(reasonFor(err, s.sockshim))
+			st.close(reasonFor(err, s.ext.Sockshim))
 			return
 		}
 		data := buf[64 : 64+n]
+		s.srv.metrics.bytesToClient.Add(int64(n))
 		if l := st.link.Load(); l != nil {
 			msg := data
 			if st.bound {
@@ -404,4 +317,20 @@ func (st *udpStream) fromChannel(msg []byte) {
 		return
 	}
 	st.enqueue(udpItem{typ: wisp.TypeDatagram, peer: peer, data: data})
+}
+
+// setApp makes app decide the stream's later datagrams (a config reload);
+// a connected stream whose peer app denies is closed (blocked).
+func (st *udpStream) setApp(app *policy.App) {
+	st.mu.Lock()
+	sock := st.sock
+	st.mu.Unlock()
+	if sock == nil {
+		return // still opening: it reads the app when it opens
+	}
+	sock.SetApp(app)
+	if err := sock.CheckConnected(); err != nil {
+		st.s.log.Info("relay: UDP stream closed by a config reload", "stream", st.id, "err", err)
+		st.close(wisp.ReasonBlocked)
+	}
 }

@@ -129,13 +129,6 @@ func (s *session) signal(b []byte) {
 	}
 }
 
-func (s *session) app0() *policy.App {
-	if s.app == nil {
-		return nil
-	}
-	return s.app.App()
-}
-
 // candidateAllowed checks a remote candidate ("candidate:..." or
 // "a=candidate:...") as OpICE: the relay would send to it. Host names
 // (mDNS) cannot be checked and are refused.
@@ -153,11 +146,7 @@ func (s *session) candidateAllowed(line string) bool {
 		s.log.Debug("relay: ICE candidate without an address refused", "address", c.Address())
 		return false
 	}
-	if err := s.srv.engine.CheckAddr(s.app0(), policy.OpICE, netip.AddrPortFrom(a, uint16(c.Port()))); err != nil {
-		s.log.Info("relay: ICE candidate denied", "candidate", c.Address()+":"+strconv.Itoa(c.Port()), "err", err)
-		return false
-	}
-	return true
+	return s.srv.engine.CheckAddr(s.app().policy, policy.OpICE, netip.AddrPortFrom(a, uint16(c.Port()))) == nil
 }
 
 // filterSDP drops the candidates the policy denies from a remote SDP.
@@ -178,15 +167,14 @@ func (s *session) answer(body []byte) error {
 	if err := json.Unmarshal(body, &offer); err != nil || offer.Type != webrtc.SDPTypeOffer {
 		return fmt.Errorf("offer is not an RTCSessionDescription of type offer (%v)", err)
 	}
-	if s.app == nil {
+	if s.app().cfg == nil {
 		return errors.New("no app: no network")
 	}
-	app := s.app0()
 	api, err := s.srv.rtcAPI(func(ip net.IP) bool {
 		a, ok := netip.AddrFromSlice(ip)
 		// The port is not known here; 9 (discard) stands in, so the
 		// address class and capabilities decide.
-		return ok && s.srv.engine.CheckAddr(app, policy.OpICE, netip.AddrPortFrom(a.Unmap(), 9)) == nil
+		return ok && s.srv.engine.CheckAddr(s.app().policy, policy.OpICE, netip.AddrPortFrom(a.Unmap(), 9)) == nil
 	})
 	if err != nil {
 		return err
@@ -273,6 +261,7 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		if !m.IsString {
+			s.srv.dcDatagrams.Add(1)
 			st.fromChannel(m.Data)
 		}
 	})

@@ -14,17 +14,6 @@ if [ -n "${CHROMIUM:-}" ]; then
 	exit 1
 fi
 
-SUDO=
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO="sudo"
-	else
-		echo "chromium: not root and sudo is missing; install the Debian package 'chromium' by hand" >&2
-		exit 1
-	fi
-fi
-
 echo "chromium: installing the Debian package (about a minute)..."
-$SUDO apt-get update
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+"$(dirname "$0")/apt-install.sh" chromium
 "$bin" --version

@@ -67,95 +67,52 @@ func NewDatagramSocket(t Transport) *DatagramSocket { return &DatagramSocket{Tra
 // channel, falling back to the WebSocket if the channel cannot open; else
 // it has no effect.
 type DatagramSocketControl struct {
-	mu            sync.Mutex
-	qos           SocketQualityOfService
-	hopLimit      uint8
-	dontFragment  bool
-	inboundBuffer uint32
-	multicastOnly bool
+	qos           option[SocketQualityOfService]
+	hopLimit      option[uint8]
+	dontFragment  option[bool]
+	inboundBuffer option[uint32]
+	multicastOnly option[bool]
 }
 
 // QualityOfService is the requested quality of service. Default Normal.
-func (c *DatagramSocketControl) QualityOfService() SocketQualityOfService {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.qos
-}
+func (c *DatagramSocketControl) QualityOfService() SocketQualityOfService { return c.qos.get() }
 
 // SetQualityOfService sets the quality of service.
-func (c *DatagramSocketControl) SetQualityOfService(q SocketQualityOfService) {
-	c.mu.Lock()
-	c.qos = q
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetQualityOfService(q SocketQualityOfService) { c.qos.set(q) }
 
 // OutboundUnicastHopLimit is the IP TTL / hop limit of sent datagrams; 0
 // (the default) keeps the system's (usually 64).
-func (c *DatagramSocketControl) OutboundUnicastHopLimit() uint8 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hopLimit
-}
+func (c *DatagramSocketControl) OutboundUnicastHopLimit() uint8 { return c.hopLimit.get() }
 
 // SetOutboundUnicastHopLimit sets the hop limit, 1-255 (0: system default).
-func (c *DatagramSocketControl) SetOutboundUnicastHopLimit(v uint8) {
-	c.mu.Lock()
-	c.hopLimit = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetOutboundUnicastHopLimit(v uint8) { c.hopLimit.set(v) }
 
 // DontFragment reports whether the don't-fragment bit is set. Default false.
-func (c *DatagramSocketControl) DontFragment() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dontFragment
-}
+func (c *DatagramSocketControl) DontFragment() bool { return c.dontFragment.get() }
 
 // SetDontFragment sets the don't-fragment bit: datagrams larger than the
 // path MTU then fail with SocketErrorMessageTooLong instead of being fragmented.
-func (c *DatagramSocketControl) SetDontFragment(v bool) {
-	c.mu.Lock()
-	c.dontFragment = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetDontFragment(v bool) { c.dontFragment.set(v) }
 
 // InboundBufferSizeInBytes is the receive buffer size; 0 (the default)
 // keeps the system's. Through a relay it also bounds the unread datagrams
 // held in this process (default 256 KiB); past it new ones are dropped.
-func (c *DatagramSocketControl) InboundBufferSizeInBytes() uint32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.inboundBuffer
-}
+func (c *DatagramSocketControl) InboundBufferSizeInBytes() uint32 { return c.inboundBuffer.get() }
 
 // SetInboundBufferSizeInBytes sets the receive buffer size.
-func (c *DatagramSocketControl) SetInboundBufferSizeInBytes(v uint32) {
-	c.mu.Lock()
-	c.inboundBuffer = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetInboundBufferSizeInBytes(v uint32) { c.inboundBuffer.set(v) }
 
 // MulticastOnly reports whether the socket shares its port with other
 // sockets (SO_REUSEADDR), as multicast receivers do. Default false.
-func (c *DatagramSocketControl) MulticastOnly() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.multicastOnly
-}
+func (c *DatagramSocketControl) MulticastOnly() bool { return c.multicastOnly.get() }
 
 // SetMulticastOnly asks for a shareable port; it applies to Bind and
 // BindEndpoint.
-func (c *DatagramSocketControl) SetMulticastOnly(v bool) {
-	c.mu.Lock()
-	c.multicastOnly = v
-	c.mu.Unlock()
-}
+func (c *DatagramSocketControl) SetMulticastOnly(v bool) { c.multicastOnly.set(v) }
 
 func (c *DatagramSocketControl) options() (datagramOptions, bool, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return datagramOptions{hopLimit: c.hopLimit, dontFragment: c.dontFragment, inboundBuffer: c.inboundBuffer},
-		c.multicastOnly, c.qos == QualityOfServiceLowLatency
+	return datagramOptions{hopLimit: c.hopLimit.get(), dontFragment: c.dontFragment.get(), inboundBuffer: c.inboundBuffer.get()},
+		c.multicastOnly.get(), c.qos.get() == QualityOfServiceLowLatency
 }
 
 // DatagramSocketInformation describes an open DatagramSocket, mirroring
@@ -310,12 +267,9 @@ func (s *DatagramSocket) open(ctx context.Context, req *datagramRequest, host *H
 	}
 	s.conn = c
 	s.info = DatagramSocketInformation{}
-	if la := c.local(); la.IsValid() {
-		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
-	if ra := c.remote(); ra.IsValid() {
-		s.info.RemoteAddress, s.info.RemotePort = hostNameFromAddr(ra.Addr()), strconv.Itoa(int(ra.Port()))
-	} else if host != nil {
+	s.info.LocalAddress, s.info.LocalPort = endpoint(c.local())
+	s.info.RemoteAddress, s.info.RemotePort = endpoint(c.remote())
+	if s.info.RemoteAddress == nil && host != nil {
 		s.info.RemoteAddress, s.info.RemotePort = host, service
 	}
 	start := s.onMsg != nil && !s.loopOn

@@ -12,6 +12,13 @@
 //		log.Print(shim.GetStatus(err))                      // e.g. ConnectionRefused
 //	}
 //
+// Code that takes a dial function (net/http, pgx, x/crypto/ssh, go-redis,
+// gRPC) uses Dialer, which has net.Dialer's shape; Listen and ListenPacket
+// mirror net.Listen and net.ListenPacket:
+//
+//	d := &shim.Dialer{Transport: shim.RelayTransport(url, nil)}
+//	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+//
 // # Transports
 //
 // Natively, sockets use DirectTransport: operating-system sockets, with the
@@ -28,6 +35,10 @@
 // switched on, NoDelay switched off) make Connect fail with ErrNotSupported
 // instead of being ignored. Under Node there is no page origin, so name a
 // relay with RelayTransport.
+//
+// Go's js net/http uses the browser's fetch unless its Transport has a
+// dial function: with DialContext set to a Dialer's, it speaks HTTP itself
+// over a StreamSocket through the relay (no CORS, any port).
 //
 // TLS (ConnectWithProtectionLevel, UpgradeToSsl) runs in Go in the browser
 // too, so the relay only sees ciphertext; the wasm build carries its own

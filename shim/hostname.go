@@ -59,6 +59,15 @@ func NewHostName(name string) (*HostName, error) {
 	return h, nil
 }
 
+// endpoint is ap as the Information structs hold it: a HostName and a port
+// string; nil and "" when ap is not valid.
+func endpoint(ap netip.AddrPort) (*HostName, string) {
+	if !ap.IsValid() {
+		return nil, ""
+	}
+	return hostNameFromAddr(ap.Addr()), strconv.Itoa(int(ap.Port()))
+}
+
 func hostNameFromAddr(a netip.Addr) *HostName {
 	if !a.IsValid() {
 		return nil

@@ -140,9 +140,7 @@ func (l *StreamSocketListener) bind(ctx context.Context, host *HostName, service
 		return wrapErr("bind", addr, net.ErrClosed)
 	}
 	l.ln = ln
-	if la := tcpAddrPort(ln.addr()); la.IsValid() {
-		l.info.LocalAddress, l.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
+	l.info.LocalAddress, l.info.LocalPort = endpoint(tcpAddrPort(ln.addr()))
 	if rh, rp := ln.reachable(); rp != 0 {
 		l.info.ReachablePort = strconv.Itoa(int(rp))
 		if rh != "" {
@@ -204,13 +202,8 @@ func (l *StreamSocketListener) acceptSocket() (*StreamSocket, error) {
 		return nil, wrapErr("accept", "", err)
 	}
 	s := &StreamSocket{Transport: l.Transport, conn: c}
-	if ra := tcpAddrPort(c.RemoteAddr()); ra.IsValid() {
-		s.info.RemoteAddress, s.info.RemotePort = hostNameFromAddr(ra.Addr()), strconv.Itoa(int(ra.Port()))
-		s.info.RemoteHostName, s.info.RemoteServiceName = s.info.RemoteAddress, s.info.RemotePort
-	}
-	if la := tcpAddrPort(c.LocalAddr()); la.IsValid() {
-		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
+	s.info.setEndpoints(c)
+	s.info.RemoteHostName, s.info.RemoteServiceName = s.info.RemoteAddress, s.info.RemotePort
 	s.control.SetKeepAlive(l.control.KeepAlive())
 	s.control.SetNoDelay(l.control.NoDelay())
 	s.control.SetQualityOfService(l.control.QualityOfService())

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
 )
 
 // MessageWebSocket is a WebSocket client that sends and receives whole
@@ -27,63 +30,40 @@ type MessageWebSocket struct {
 type MessageWebSocketControl struct {
 	WebSocketControl
 
-	msgMu   sync.Mutex
-	msgType SocketMessageType
-	maxSize uint32
-	mode    MessageWebSocketReceiveMode
+	msgType option[SocketMessageType]
+	maxSize option[uint32] // 0: DefaultMaxMessageSize
+	mode    option[MessageWebSocketReceiveMode]
 }
 
 // DefaultMaxMessageSize is MaxMessageSize's default: 32 MiB.
 const DefaultMaxMessageSize = 32 << 20
 
 // MessageType returns the type of messages Send sends. Default Binary.
-func (c *MessageWebSocketControl) MessageType() SocketMessageType {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.msgType
-}
+func (c *MessageWebSocketControl) MessageType() SocketMessageType { return c.msgType.get() }
 
 // SetMessageType sets the type of messages Send sends (it may change
 // between sends).
-func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) {
-	c.msgMu.Lock()
-	c.msgType = t
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) { c.msgType.set(t) }
 
 // MaxMessageSize returns the largest message accepted; a larger one closes
 // the connection with 1009 (message too big). Default 32 MiB.
 func (c *MessageWebSocketControl) MaxMessageSize() uint32 {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	if c.maxSize == 0 {
-		return DefaultMaxMessageSize
+	if n := c.maxSize.get(); n != 0 {
+		return n
 	}
-	return c.maxSize
+	return DefaultMaxMessageSize
 }
 
 // SetMaxMessageSize sets the largest message accepted. Set it before
 // Connect.
-func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) {
-	c.msgMu.Lock()
-	c.maxSize = n
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) { c.maxSize.set(n) }
 
 // ReceiveMode returns whether MessageReceived fires per message or per
 // fragment. Default FullMessage.
-func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.mode
-}
+func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode { return c.mode.get() }
 
 // SetReceiveMode sets the receive mode. Set it before Connect.
-func (c *MessageWebSocketControl) SetReceiveMode(m MessageWebSocketReceiveMode) {
-	c.msgMu.Lock()
-	c.mode = m
-	c.msgMu.Unlock()
-}
+func (c *MessageWebSocketControl) SetReceiveMode(m MessageWebSocketReceiveMode) { c.mode.set(m) }
 
 // MessageWebSocketMessageReceivedEventArgs is one delivery, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.messagewebsocketmessagereceivedeventargs.
@@ -159,6 +139,12 @@ func (s *MessageWebSocket) readLoop(c wsConn, deliver func(MessageWebSocketMessa
 		if err == nil {
 			err = s.readMessage(messageTypeOf(typ), r, deliver, mode)
 		}
+		if errors.Is(err, errInvalidUTF8) {
+			// RFC 6455 section 8.1: fail the connection with 1007.
+			ce := websocket.CloseError{Code: websocket.StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in a text message"}
+			c.Close(ce.Code, ce.Reason)
+			err = ce
+		}
 		if err != nil {
 			s.fireClosed(err)
 			c.CloseNow()
@@ -167,11 +153,41 @@ func (s *MessageWebSocket) readLoop(c wsConn, deliver func(MessageWebSocketMessa
 	}
 }
 
+// errInvalidUTF8: a text message that is not UTF-8 arrived.
+var errInvalidUTF8 = errors.New("received a text message that is not valid UTF-8")
+
+// utf8Check checks text that arrives in pieces; tail holds an incomplete
+// character at the end of the pieces so far.
+type utf8Check struct{ tail []byte }
+
+// ok reports whether the text so far plus p is valid UTF-8 (with final,
+// also complete).
+func (u *utf8Check) ok(p []byte, final bool) bool {
+	b := append(u.tail, p...)
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if (final && cut != len(b)) || !utf8.Valid(b[:cut]) {
+		return false
+	}
+	u.tail = append(u.tail[:0], b[cut:]...)
+	return true
+}
+
 func (s *MessageWebSocket) readMessage(typ SocketMessageType, r io.Reader, deliver func(MessageWebSocketMessageReceivedEventArgs), mode MessageWebSocketReceiveMode) error {
 	if mode == ReceiveModeFullMessage {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return err
+		}
+		if typ == MessageTypeUtf8 && !utf8.Valid(b) {
+			return errInvalidUTF8
 		}
 		deliver(MessageWebSocketMessageReceivedEventArgs{MessageType: typ, IsMessageComplete: true, Data: b})
 		return nil
@@ -179,9 +195,16 @@ func (s *MessageWebSocket) readMessage(typ SocketMessageType, r io.Reader, deliv
 	// Hold one chunk back so the last delivery can say the message is
 	// complete.
 	var pending []byte
+	var text utf8Check
 	buf := make([]byte, partialChunk)
 	for {
 		n, err := r.Read(buf)
+		if typ == MessageTypeUtf8 && (n > 0 || err == io.EOF) && !text.ok(buf[:n], err == io.EOF) {
+			if err == nil {
+				io.Copy(io.Discard, r) // to the message's end (MaxMessageSize bounds it), so the close handshake can read
+			}
+			return errInvalidUTF8
+		}
 		if n > 0 {
 			if pending != nil {
 				deliver(MessageWebSocketMessageReceivedEventArgs{MessageType: typ, Data: pending})
@@ -202,11 +225,17 @@ func (s *MessageWebSocket) readMessage(typ SocketMessageType, r io.Reader, deliv
 }
 
 // Send sends data as one message of Control().MessageType(), in frames of
-// at most OutboundBufferSizeInBytes. Utf8 messages must be valid UTF-8.
+// at most OutboundBufferSizeInBytes. A Utf8 message must be valid UTF-8
+// (RFC 6455 section 5.6): otherwise Send sends nothing and fails with an
+// error wrapping ErrInvalidArgument. An invalid text message from the
+// server closes the socket with 1007 (the Closed callback reports it).
 func (s *MessageWebSocket) Send(ctx context.Context, data []byte) error {
 	c, err := s.conn()
 	if err != nil {
 		return &WebSocketError{Op: "send", Status: webStatusOf(err), Err: err}
+	}
+	if s.control.MessageType() == MessageTypeUtf8 && !utf8.Valid(data) {
+		return &WebSocketError{Op: "send", Err: errf("%w: a Utf8 message must be valid UTF-8; send these bytes as Binary", ErrInvalidArgument)}
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()

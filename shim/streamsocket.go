@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -174,13 +173,14 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 	}
 	s.conn = c
 	s.info = StreamSocketInformation{RemoteHostName: host, RemoteServiceName: service, ProtectionLevel: ProtectionLevelPlainSocket}
-	if la := tcpAddrPort(c.LocalAddr()); la.IsValid() {
-		s.info.LocalAddress, s.info.LocalPort = hostNameFromAddr(la.Addr()), strconv.Itoa(int(la.Port()))
-	}
-	if ra := tcpAddrPort(c.RemoteAddr()); ra.IsValid() {
-		s.info.RemoteAddress, s.info.RemotePort = hostNameFromAddr(ra.Addr()), strconv.Itoa(int(ra.Port()))
-	}
+	s.info.setEndpoints(c)
 	return nil
+}
+
+// setEndpoints fills the local and remote address and port from c.
+func (i *StreamSocketInformation) setEndpoints(c net.Conn) {
+	i.LocalAddress, i.LocalPort = endpoint(tcpAddrPort(c.LocalAddr()))
+	i.RemoteAddress, i.RemotePort = endpoint(tcpAddrPort(c.RemoteAddr()))
 }
 
 func tcpAddrPort(a net.Addr) netip.AddrPort {

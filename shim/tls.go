@@ -215,18 +215,15 @@ func (e *CertificateError) Unwrap() error { return e.Err }
 // tlsControl holds the TLS options shared by StreamSocketControl and the
 // WebSocket controls.
 type tlsControl struct {
-	tlsMu     sync.Mutex
-	ignorable []ChainValidationResult
-	clientCrt *tls.Certificate
-	roots     *x509.CertPool
+	ignorable listOption[ChainValidationResult]
+	clientCrt option[*tls.Certificate]
+	roots     option[*x509.CertPool]
 }
 
 // IgnorableServerCertificateErrors returns the certificate problems the
 // connection tolerates. Default none.
 func (c *tlsControl) IgnorableServerCertificateErrors() []ChainValidationResult {
-	c.tlsMu.Lock()
-	defer c.tlsMu.Unlock()
-	return slices.Clone(c.ignorable)
+	return c.ignorable.get()
 }
 
 // SetIgnorableServerCertificateErrors lists the certificate problems to
@@ -235,52 +232,31 @@ func (c *tlsControl) IgnorableServerCertificateErrors() []ChainValidationResult 
 // the revocation ones) may be listed: Connect fails with ErrInvalidArgument
 // otherwise. Set it before Connect (or UpgradeToSsl).
 func (c *tlsControl) SetIgnorableServerCertificateErrors(errs ...ChainValidationResult) {
-	c.tlsMu.Lock()
-	c.ignorable = slices.Clone(errs)
-	c.tlsMu.Unlock()
+	c.ignorable.set(errs)
 }
 
 // ClientCertificate returns the certificate offered when the server asks
 // for one (mutual TLS). Default nil.
-func (c *tlsControl) ClientCertificate() *tls.Certificate {
-	c.tlsMu.Lock()
-	defer c.tlsMu.Unlock()
-	return c.clientCrt
-}
+func (c *tlsControl) ClientCertificate() *tls.Certificate { return c.clientCrt.get() }
 
 // SetClientCertificate sets the certificate (with its private key) offered
 // when the server asks for one.
-func (c *tlsControl) SetClientCertificate(crt *tls.Certificate) {
-	c.tlsMu.Lock()
-	c.clientCrt = crt
-	c.tlsMu.Unlock()
-}
+func (c *tlsControl) SetClientCertificate(crt *tls.Certificate) { c.clientCrt.set(crt) }
 
 // TrustedRoots returns the root certificates server certificates are
 // checked against; nil (the default) means the system's roots natively and
 // a bundled copy of the Mozilla root set in a browser (the js build has no
 // system roots).
-func (c *tlsControl) TrustedRoots() *x509.CertPool {
-	c.tlsMu.Lock()
-	defer c.tlsMu.Unlock()
-	return c.roots
-}
+func (c *tlsControl) TrustedRoots() *x509.CertPool { return c.roots.get() }
 
 // SetTrustedRoots replaces the root certificates (nil restores the
 // default), for private CAs and tests.
-func (c *tlsControl) SetTrustedRoots(p *x509.CertPool) {
-	c.tlsMu.Lock()
-	c.roots = p
-	c.tlsMu.Unlock()
-}
+func (c *tlsControl) SetTrustedRoots(p *x509.CertPool) { c.roots.set(p) }
 
 func (c *tlsControl) copyTLSFrom(o *tlsControl) {
-	o.tlsMu.Lock()
-	ign, crt, roots := slices.Clone(o.ignorable), o.clientCrt, o.roots
-	o.tlsMu.Unlock()
-	c.tlsMu.Lock()
-	c.ignorable, c.clientCrt, c.roots = ign, crt, roots
-	c.tlsMu.Unlock()
+	c.ignorable.set(o.ignorable.get())
+	c.clientCrt.set(o.clientCrt.get())
+	c.roots.set(o.roots.get())
 }
 
 // tlsResult is what a handshake learned about the server, successful or
@@ -313,9 +289,7 @@ func (c *tlsControl) tlsConfig(level SocketProtectionLevel, serverName string, r
 	if err != nil {
 		return nil, err
 	}
-	c.tlsMu.Lock()
-	ignorable, crt, roots := slices.Clone(c.ignorable), c.clientCrt, c.roots
-	c.tlsMu.Unlock()
+	ignorable, crt, roots := c.ignorable.get(), c.clientCrt.get(), c.roots.get()
 	for _, r := range ignorable {
 		if !r.ignorable() {
 			return nil, errf("%v cannot be ignored: %w", r, ErrInvalidArgument)

@@ -30,11 +30,23 @@ type RelayOptions struct {
 	Header http.Header
 	// WispV1 speaks Wisp v1 only: no credential, no extensions.
 	WispV1 bool
+	// PeerTimeout is how long the session may hear nothing from the relay
+	// before it counts the relay as dead: its sockets then fail with
+	// SocketErrorConnectionTimedOut. While idle the session asks the relay
+	// to answer every PeerTimeout/4 (sockshim's liveness extension, which
+	// works in browsers too). Zero means 20 s; negative turns it off.
+	PeerTimeout time.Duration
 }
 
 // RelayTransport tunnels sockets through the Wisp relay at url (ws:// or
 // wss://, ending in "/"). Sockets share one WebSocket session, which is
-// re-established on the next Connect after it is lost.
+// re-established on the next Connect after it is lost. A Connect (or bind,
+// or listen) that finds the session dying under it retries once on a new
+// session. Sockets of a lost session fail with
+// SocketErrorConnectionResetByPeer (the relay dropped or reset the
+// connection), SocketErrorSoftwareCausedConnectionAbort (it closed the
+// session) or SocketErrorConnectionTimedOut (it stopped answering, see
+// RelayOptions.PeerTimeout); errors.Is sees the cause.
 func RelayTransport(url string, opts *RelayOptions) Transport {
 	t := &relayTransport{url: url}
 	if opts != nil {
@@ -70,6 +82,7 @@ func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, erro
 	}
 	s, err := wispclient.Dial(ctx, t.url, &wispclient.Options{
 		AppID: t.opts.AppID, Secret: t.opts.Secret, Header: t.opts.Header, V1: t.opts.WispV1,
+		PeerTimeout: t.opts.PeerTimeout,
 	})
 	if err != nil {
 		return nil, relayErr(err)
@@ -78,12 +91,39 @@ func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, erro
 	return s, nil
 }
 
-func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
-	s, err := t.session(ctx)
-	if err != nil {
-		return nil, err
+// onSession runs open on the transport's session. When the session dies
+// under it (the relay was killed or went silent and the session only
+// noticed now), it drops that session and runs open once more on a new
+// one: a new Connect never gets a dying session's error.
+func onSession[T any](t *relayTransport, ctx context.Context, open func(*wispclient.Session) (T, error)) (T, error) {
+	for try := 0; ; try++ {
+		var zero T
+		s, err := t.session(ctx)
+		if err != nil {
+			return zero, err
+		}
+		v, err := open(s)
+		if err == nil || try > 0 || ctx.Err() != nil || !errors.Is(err, wispclient.ErrSessionLost) || errors.Is(err, net.ErrClosed) {
+			return v, err
+		}
+		t.drop(s)
 	}
-	st, err := s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
+}
+
+// drop forgets s if it is still the transport's session.
+func (t *relayTransport) drop(s *wispclient.Session) {
+	t.mu.Lock()
+	if t.sess == s {
+		t.sess = nil
+	}
+	t.mu.Unlock()
+	s.Close()
+}
+
+func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
+	st, err := onSession(t, ctx, func(s *wispclient.Session) (*wispclient.Stream, error) {
+		return s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
+	})
 	if err != nil {
 		return nil, relayErr(err)
 	}
@@ -110,10 +150,6 @@ func (c relayConn) CloseWrite() error { return relayErr(c.Stream.CloseWrite()) }
 func (c relayConn) Close() error { return relayErr(c.Stream.Close()) }
 
 func (t *relayTransport) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
-	s, err := t.session(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var flags uint8
 	if o.keepAlive {
 		flags |= wisp.ListenKeepAlive
@@ -124,7 +160,9 @@ func (t *relayTransport) listenStream(ctx context.Context, host string, port uin
 	if o.lowLatency {
 		flags |= wisp.ListenLowLatency
 	}
-	l, err := s.Listen(ctx, host, port, flags)
+	l, err := onSession(t, ctx, func(s *wispclient.Session) (*wispclient.Listener, error) {
+		return s.Listen(ctx, host, port, flags)
+	})
 	if err != nil {
 		return nil, relayErr(err)
 	}
@@ -167,12 +205,13 @@ func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (da
 		}
 		return nil, errf("UDP %s through this relay: %w (it does not offer sockshim's bound UDP extension)", what, ErrNotSupported)
 	}
-	var c *wispclient.UDPConn
-	if req.remoteHost != "" {
-		c, err = s.DialUDP(ctx, req.remoteHost, req.remotePort)
-	} else {
-		c, err = s.BindUDP(ctx, req.local, req.reuse)
-	}
+	c, err := onSession(t, ctx, func(ns *wispclient.Session) (*wispclient.UDPConn, error) {
+		s = ns
+		if req.remoteHost != "" {
+			return s.DialUDP(ctx, req.remoteHost, req.remotePort)
+		}
+		return s.BindUDP(ctx, req.local, req.reuse)
+	})
 	if err != nil {
 		return nil, relayErr(err)
 	}
@@ -276,7 +315,7 @@ func closeStatus(r wisp.CloseReason) SocketErrorStatus {
 		return SocketErrorHostNotFound
 	case wisp.ReasonReset, wisp.ReasonNetworkError:
 		return SocketErrorConnectionResetByPeer
-	case wisp.ReasonUnknown:
+	case wisp.ReasonUnknown, wisp.ReasonShutdown: // the relay aborted the stream
 		return SocketErrorSoftwareCausedConnectionAbort
 	case wisp.ReasonAddrInUse:
 		return SocketErrorAddressAlreadyInUse

@@ -104,76 +104,43 @@ type BandwidthStatistics struct {
 // TLS control: SetIgnorableServerCertificateErrors, SetClientCertificate,
 // SetTrustedRoots.
 type WebSocketControl struct {
-	mu          sync.Mutex
-	protocols   []string
-	serverCred  *PasswordCredential
-	proxyCred   *PasswordCredential
-	outboundBuf uint32
+	protocols   listOption[string]
+	serverCred  option[*PasswordCredential]
+	proxyCred   option[*PasswordCredential]
+	outboundBuf option[uint32]
 
 	tlsControl
 }
 
 // SupportedProtocols returns the subprotocols offered in
 // Sec-WebSocket-Protocol, in order of preference. Default none.
-func (c *WebSocketControl) SupportedProtocols() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.protocols)
-}
+func (c *WebSocketControl) SupportedProtocols() []string { return c.protocols.get() }
 
 // SetSupportedProtocols sets the subprotocols to offer.
-func (c *WebSocketControl) SetSupportedProtocols(p ...string) {
-	c.mu.Lock()
-	c.protocols = slices.Clone(p)
-	c.mu.Unlock()
-}
+func (c *WebSocketControl) SetSupportedProtocols(p ...string) { c.protocols.set(p) }
 
 // ServerCredential returns the credential sent to the server (HTTP Basic).
 // Default nil.
-func (c *WebSocketControl) ServerCredential() *PasswordCredential {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.serverCred
-}
+func (c *WebSocketControl) ServerCredential() *PasswordCredential { return c.serverCred.get() }
 
 // SetServerCredential sets the credential sent to the server.
-func (c *WebSocketControl) SetServerCredential(p *PasswordCredential) {
-	c.mu.Lock()
-	c.serverCred = p
-	c.mu.Unlock()
-}
+func (c *WebSocketControl) SetServerCredential(p *PasswordCredential) { c.serverCred.set(p) }
 
 // ProxyCredential returns the credential for an HTTP proxy. Default nil.
-func (c *WebSocketControl) ProxyCredential() *PasswordCredential {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.proxyCred
-}
+func (c *WebSocketControl) ProxyCredential() *PasswordCredential { return c.proxyCred.get() }
 
 // SetProxyCredential sets the credential sent (Proxy-Authorization, HTTP
 // Basic) to an HTTP proxy. Natively, with DirectTransport, the proxy comes
 // from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY); through a
 // relay no proxy is used and the credential is never sent.
-func (c *WebSocketControl) SetProxyCredential(p *PasswordCredential) {
-	c.mu.Lock()
-	c.proxyCred = p
-	c.mu.Unlock()
-}
+func (c *WebSocketControl) SetProxyCredential(p *PasswordCredential) { c.proxyCred.set(p) }
 
 // OutboundBufferSizeInBytes returns the largest frame sent; longer
 // messages go out as several frames. Default 0: one frame per message.
-func (c *WebSocketControl) OutboundBufferSizeInBytes() uint32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.outboundBuf
-}
+func (c *WebSocketControl) OutboundBufferSizeInBytes() uint32 { return c.outboundBuf.get() }
 
 // SetOutboundBufferSizeInBytes sets the largest frame sent.
-func (c *WebSocketControl) SetOutboundBufferSizeInBytes(n uint32) {
-	c.mu.Lock()
-	c.outboundBuf = n
-	c.mu.Unlock()
-}
+func (c *WebSocketControl) SetOutboundBufferSizeInBytes(n uint32) { c.outboundBuf.set(n) }
 
 // WebSocketInformation describes a connected MessageWebSocket or
 // StreamWebSocket, mirroring
@@ -273,9 +240,7 @@ func (w *webSocket) connect(ctx context.Context, uri string, ctl *WebSocketContr
 	if p.header == nil {
 		p.header = http.Header{}
 	}
-	ctl.mu.Lock()
-	p.protocols, p.serverCred, p.proxyCred = slices.Clone(ctl.protocols), ctl.serverCred, ctl.proxyCred
-	ctl.mu.Unlock()
+	p.protocols, p.serverCred, p.proxyCred = ctl.protocols.get(), ctl.serverCred.get(), ctl.proxyCred.get()
 	p.tls.copyTLSFrom(&ctl.tlsControl)
 	if p.transport == nil {
 		p.transport = DefaultTransport

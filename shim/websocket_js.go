@@ -33,7 +33,5 @@ func browserCan(p *wsDialParams) bool {
 	if !p.transport.capabilities().browserWebSocket && p.transport != DefaultTransport {
 		return false // the app chose a transport: honour it
 	}
-	p.tls.tlsMu.Lock()
-	defer p.tls.tlsMu.Unlock()
-	return p.tls.clientCrt == nil && p.tls.roots == nil && len(p.tls.ignorable) == 0
+	return p.tls.clientCrt.get() == nil && p.tls.roots.get() == nil && len(p.tls.ignorable.get()) == 0
 }

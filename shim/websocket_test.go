@@ -23,9 +23,27 @@ import (
 	"github.com/sockshim/sockshim/shim"
 )
 
+// badTextCloses gets the close status each /badtext connection ended with.
+var badTextCloses = make(chan websocket.StatusCode, 64)
+
 // wsServer is a coder/websocket server with the endpoints the tests use.
 func wsServer(t *testing.T, headers *sync.Map) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/badtext", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		// A text message that is not UTF-8, split inside a character;
+		// coder/websocket sends what it is given.
+		wr, _ := c.Writer(r.Context(), websocket.MessageText)
+		wr.Write([]byte("ok \xc3"))
+		wr.Write([]byte("\xa9 then \xff\xfe"))
+		wr.Close()
+		_, _, err = c.Read(r.Context())
+		badTextCloses <- websocket.CloseStatus(err)
+	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		if headers != nil {
 			headers.Store(r.Header.Get("X-Sockshim-Test"), r.Header.Clone())
@@ -448,4 +466,67 @@ func ExampleStreamWebSocket() {
 	fmt.Println(string(b), err)
 	ws.Close(1000, "")
 	// Output: SHOUT <nil>
+}
+
+// TestMessageWebSocketUTF8: Send refuses a Utf8 message that is not UTF-8
+// and sends nothing; a text message from the server that is not UTF-8
+// closes the socket with 1007, in both receive modes and with both clients.
+func TestMessageWebSocketUTF8(t *testing.T) {
+	t.Parallel()
+	hs := httptest.NewServer(wsServer(t, nil))
+	t.Cleanup(hs.Close)
+	cases := wsCases(t)
+	t.Run("group", func(t *testing.T) { // returns once its parallel subtests are done
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				s := tc.message()
+				msgs := make(chan shim.MessageWebSocketMessageReceivedEventArgs, 16)
+				s.OnMessageReceived(func(m shim.MessageWebSocketMessageReceivedEventArgs) { msgs <- m })
+				if err := s.Connect(ctxT(t), wsURL(hs)+"/echo"); err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close(1000, "")
+				s.Control().SetMessageType(shim.MessageTypeUtf8)
+				err := s.Send(ctxT(t), []byte("caf\xe9"))
+				if !errors.Is(err, shim.ErrInvalidArgument) || !strings.Contains(err.Error(), "UTF-8") {
+					t.Fatalf("Send of invalid UTF-8 as Utf8: %v, want ErrInvalidArgument naming UTF-8", err)
+				}
+				s.Control().SetMessageType(shim.MessageTypeBinary)
+				if err := s.Send(ctxT(t), []byte("caf\xe9")); err != nil {
+					t.Fatalf("the same bytes as Binary: %v", err)
+				}
+				if got := recv(t, msgs); got.MessageType != shim.MessageTypeBinary || string(got.Data) != "caf\xe9" {
+					t.Errorf("echo %v %q: the refused message went out, or the Binary one did not", got.MessageType, got.Data)
+				}
+			})
+			for _, mode := range []shim.MessageWebSocketReceiveMode{shim.ReceiveModeFullMessage, shim.ReceiveModePartialMessage} {
+				t.Run(tc.name+"/receive/"+mode.String(), func(t *testing.T) {
+					t.Parallel()
+					s := tc.message()
+					s.Control().SetReceiveMode(mode)
+					msgs := make(chan shim.MessageWebSocketMessageReceivedEventArgs, 16)
+					closed := make(chan shim.WebSocketClosedEventArgs, 1)
+					s.OnMessageReceived(func(m shim.MessageWebSocketMessageReceivedEventArgs) { msgs <- m })
+					s.OnClosed(func(e shim.WebSocketClosedEventArgs) { closed <- e })
+					if err := s.Connect(ctxT(t), wsURL(hs)+"/badtext"); err != nil {
+						t.Fatal(err)
+					}
+					if ev := recv(t, closed); ev.Code != 1007 {
+						t.Errorf("Closed = %+v, want code 1007", ev)
+					}
+					for len(msgs) > 0 {
+						if m := <-msgs; m.IsMessageComplete {
+							t.Errorf("the invalid message was delivered: %q", m.Data)
+						}
+					}
+				})
+			}
+		}
+	})
+	for i := 0; i < 2*len(cases); i++ {
+		if code := recv(t, badTextCloses); code != websocket.StatusInvalidFramePayloadData {
+			t.Errorf("the server saw close status %d, want 1007", code)
+		}
+	}
 }

@@ -1,21 +1,766 @@
-// sockshim for JavaScript: loads the wasm build and returns its API.
+// sockshim: the WICG Direct Sockets API (TCPSocket, UDPSocket,
+// TCPServerSocket) in every browser, tunnelled over Wisp to a sockshim relay
+// that opens the real connections. One self-contained ES module: it loads
+// Go's wasm_exec.js and web/main.wasm itself.
 //
-//   import { load } from "/web/sockshim.js";
-//   const sockshim = await load();
-//   const s = await sockshim.connectStream("example.com", "http");
-//   await s.write("GET / HTTP/1.0\r\n\r\n");
-//   const chunk = await s.read();   // Uint8Array, or null at end of stream
-//   await s.close();
+//   import { load } from "https://relay.example/web/sockshim.js";
+//   const sockshim = await load();            // relay: this page's origin + /wisp/
+//   const socket = new sockshim.TCPSocket("example.com", 80);
+//   const { readable, writable } = await socket.opened;
 //
-// Errors are Error objects with .status (a WinRT SocketErrorStatus name)
-// and .accessDenied (the app's capabilities do not allow the destination).
-// Requires web/wasm_exec.js (Go's) to be loaded first.
-export async function load(wasmURL = "/web/main.wasm") {
-  if (globalThis.sockshim) return globalThis.sockshim;
-  const ready = new Promise((resolve) => { globalThis.__sockshimReady = resolve; });
-  const go = new Go();
-  const resp = fetch(wasmURL);
-  const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
+// By default the wasm and its WebSocket run in a dedicated Worker, and the
+// page exchanges transferred ArrayBuffers with it; load({ worker: false })
+// runs them in the page. Errors are DOMExceptions with .status (the WinRT
+// SocketErrorStatus name) and .accessDenied; see sockshim.d.ts.
+
+const moduleURL = import.meta.url;
+
+const LOAD_OPTIONS = ["relay", "appId", "secret", "wasmURL", "worker"];
+const TCP_OPTIONS = ["noDelay", "keepAliveDelay", "sendBufferSize", "receiveBufferSize",
+  "secureTransport", "serverName", "caPEM", "signal"];
+const UDP_OPTIONS = ["remoteAddress", "remotePort", "localAddress", "localPort",
+  "sendBufferSize", "receiveBufferSize", "lowLatency", "signal"];
+const SERVER_OPTIONS = ["localPort", "backlog", "signal"];
+
+// Default buffer sizes: how many bytes the page queues for reading before
+// the wasm stops reading the relay (whose own window then fills), and how
+// many written bytes may wait for the relay before writer.ready waits.
+const DEFAULT_RECEIVE = 1 << 20;
+const DEFAULT_SEND = 1 << 20;
+const DATAGRAM_QUEUE = 64;
+
+/**
+ * Loads a sockshim instance. Every option is optional.
+ * @param {object} [options]
+ * @param {string} [options.relay] Wisp endpoint (ws:, wss:, http: or https:); default: this page's origin + "/wisp/".
+ * @param {string} [options.appId] app id registered in the relay's config.
+ * @param {string} [options.secret] the app's credential.
+ * @param {string} [options.wasmURL] main.wasm; default: next to this module.
+ * @param {boolean} [options.worker] run in a dedicated Worker (default, where Workers exist).
+ */
+export async function load(options = {}) {
+  checkOptions(options, LOAD_OPTIONS, "load");
+  const relay = relayURL(options.relay);
+  for (const k of ["appId", "secret", "wasmURL"]) {
+    if (options[k] !== undefined && typeof options[k] !== "string") throw new TypeError(`load: ${k} must be a string`);
+  }
+  if (options.worker !== undefined && typeof options.worker !== "boolean") throw new TypeError("load: worker must be a boolean");
+  const wasmURL = new URL(options.wasmURL ?? "./main.wasm", moduleURL).href;
+  const worker = options.worker ?? (typeof Worker === "function" && typeof document !== "undefined");
+  const config = { relay, appId: options.appId ?? "", secret: options.secret ?? "", wasmURL };
+  const backend = worker ? await workerBackend(config) : await pageBackend(config);
+  return makeInstance(backend, { relay, worker });
+}
+
+function relayURL(relay) {
+  if (relay === undefined) {
+    if (typeof location === "undefined") throw new TypeError("load: no page origin here: pass relay");
+    relay = location.origin + "/wisp/";
+  }
+  if (typeof relay !== "string") throw new TypeError("load: relay must be a URL string");
+  let u;
+  try {
+    u = new URL(relay, typeof location === "undefined" ? undefined : location.href);
+  } catch {
+    throw new TypeError(`load: relay ${JSON.stringify(relay)} is not a URL`);
+  }
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new TypeError(`load: relay must be ws:, wss:, http: or https:, not ${u.protocol}`);
+  if (!u.pathname.endsWith("/")) u.pathname += "/";
+  return u.href;
+}
+
+function checkOptions(options, known, where) {
+  if (options === null || typeof options !== "object") throw new TypeError(`${where}: options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${known.join(", ")})`);
+  }
+}
+
+// ---- errors
+
+const ERROR_FIELDS = { status: "Unknown", accessDenied: false };
+
+function socketError(name, message, fields = {}) {
+  const e = new DOMException(message, name);
+  Object.assign(e, ERROR_FIELDS, fields);
+  return e;
+}
+
+// fromGo turns the wasm's {name, message, status, accessDenied} into a DOMException.
+function fromGo(e) {
+  if (e instanceof Error || e instanceof DOMException) return e;
+  return socketError(e.name, e.message, { status: e.status, accessDenied: e.accessDenied });
+}
+
+const closedError = (what) => socketError("InvalidStateError", `${what}: the socket is closed`, { status: "OperationAborted" });
+
+function abortError(signal) {
+  const r = signal.reason;
+  if (r instanceof DOMException && r.name === "AbortError") return Object.assign(r, { status: r.status ?? "OperationAborted", accessDenied: r.accessDenied ?? false });
+  return socketError("AbortError", r instanceof Error ? r.message : "the operation was aborted", { status: "OperationAborted" });
+}
+
+// handled marks a promise's rejection as seen, so a socket nobody awaits
+// does not log an unhandled rejection; the caller still sees it.
+function handled(p) {
+  p.catch(() => {});
+  return p;
+}
+
+function deferred() {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise: handled(promise), resolve, reject };
+}
+
+function toBytes(chunk, where) {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && chunk instanceof SharedArrayBuffer)) return new Uint8Array(chunk);
+  throw new TypeError(`${where}: want an ArrayBuffer or a view of one, got ${typeof chunk}`);
+}
+
+function checkPort(port, where, allowZero) {
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new TypeError(`${where}: port ${port} is not an integer in ${allowZero ? 0 : 1}..65535`);
+  }
+}
+
+function checkSize(v, where) {
+  if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new TypeError(`${where} must be a positive integer`);
+}
+
+function checkSignal(signal, where) {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${where}: signal must be an AbortSignal`);
+}
+
+// ---- backends: the wasm in the page, or in a dedicated Worker
+
+let instances = 0;
+
+async function goInstance(wasmURL, env) {
+  if (typeof globalThis.Go !== "function") await import(new URL("./wasm_exec.js", moduleURL).href);
+  const go = new globalThis.Go();
+  const readyName = `__sockshimReady${++instances}_${Math.random().toString(36).slice(2)}`;
+  const ready = new Promise((resolve) => { globalThis[readyName] = resolve; });
+  go.env = { SOCKSHIM_READY: readyName, ...env };
+  let instance;
+  try {
+    ({ instance } = await WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject));
+  } catch (e) {
+    // A server that does not send application/wasm: compile from bytes.
+    const resp = await fetch(wasmURL);
+    if (!resp.ok) throw new TypeError(`sockshim: ${wasmURL}: HTTP ${resp.status}`);
+    ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
+  }
   go.run(instance);
-  return ready;
+  const api = await ready;
+  delete globalThis[readyName];
+  return api;
+}
+
+// The page backend calls the wasm directly; Go calls dispatch for events.
+async function pageBackend(config) {
+  const api = await goInstance(config.wasmURL);
+  const b = new Backend();
+  const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(t, id, x, y, z) });
+  if (err) throw fromGo(err);
+  b.call = (op, args) => api.call(op, args).catch((e) => { throw fromGo(e); });
+  b.write = (id, bytes) => api.write(id, bytes);
+  b.send = (id, bytes, host, port) => api.send(id, bytes, host, port);
+  b.pull = (id, n) => api.pull(id, n);
+  b.terminate = () => {};
+  b.version = api.version;
+  return b;
+}
+
+// The worker backend posts to web/sockshim-worker.js. A Worker's script
+// must be same-origin with the page, so a page on another origin starts
+// it from a blob: module that imports the real one (with CORS).
+async function workerBackend(config) {
+  const src = new URL("./sockshim-worker.js", moduleURL).href;
+  let w;
+  if (typeof location !== "undefined" && new URL(src).origin === location.origin) {
+    w = new Worker(src, { type: "module", name: "sockshim" });
+  } else {
+    const blob = new Blob([`import ${JSON.stringify(src)};\n`], { type: "text/javascript" });
+    const url = URL.createObjectURL(blob);
+    w = new Worker(url, { type: "module", name: "sockshim" });
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+  const b = new Backend();
+  const pending = new Map();
+  let req = 0;
+  const started = new Promise((resolve, reject) => {
+    w.onerror = (e) => reject(new TypeError(`sockshim: the Worker failed to start: ${e.message || "script error"} (${src})`));
+    w.onmessage = (e) => {
+      const m = e.data;
+      if (m[0] === "hello") w.postMessage(["init", 0, config]);
+      else if (m[0] === "ready") resolve(m[2]);
+      else if (m[0] === "failed") reject(fromGo(m[2]));
+    };
+  });
+  const version = await started;
+  w.onerror = (e) => console.error("sockshim worker:", e.message);
+  w.onmessage = (e) => {
+    const m = e.data;
+    if (m[0] === "result") {
+      const p = pending.get(m[1]);
+      pending.delete(m[1]);
+      if (m[2]) p.resolve(m[3]); else p.reject(fromGo(m[3]));
+      return;
+    }
+    b.dispatch(m[0], m[1], m[2], m[3], m[4]);
+  };
+  b.call = (op, args) => new Promise((resolve, reject) => {
+    pending.set(++req, { resolve, reject });
+    w.postMessage(["call", req, op, args]);
+  });
+  b.write = (id, bytes) => {
+    const copy = bytes.slice(); // one copy, whose buffer moves to the Worker
+    w.postMessage(["write", id, copy.buffer], [copy.buffer]);
+  };
+  b.send = (id, bytes, host, port) => {
+    const copy = bytes.slice();
+    w.postMessage(["send", id, copy.buffer, host, port], [copy.buffer]);
+  };
+  b.pull = (id, n) => w.postMessage(["pull", id, n]);
+  b.terminate = () => w.terminate();
+  b.version = version;
+  return b;
+}
+
+class Backend {
+  constructor() {
+    this.handlers = new Map();
+    this.nextId = 0;
+  }
+  newId() { return ++this.nextId; }
+  dispatch(type, id, x, y, z) {
+    if (type === "log") {
+      console.info(x);
+      for (const f of this.loggers) f(x);
+      return;
+    }
+    const h = this.handlers.get(id);
+    if (h) h.event(type, x, y, z);
+  }
+  loggers = new Set();
+}
+
+// ---- the API
+
+function makeInstance(backend, { relay, worker }) {
+  const ACCEPTED = Symbol("accepted");
+
+  class TCPSocket {
+    #id;
+    #state = "opening"; // "open", "closed"
+    #opened = deferred();
+    #closed = deferred();
+    #options;
+    #info = null;
+    #rc = null; #wc = null;
+    #readEnded = false; #writeEnded = false;
+    #inflight = 0; // read credit granted and not yet used
+    #unacked = 0; // written bytes the relay has not taken yet
+    #waiter = null;
+    #tls = false;
+    #receive; #send;
+
+    /**
+     * @param {string} remoteAddress host name or IP address
+     * @param {number} remotePort 1..65535
+     * @param {object} [options] see sockshim.d.ts
+     */
+    constructor(remoteAddress, remotePort, options = {}) {
+      if (remoteAddress === ACCEPTED) {
+        this.#id = remotePort.id;
+        this.#options = {};
+        this.#receive = DEFAULT_RECEIVE;
+        this.#send = DEFAULT_SEND;
+        backend.handlers.set(this.#id, this);
+        this.#open(remotePort);
+        return;
+      }
+      if (typeof remoteAddress !== "string" || remoteAddress === "") throw new TypeError("TCPSocket: remoteAddress must be a non-empty string");
+      checkPort(remotePort, "TCPSocket", false);
+      checkOptions(options, TCP_OPTIONS, "TCPSocket");
+      const o = options;
+      if (o.noDelay !== undefined && typeof o.noDelay !== "boolean") throw new TypeError("TCPSocket: noDelay must be a boolean");
+      if (o.keepAliveDelay !== undefined && (!Number.isInteger(o.keepAliveDelay) || o.keepAliveDelay < 1000)) throw new TypeError("TCPSocket: keepAliveDelay must be an integer of at least 1000 (ms)");
+      checkSize(o.sendBufferSize, "TCPSocket: sendBufferSize");
+      checkSize(o.receiveBufferSize, "TCPSocket: receiveBufferSize");
+      if (o.secureTransport !== undefined && !["off", "on", "starttls"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on" or "starttls"`);
+      for (const k of ["serverName", "caPEM"]) if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`TCPSocket: ${k} must be a string`);
+      checkSignal(o.signal, "TCPSocket");
+      this.#options = { ...o };
+      this.#receive = o.receiveBufferSize ?? DEFAULT_RECEIVE;
+      this.#send = o.sendBufferSize ?? DEFAULT_SEND;
+      this.#id = backend.newId();
+      backend.handlers.set(this.#id, this);
+      if (o.signal) {
+        if (o.signal.aborted) {
+          this.#fail(abortError(o.signal));
+          return;
+        }
+        o.signal.addEventListener("abort", () => this.#fail(abortError(o.signal)), { once: true });
+      }
+      backend.call("tcp.open", {
+        id: this.#id, host: remoteAddress, port: remotePort,
+        secureTransport: o.secureTransport === "on" ? "on" : "off",
+        serverName: o.serverName, caPEM: o.caPEM, noDelay: o.noDelay, keepAliveDelay: o.keepAliveDelay,
+      }).then((d) => {
+        if (this.#state === "closed") return;
+        this.#open(d);
+      }, (e) => this.#fail(e));
+    }
+
+    /** Resolves to {readable, writable, remoteAddress, remotePort, localAddress, localPort} once connected. */
+    get opened() { return this.#opened.promise; }
+    /** Resolves when both directions have ended or close() was called; rejects with the error that ended the socket. */
+    get closed() { return this.#closed.promise; }
+
+    #open(d) {
+      this.#state = "open";
+      this.#info = d;
+      this.#tls = d.protectionLevel !== undefined && d.protectionLevel !== "PlainSocket";
+      const readable = new ReadableStream({
+        type: "bytes",
+        start: (c) => { this.#rc = c; },
+        pull: () => this.#grant(),
+        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+      }, { highWaterMark: this.#receive });
+      const writable = new WritableStream({
+        start: (c) => { this.#wc = c; },
+        write: (chunk) => this.#write(chunk),
+        close: () => backend.call("tcp.closeWrite", { id: this.#id }).then(() => { this.#writeEnded = true; this.#maybeFinish(); }),
+        abort: () => {
+          this.#writeEnded = true;
+          return backend.call("tcp.closeWrite", { id: this.#id }).catch(() => {}).then(() => this.#maybeFinish());
+        },
+      }, { highWaterMark: 1 });
+      this.#opened.resolve({
+        readable, writable,
+        remoteAddress: d.remoteAddress, remotePort: d.remotePort,
+        localAddress: d.localAddress, localPort: d.localPort,
+      });
+    }
+
+    // grant gives the wasm read credit for what the readable has room for
+    // (or what a pending BYOB read asks), in batches.
+    #grant() {
+      if (this.#readEnded || this.#state !== "open") return;
+      const c = this.#rc;
+      let room = c.desiredSize ?? 0;
+      const br = c.byobRequest;
+      if (br) room = Math.max(room, br.view.byteLength);
+      const want = room - this.#inflight;
+      if (want > 0 && (this.#inflight === 0 || want >= Math.min(64 << 10, this.#receive >> 2))) {
+        this.#inflight += want;
+        backend.pull(this.#id, want);
+      }
+    }
+
+    #write(chunk) {
+      if (this.#state !== "open") throw closedError("write");
+      const bytes = toBytes(chunk, "TCPSocket writable");
+      if (bytes.byteLength === 0) return;
+      this.#unacked += bytes.byteLength;
+      backend.write(this.#id, bytes);
+      if (this.#unacked <= this.#send) return;
+      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+    }
+
+    event(type, x) {
+      switch (type) {
+        case "data":
+          this.#inflight -= x.byteLength;
+          if (this.#readEnded || this.#state !== "open") return;
+          this.#rc.enqueue(x);
+          return;
+        case "end":
+          if (x) {
+            this.#fail(fromGo(x));
+            return;
+          }
+          if (!this.#readEnded && this.#state === "open") {
+            this.#readEnded = true;
+            this.#rc.close();
+            this.#rc.byobRequest?.respond(0);
+          }
+          this.#maybeFinish();
+          return;
+        case "sent":
+          this.#unacked -= x;
+          if (this.#waiter && this.#unacked <= this.#send) {
+            this.#waiter.resolve();
+            this.#waiter = null;
+          }
+          return;
+        case "werr":
+          this.#fail(fromGo(x));
+      }
+    }
+
+    #maybeFinish() {
+      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      backend.call("close", { id: this.#id }).catch(() => {});
+      this.#closed.resolve();
+    }
+
+    // fail ends the socket with err: the streams error, opened (if still
+    // pending) and closed reject.
+    #fail(err) {
+      if (this.#state === "closed") return;
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      backend.call("close", { id: this.#id }).catch(() => {});
+      this.#opened.reject(err);
+      if (wasOpen) {
+        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
+        try { this.#wc.error(err); } catch {}
+      }
+      this.#waiter?.reject(err);
+      this.#waiter = null;
+      this.#closed.reject(err);
+    }
+
+    /** Closes both directions at once; pending reads and writes fail with InvalidStateError. */
+    close() {
+      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      const err = closedError("read/write");
+      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
+      if (wasOpen) {
+        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
+        try { this.#wc.error(err); } catch {}
+      }
+      this.#waiter?.reject(err);
+      this.#waiter = null;
+      this.#closed.resolve();
+      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
+    }
+
+    /**
+     * For secureTransport "starttls": negotiates TLS (in the wasm, Go's
+     * crypto/tls) after every byte written so far; the same readable and
+     * writable then carry plaintext over TLS. Resolves to the open info.
+     */
+    async startTls() {
+      if (this.#state === "closed") throw closedError("startTls");
+      if (this.#options.secureTransport !== "starttls") throw socketError("InvalidStateError", `startTls: the socket was opened with secureTransport ${JSON.stringify(this.#options.secureTransport ?? "off")}, not "starttls"`);
+      if (this.#tls) throw socketError("InvalidStateError", "startTls: TLS is already on");
+      const info = await this.opened;
+      if (this.#state === "closed") throw closedError("startTls");
+      this.#tls = true;
+      let d;
+      try {
+        d = await backend.call("tcp.startTls", { id: this.#id });
+      } catch (e) {
+        if (this.#state === "closed") throw closedError("startTls");
+        this.#fail(e);
+        throw e;
+      }
+      this.#info = d;
+      return info;
+    }
+
+    /**
+     * Statistics and transport: {transport, relay, protectionLevel,
+     * serverCertificate, bytesSent, bytesReceived, openMs, ...}.
+     */
+    async info() {
+      if (this.#state !== "open") throw closedError("info");
+      const i = await backend.call("info", { id: this.#id });
+      return { ...i, worker, bytesQueued: this.#unacked };
+    }
+  }
+
+  class UDPSocket {
+    #id;
+    #state = "opening";
+    #opened = deferred();
+    #closed = deferred();
+    #connected;
+    #rc = null; #wc = null;
+    #readEnded = false; #writeEnded = false;
+    #inflight = 0; #unacked = 0; #waiter = null;
+    #queue;
+
+    /** @param {object} options {remoteAddress, remotePort} (connected) or {localAddress, localPort} (bound) */
+    constructor(options) {
+      checkOptions(options, UDP_OPTIONS, "UDPSocket");
+      const o = options;
+      const remote = o.remoteAddress !== undefined || o.remotePort !== undefined;
+      const local = o.localAddress !== undefined || o.localPort !== undefined;
+      if (remote === local) throw new TypeError("UDPSocket: pass either remoteAddress and remotePort (connected) or localAddress (bound)");
+      if (remote) {
+        if (typeof o.remoteAddress !== "string" || o.remoteAddress === "") throw new TypeError("UDPSocket: remoteAddress must be a non-empty string");
+        checkPort(o.remotePort, "UDPSocket remotePort", false);
+      } else {
+        if (typeof o.localAddress !== "string" || o.localAddress === "") throw new TypeError("UDPSocket: localAddress must be a non-empty string (an IP address)");
+        if (o.localPort !== undefined) checkPort(o.localPort, "UDPSocket localPort", true);
+      }
+      checkSize(o.sendBufferSize, "UDPSocket: sendBufferSize");
+      checkSize(o.receiveBufferSize, "UDPSocket: receiveBufferSize");
+      if (o.lowLatency !== undefined && typeof o.lowLatency !== "boolean") throw new TypeError("UDPSocket: lowLatency must be a boolean");
+      checkSignal(o.signal, "UDPSocket");
+      this.#connected = remote;
+      this.#queue = DATAGRAM_QUEUE;
+      this.#id = backend.newId();
+      backend.handlers.set(this.#id, this);
+      if (o.signal) {
+        if (o.signal.aborted) {
+          this.#fail(abortError(o.signal));
+          return;
+        }
+        o.signal.addEventListener("abort", () => this.#fail(abortError(o.signal)), { once: true });
+      }
+      backend.call("udp.open", {
+        id: this.#id, remoteAddress: o.remoteAddress, remotePort: o.remotePort,
+        localAddress: o.localAddress, localPort: o.localPort ?? 0,
+        receiveBufferSize: o.receiveBufferSize, lowLatency: o.lowLatency === true,
+      }).then((d) => {
+        if (this.#state === "closed") return;
+        this.#open(d);
+      }, (e) => this.#fail(e));
+    }
+
+    get opened() { return this.#opened.promise; }
+    get closed() { return this.#closed.promise; }
+
+    #open(d) {
+      this.#state = "open";
+      const readable = new ReadableStream({
+        start: (c) => { this.#rc = c; },
+        pull: () => this.#grant(),
+        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+      }, { highWaterMark: this.#queue });
+      const writable = new WritableStream({
+        start: (c) => { this.#wc = c; },
+        write: (m) => this.#write(m),
+        close: () => { this.#writeEnded = true; this.#maybeFinish(); },
+        abort: () => { this.#writeEnded = true; this.#maybeFinish(); },
+      }, { highWaterMark: 1 });
+      this.#opened.resolve({
+        readable, writable,
+        remoteAddress: d.remoteAddress, remotePort: d.remotePort,
+        localAddress: d.localAddress, localPort: d.localPort,
+      });
+    }
+
+    #grant() {
+      if (this.#readEnded || this.#state !== "open") return;
+      const want = (this.#rc.desiredSize ?? 0) - this.#inflight;
+      if (want > 0) {
+        this.#inflight += want;
+        backend.pull(this.#id, want);
+      }
+    }
+
+    #write(m) {
+      if (this.#state !== "open") throw closedError("write");
+      if (m === null || typeof m !== "object" || m.data === undefined) throw new TypeError("UDPSocket writable: want {data, remoteAddress?, remotePort?}");
+      const bytes = toBytes(m.data, "UDPSocket writable: data");
+      let host, port;
+      if (this.#connected) {
+        if (m.remoteAddress !== undefined || m.remotePort !== undefined) throw new TypeError("UDPSocket writable: a connected socket sends to its remoteAddress only");
+      } else {
+        if (typeof m.remoteAddress !== "string" || m.remoteAddress === "") throw new TypeError("UDPSocket writable: a bound socket needs remoteAddress");
+        checkPort(m.remotePort, "UDPSocket writable: remotePort", false);
+        host = m.remoteAddress;
+        port = m.remotePort;
+      }
+      this.#unacked++;
+      backend.send(this.#id, bytes, host, port);
+      if (this.#unacked <= DATAGRAM_QUEUE) return;
+      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+    }
+
+    event(type, x, y, z) {
+      switch (type) {
+        case "dgram":
+          this.#inflight--;
+          if (this.#readEnded || this.#state !== "open") return;
+          this.#rc.enqueue({ data: x, remoteAddress: y, remotePort: z });
+          return;
+        case "sent":
+        case "werr":
+          // A datagram that could not be sent is lost, as UDP's are; the
+          // error is logged, the socket stays usable.
+          if (type === "werr") console.warn("sockshim UDPSocket: datagram not sent:", x.message);
+          this.#unacked--;
+          if (this.#waiter && this.#unacked <= DATAGRAM_QUEUE) {
+            this.#waiter.resolve();
+            this.#waiter = null;
+          }
+          return;
+        case "end":
+          this.#fail(fromGo(x));
+      }
+    }
+
+    #maybeFinish() {
+      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      backend.call("close", { id: this.#id }).catch(() => {});
+      this.#closed.resolve();
+    }
+
+    #fail(err) {
+      if (this.#state === "closed") return;
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      backend.call("close", { id: this.#id }).catch(() => {});
+      this.#opened.reject(err);
+      if (wasOpen) {
+        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
+        try { this.#wc.error(err); } catch {}
+      }
+      this.#waiter?.reject(err);
+      this.#closed.reject(err);
+    }
+
+    close() {
+      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      const err = closedError("read/write");
+      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
+      if (wasOpen) {
+        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
+        try { this.#wc.error(err); } catch {}
+      }
+      this.#waiter?.reject(err);
+      this.#closed.resolve();
+      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
+    }
+
+    /** {transport: "websocket"|"datachannel", transportReason?, datagramsSent, datagramsReceived, ...} */
+    async info() {
+      if (this.#state !== "open") throw closedError("info");
+      return { ...(await backend.call("info", { id: this.#id })), worker };
+    }
+  }
+
+  class TCPServerSocket {
+    #id;
+    #state = "opening";
+    #opened = deferred();
+    #closed = deferred();
+    #rc = null;
+    #inflight = 0;
+
+    /**
+     * A listener held by the relay.
+     * @param {string} localAddress an IP address of the relay ("0.0.0.0", "::", "127.0.0.1")
+     * @param {object} [options] {localPort (0 or absent: any), backlog, signal}
+     */
+    constructor(localAddress, options = {}) {
+      if (typeof localAddress !== "string" || localAddress === "") throw new TypeError("TCPServerSocket: localAddress must be a non-empty string");
+      checkOptions(options, SERVER_OPTIONS, "TCPServerSocket");
+      if (options.localPort !== undefined) checkPort(options.localPort, "TCPServerSocket localPort", true);
+      checkSize(options.backlog, "TCPServerSocket: backlog");
+      checkSignal(options.signal, "TCPServerSocket");
+      this.#id = backend.newId();
+      backend.handlers.set(this.#id, this);
+      const signal = options.signal;
+      if (signal) {
+        if (signal.aborted) {
+          this.#fail(abortError(signal));
+          return;
+        }
+        signal.addEventListener("abort", () => this.#fail(abortError(signal)), { once: true });
+      }
+      backend.call("server.open", { id: this.#id, localAddress, localPort: options.localPort ?? 0 }).then((d) => {
+        if (this.#state === "closed") return;
+        this.#state = "open";
+        const readable = new ReadableStream({
+          start: (c) => { this.#rc = c; },
+          pull: () => this.#grant(),
+          cancel: () => this.close().catch(() => {}),
+        }, { highWaterMark: 1 });
+        this.#opened.resolve({ readable, localAddress: d.localAddress, localPort: d.localPort });
+      }, (e) => this.#fail(e));
+    }
+
+    get opened() { return this.#opened.promise; }
+    get closed() { return this.#closed.promise; }
+
+    #grant() {
+      if (this.#state !== "open") return;
+      const want = (this.#rc.desiredSize ?? 0) - this.#inflight;
+      if (want > 0) {
+        this.#inflight += want;
+        backend.pull(this.#id, want);
+      }
+    }
+
+    event(type, x) {
+      if (type === "accept") {
+        this.#inflight--;
+        const s = new TCPSocket(ACCEPTED, x);
+        if (this.#state !== "open") {
+          s.close();
+          return;
+        }
+        this.#rc.enqueue(s);
+      } else if (type === "end") {
+        this.#fail(fromGo(x));
+      }
+    }
+
+    #fail(err) {
+      if (this.#state === "closed") return;
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      backend.call("close", { id: this.#id }).catch(() => {});
+      this.#opened.reject(err);
+      if (wasOpen) try { this.#rc.error(err); } catch {}
+      this.#closed.reject(err);
+    }
+
+    /** Stops listening and ends the readable of connections; sockets already accepted stay open. */
+    close() {
+      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
+      // The stream of connections ends: a for-await loop over it finishes.
+      if (wasOpen) try { this.#rc.close(); } catch {}
+      this.#closed.resolve();
+      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
+    }
+
+    async info() {
+      if (this.#state !== "open") throw closedError("info");
+      return { ...(await backend.call("info", { id: this.#id })), worker };
+    }
+  }
+
+  return Object.freeze({
+    TCPSocket, UDPSocket, TCPServerSocket,
+    /** The Wisp endpoint this instance uses. */
+    relay,
+    /** Whether the wasm runs in a dedicated Worker. */
+    worker,
+    version: backend.version,
+    /** Calls f(message) for every diagnostic the instance logs (also console.info). */
+    onLog(f) { backend.loggers.add(f); return () => backend.loggers.delete(f); },
+    /** Ends the instance: its Worker stops and every socket with it. */
+    terminate() { backend.terminate(); },
+  });
 }

@@ -53,9 +53,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	instance := fl.String("instance", "", "this relay's instance id for resumes behind a load balancer ([A-Za-z0-9._-], default random)")
 	resumeWindow := fl.Duration("resume-window", 60*time.Second, "how long a session whose WebSocket is lost is held for a resume")
 	resumeBuffer := fl.Int("resume-buffer", 2<<20, "bytes of replay buffer per resumable session")
-	resumeDeadAfter := fl.Duration("resume-dead-after", 15*time.Second, "a resumable session's WebSocket with nothing received for this long is lost")
+	resumeDeadAfter := fl.Duration("resume-dead-after", 0, "a resumable session's WebSocket with nothing received for this long is lost (0: -peer-timeout)")
+	grace := fl.Duration("grace", 5*time.Second, "on SIGINT/SIGTERM, how long sessions get to close before the relay exits")
+	handshake := fl.Duration("handshake-timeout", 5*time.Second, "bound on a client's HTTP upgrade request and its Wisp handshake")
+	peerTimeout := fl.Duration("peer-timeout", 20*time.Second, "a client that answers no keepalive ping for this long is dropped")
+	fl.Usage = func() {
+		fmt.Fprintf(fl.Output(), "Usage: relay -config FILE | -dev [flags]\n\nThe sockshim relay: a Wisp WebSocket endpoint at /wisp/ that opens TCP and UDP\nconnections for the apps in its policy. SIGHUP reloads -config; SIGINT and SIGTERM\nshut down within -grace.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
 	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h asked for the usage, which is printed: not an error
+		}
 		return err
+	}
+	for name, d := range map[string]time.Duration{"grace": *grace, "handshake-timeout": *handshake, "peer-timeout": *peerTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("-%s %v: want a positive duration", name, d)
+		}
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
@@ -102,13 +117,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Logger: log,
 		Resume: &relay.ResumeOptions{Disabled: *noResume, Instance: *instance, Window: *resumeWindow,
 			Buffer: *resumeBuffer, DeadAfter: *resumeDeadAfter},
+
+		HandshakeTimeout: *handshake,
+		PeerTimeout:      *peerTimeout,
 	})
 
 	mux := http.NewServeMux()
 	mux.Handle("/wisp/", srv)
 	mux.Handle("/healthz", srv.Handler())
 	mux.Handle("GET /metrics", srv.MetricsHandler())
-	mux.Handle("/", http.FileServerFS(sockshim.Assets))
+	mux.Handle("/", corsAssets(srv, http.FileServerFS(sockshim.Assets)))
 
 	var echoAddr, udpEchoAddr, tlsAddr, tlsCA string
 	if *dev {
@@ -141,7 +159,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")
 	}
 
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A client that never finishes its upgrade request is dropped after
+	// the handshake timeout, as one that never sends its Wisp INFO is.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: *handshake}
 	log.Info("relay: instance", "id", srv.Instance())
 	fmt.Fprintf(stdout, "sockshim relay listening on http://%s\n", ln.Addr())
 
@@ -159,11 +179,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 				reload(log, srv, *configPath)
 				continue
 			}
-			log.Info("relay: shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			log.Info("relay: shutting down", "signal", sig.String(), "grace", *grace)
+			// 9/10 of the grace: the relay forces what is left at the
+			// deadline and still exits within the grace period.
+			ctx, cancel := context.WithTimeout(context.Background(), *grace*9/10)
 			defer cancel()
-			hs.Shutdown(ctx)
-			return srv.Shutdown(ctx)
+			go hs.Shutdown(ctx) // stops accepting; never waits on hijacked sessions
+			err := srv.Shutdown(ctx)
+			hs.Close()
+			if err != nil {
+				return fmt.Errorf("shutdown: sessions still open after the grace period: %w", err)
+			}
+			log.Info("relay: stopped")
+			return nil
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockshim/sockshim/internal/bidi"
 	"github.com/sockshim/sockshim/internal/syncbuf"
 )
 
@@ -172,6 +173,35 @@ func chromiumPath() (string, error) {
 		return "", fmt.Errorf("chromium not found at %s: run `make deps`", p)
 	}
 	return p, nil
+}
+
+// firefoxPath finds Debian's firefox-esr, or $FIREFOX.
+func firefoxPath() (string, error) {
+	p := bidi.Binary()
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("firefox not found at %s: run `make deps`", p)
+	}
+	return p, nil
+}
+
+// eachBrowser runs f in a parallel subtest per headless browser (chromium,
+// firefox), with the go test -exec command that runs a wasm program in it.
+// A missing browser skips its subtest, or fails it when
+// SOCKSHIM_REQUIRE_BROWSER=1.
+func eachBrowser(t *testing.T, f func(t *testing.T, browser, execCmd string)) {
+	t.Helper()
+	runner := buildRunner(t)
+	for _, b := range []struct {
+		name string
+		find func() (string, error)
+	}{{"chromium", chromiumPath}, {"firefox", firefoxPath}} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := b.find()
+			require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
+			f(t, b.name, runner+" -browser="+b.name)
+		})
+	}
 }
 
 // wasmTest runs the js/wasm test package internal/e2e/wasmtest with exec

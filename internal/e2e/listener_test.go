@@ -8,13 +8,13 @@ import (
 	"github.com/sockshim/sockshim/internal/testutil"
 )
 
-// TestWasmListenerChromium runs the browser-side listener test
-// (wasmtest.TestListenerFromBrowser) in headless Chromium against an
-// in-process relay with the dev config (loopback listeners on 1024-65535).
-func TestWasmListenerChromium(t *testing.T) {
+// TestWasmListenerBrowser runs the browser-side listener test
+// (wasmtest.TestListenerFromBrowser) in headless Chromium and Firefox against
+// an in-process relay with the dev config (loopback listeners on 1024-65535).
+func TestWasmListenerBrowser(t *testing.T) {
 	t.Parallel()
-	_, err := chromiumPath()
-	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
-	url, _ := testutil.Relay(t, nil)
-	wasmTest(t, buildRunner(t), map[string]string{"SOCKSHIM_RELAY_URL": url}, "^TestListenerFromBrowser$")
+	eachBrowser(t, func(t *testing.T, browser, execCmd string) {
+		url, _ := testutil.Relay(t, nil)
+		wasmTest(t, execCmd, map[string]string{"SOCKSHIM_RELAY_URL": url}, "^TestListenerFromBrowser$")
+	})
 }

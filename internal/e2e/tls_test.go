@@ -114,9 +114,11 @@ func TestTLSWasmNode(t *testing.T) {
 	shimWasmTest(t, nodeExec(t), tlsWasmEnv(t))
 }
 
-func TestTLSWasmChromium(t *testing.T) {
+// TestTLSWasmBrowser runs shim's TestJS* tests in headless Chromium and
+// Firefox.
+func TestTLSWasmBrowser(t *testing.T) {
 	t.Parallel()
-	_, err := chromiumPath()
-	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
-	shimWasmTest(t, buildRunner(t), tlsWasmEnv(t))
+	eachBrowser(t, func(t *testing.T, browser, execCmd string) {
+		shimWasmTest(t, execCmd, tlsWasmEnv(t))
+	})
 }

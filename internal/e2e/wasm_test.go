@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/sockshim/sockshim/internal/testutil"
@@ -17,7 +19,18 @@ func wasmEnv(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	denyURL, _ := testutil.Relay(t, &relay.Options{Config: noLoopback})
+	// A relay behind a proxy the browser-side test turns into a blackhole
+	// with a GET of SOCKSHIM_BLACKHOLE_CTL.
+	proxied, _ := testutil.Relay(t, nil)
+	p, proxyURL := testutil.NewProxy(t, proxied)
+	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		p.Blackhole()
+	}))
+	t.Cleanup(ctl.Close)
 	return map[string]string{
+		"SOCKSHIM_BLACKHOLE_RELAY_URL": proxyURL,
+		"SOCKSHIM_BLACKHOLE_CTL":       ctl.URL + "/blackhole",
 		"SOCKSHIM_RELAY_URL":      url,
 		"SOCKSHIM_DENY_RELAY_URL": denyURL,
 		"SOCKSHIM_ECHO_ADDR":      testutil.EchoServer(t).String(),
@@ -32,9 +45,11 @@ func TestWasmNode(t *testing.T) {
 	wasmTest(t, execCmd, wasmEnv(t), "")
 }
 
-func TestWasmChromium(t *testing.T) {
+// TestWasmBrowser runs internal/e2e/wasmtest in headless Chromium and
+// Firefox.
+func TestWasmBrowser(t *testing.T) {
 	t.Parallel()
-	_, err := chromiumPath()
-	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
-	wasmTest(t, buildRunner(t), wasmEnv(t), "")
+	eachBrowser(t, func(t *testing.T, browser, execCmd string) {
+		wasmTest(t, execCmd, wasmEnv(t), "")
+	})
 }

@@ -16,24 +16,27 @@ import (
 type Reason uint8
 
 const (
-	ReasonUnknown        Reason = iota
-	ReasonAllowed               // every check passed
-	ReasonNoApp                 // no registered app
-	ReasonNoCapability          // the app lacks the capability for this address class and op
-	ReasonLoopback              // loopback without the app's loopback exemption
-	ReasonPrivate               // private network without privateNetworkClientServer
-	ReasonNotUnicast            // special address: unspecified, multicast, broadcast, reserved, documentation, CGNAT...
-	ReasonBadHost               // the host failed strict parsing
-	ReasonBadPort               // port 0 where a destination is needed
-	ReasonPortDenied            // port rules deny the port
-	ReasonHostNotFound          // the name does not exist (NXDOMAIN) or has no address
-	ReasonResolveTimeout        // resolution did not finish in time
-	ReasonResolveFailed         // resolution failed otherwise (SERVFAIL, refused, canceled)
-	ReasonMixedAnswers          // some answers allowed, others denied
-	ReasonSelf                  // one of the relay's own listening addresses
-	ReasonMetadata              // a cloud metadata address or name
-	ReasonNameDenied            // an operator name rule denies the name
-	ReasonBadOp                 // OpUnknown or a network that is not TCP or UDP
+	ReasonUnknown             Reason = iota
+	ReasonAllowed                    // every check passed
+	ReasonNoApp                      // no registered app
+	ReasonNoCapability               // the app lacks the capability for this address class and op
+	ReasonLoopback                   // loopback without the app's loopback exemption
+	ReasonPrivate                    // private network without privateNetworkClientServer
+	ReasonNotUnicast                 // special address: unspecified, multicast, broadcast, reserved, documentation, CGNAT...
+	ReasonBadHost                    // the host failed strict parsing
+	ReasonBadPort                    // port 0 where a destination is needed
+	ReasonPortDenied                 // port rules deny the port
+	ReasonHostNotFound               // the name does not exist (NXDOMAIN) or has no address
+	ReasonResolveTimeout             // resolution did not finish in time
+	ReasonResolveFailed              // resolution failed otherwise (SERVFAIL, refused, canceled)
+	ReasonMixedAnswers               // some answers allowed, others denied
+	ReasonSelf                       // one of the relay's own listening addresses
+	ReasonMetadata                   // a cloud metadata address or name
+	ReasonNameDenied                 // an operator name rule denies the name
+	ReasonBadOp                      // OpUnknown or a network that is not TCP or UDP
+	ReasonListenNotConfigured        // a listener for an app without listen rules
+	ReasonListenAddress              // a listener on an address the listen rules do not list
+	ReasonListenPort                 // a listener on a port the listen rules do not list
 
 	numReasons
 )
@@ -57,6 +60,10 @@ var reasonNames = [...]string{
 	ReasonMetadata:       "metadata",
 	ReasonNameDenied:     "name_denied",
 	ReasonBadOp:          "bad_op",
+
+	ReasonListenNotConfigured: "listen_not_configured",
+	ReasonListenAddress:       "listen_address_not_allowed",
+	ReasonListenPort:          "listen_port_not_allowed",
 }
 
 // String returns a stable snake_case name, suitable as a metrics label.

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,7 +38,7 @@ const maxPeers = 4096
 // Socket is one UDP socket.
 type Socket struct {
 	eng       *policy.Engine
-	app       *policy.App
+	app       atomic.Pointer[policy.App] // SetApp replaces it (a relay's config reload)
 	c         *net.UDPConn
 	connected netip.AddrPort // valid when connected
 
@@ -64,7 +65,9 @@ func Dial(ctx context.Context, eng *policy.Engine, app *policy.App, host string,
 		return nil, err
 	}
 	uc := c.(*net.UDPConn)
-	return &Socket{eng: eng, app: app, c: uc, connected: uc.RemoteAddr().(*net.UDPAddr).AddrPort()}, nil
+	sock := &Socket{eng: eng, c: uc, connected: uc.RemoteAddr().(*net.UDPAddr).AddrPort()}
+	sock.app.Store(app)
+	return sock, nil
 }
 
 // Bind opens an unconnected socket on local. An invalid local address means
@@ -101,7 +104,23 @@ func Bind(ctx context.Context, eng *policy.Engine, app *policy.App, local netip.
 	if err != nil {
 		return nil, err
 	}
-	return &Socket{eng: eng, app: app, c: pc.(*net.UDPConn)}, nil
+	sock := &Socket{eng: eng, c: pc.(*net.UDPConn)}
+	sock.app.Store(app)
+	return sock, nil
+}
+
+// SetApp makes app decide every later datagram destination and inbound
+// peer (a config reload). It does not re-check a connected peer: see
+// CheckConnected.
+func (s *Socket) SetApp(app *policy.App) { s.app.Store(app) }
+
+// CheckConnected re-checks a connected socket's peer for the current app;
+// nil for an unconnected socket.
+func (s *Socket) CheckConnected() error {
+	if !s.connected.IsValid() {
+		return nil
+	}
+	return s.eng.CheckAddr(s.app.Load(), policy.OpDatagram, s.connected)
 }
 
 // Conn is the underlying socket (for deadlines).
@@ -160,7 +179,7 @@ func (s *Socket) checkDest(ap netip.AddrPort) error {
 			return nil
 		}
 	}
-	if err := s.eng.CheckAddr(s.app, policy.OpDatagram, ap); err != nil {
+	if err := s.eng.CheckAddr(s.app.Load(), policy.OpDatagram, ap); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -180,7 +199,7 @@ func (s *Socket) WriteToHost(ctx context.Context, b []byte, host string, port ui
 	e, ok := s.names[key]
 	s.mu.Unlock()
 	if !ok || time.Now().After(e.expires) {
-		t, err := s.eng.Check(ctx, s.app, policy.OpDatagram, host, port)
+		t, err := s.eng.Check(ctx, s.app.Load(), policy.OpDatagram, host, port)
 		if err != nil {
 			return 0, err
 		}
@@ -216,7 +235,7 @@ func (s *Socket) admit(ap netip.AddrPort) bool {
 	if replied {
 		return true
 	}
-	return s.eng.CheckAddr(s.app, policy.OpAccept, ap) == nil
+	return s.eng.CheckAddr(s.app.Load(), policy.OpAccept, ap) == nil
 }
 
 // Join joins a multicast group; afterwards datagrams to the group are
@@ -225,7 +244,7 @@ func (s *Socket) Join(group netip.Addr) error {
 	if !group.IsMulticast() {
 		return &policy.Error{Op: policy.OpDatagram, Reason: policy.ReasonBadHost, Host: group.String()}
 	}
-	if s.app == nil || !s.app.Capabilities.Has(policy.PrivateNetworkClientServer) {
+	if app := s.app.Load(); app == nil || !app.Capabilities.Has(policy.PrivateNetworkClientServer) {
 		return &policy.Error{Op: policy.OpDatagram, Reason: policy.ReasonNoCapability, Host: group.String()}
 	}
 	if err := udpopt.Join(s.c, group); err != nil {

@@ -61,3 +61,127 @@ func ParsePassword(b []byte) (Password, error) {
 	}
 	return Password{User: string(u), Password: string(pw)}, nil
 }
+
+// ServerOffer is what a relay advertises beyond the extensions every
+// sockshim relay speaks (sockshim, half-close, flow control, listen, UDP,
+// bound UDP).
+type ServerOffer struct {
+	WebRTC bool // ExtWebRTC: the relay answers WebRTC offers
+	// Password advertises ExtPassword: credentialed apps admit this origin.
+	Password bool
+	// PasswordRequired: no anonymous app does, so the client must send one.
+	PasswordRequired bool
+}
+
+// ServerInfo builds the relay's INFO for o.
+func ServerInfo(o ServerOffer) Info {
+	info := Info{Major: 2, Minor: 0, Extensions: []Extension{
+		{ID: ExtSockshim, Payload: []byte{1}},
+		{ID: ExtHalfClose},
+		{ID: ExtFlowControl},
+		{ID: ExtListen, Payload: []byte{ListenFlagCloseAck}},
+		{ID: ExtLiveness},
+		{ID: ExtUDP},
+		{ID: ExtBoundUDP, Payload: []byte{1}},
+	}}
+	if o.WebRTC {
+		info.Extensions = append(info.Extensions, Extension{ID: ExtWebRTC, Payload: []byte{1}})
+	}
+	if o.Password {
+		req := byte(0)
+		if o.PasswordRequired {
+			req = 1
+		}
+		info.Extensions = append(info.Extensions, Extension{ID: ExtPassword, Payload: []byte{req}})
+	}
+	return info
+}
+
+// ClientInfo builds a sockshim client's INFO: window is its relay-to-client
+// byte window per stream (ExtFlowControl); pw, if not nil, is sent only when
+// the server offered ExtPassword.
+func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
+	info := Info{Major: 2, Minor: 0, Extensions: []Extension{
+		{ID: ExtUDP},
+		{ID: ExtSockshim, Payload: []byte{1}},
+		{ID: ExtHalfClose},
+		{ID: ExtFlowControl, Payload: AppendFlowControlInfo(nil, FlowControlInfo{Window: window})},
+		{ID: ExtListen},
+		{ID: ExtLiveness},
+	}}
+	if _, ok := server.Find(ExtPassword); ok && pw != nil {
+		b, err := AppendPassword(nil, *pw)
+		if err != nil {
+			return Info{}, err
+		}
+		info.Extensions = append(info.Extensions, Extension{ID: ExtPassword, Payload: b})
+	}
+	return info, nil
+}
+
+// Negotiated is the extension set a session runs with: what both ends
+// advertised. Both ends compute it with Negotiate from the same two INFOs.
+type Negotiated struct {
+	UDP       bool // ExtUDP
+	Sockshim  bool // ExtSockshim: richer close reasons, OPENED
+	HalfClose bool // ExtHalfClose: FIN packets
+	Listen    bool // ExtListen: relay-held listeners
+	// ListenCloseAck: the relay confirms a listener's CLOSE once its port
+	// is free (ListenFlagCloseAck in the relay's ExtListen record).
+	ListenCloseAck bool
+	Liveness       bool // ExtLiveness: PING/PONG on stream 0
+	// Window is the client's relay-to-client byte window per stream
+	// (ExtFlowControl on both ends); 0 means off.
+	Window uint32
+	// Password is the client's credential (ExtPassword), nil if it sent none.
+	Password *Password
+}
+
+// Negotiate intersects the server's and the client's INFO. A malformed
+// record of an extension both sides speak is an error (the relay refuses
+// the session: ReasonIncompatible for flow control, ReasonAuthBad for a
+// password).
+func Negotiate(server, client Info) (Negotiated, error) {
+	both := func(id ExtensionID) bool {
+		_, a := server.Find(id)
+		_, b := client.Find(id)
+		return a && b
+	}
+	n := Negotiated{
+		UDP:       both(ExtUDP),
+		Sockshim:  both(ExtSockshim),
+		HalfClose: both(ExtHalfClose),
+		Listen:    both(ExtListen),
+		Liveness:  both(ExtLiveness),
+	}
+	if e, ok := server.Find(ExtListen); ok && n.Listen && len(e.Payload) > 0 {
+		n.ListenCloseAck = e.Payload[0]&ListenFlagCloseAck != 0
+	}
+	if e, ok := client.Find(ExtFlowControl); ok && both(ExtFlowControl) {
+		fc, err := ParseFlowControlInfo(e.Payload)
+		if err != nil {
+			return n, &NegotiationError{Ext: ExtFlowControl, Err: err}
+		}
+		n.Window = fc.Window
+	}
+	if e, ok := client.Find(ExtPassword); ok && both(ExtPassword) {
+		pw, err := ParsePassword(e.Payload)
+		if err != nil {
+			return n, &NegotiationError{Ext: ExtPassword, Err: err}
+		}
+		n.Password = &pw
+	}
+	return n, nil
+}
+
+// NegotiationError is a malformed INFO record.
+type NegotiationError struct {
+	Ext ExtensionID
+	Err error
+}
+
+func (e *NegotiationError) Error() string {
+	return fmt.Sprintf("wisp: INFO record 0x%02x: %v", uint8(e.Ext), e.Err)
+}
+
+func (e *NegotiationError) Unwrap() error { return e.Err }

@@ -34,6 +34,9 @@ const (
 	// ReasonAddrInUse (sockshim, ExtListen): the listener's address and port
 	// are taken. Sent only on a listener id.
 	ReasonAddrInUse CloseReason = 0xD3
+	// ReasonShutdown (sockshim): the relay is shutting down. Plain Wisp
+	// clients get ReasonNetworkError instead.
+	ReasonShutdown CloseReason = 0xD4
 )
 
 var reasonNames = map[CloseReason]string{
@@ -56,6 +59,7 @@ var reasonNames = map[CloseReason]string{
 	ReasonReset:          "connection reset by peer",
 	ReasonNetUnreachable: "network unreachable",
 	ReasonAddrInUse:      "address already in use",
+	ReasonShutdown:       "relay shutting down",
 }
 
 func (r CloseReason) String() string {

@@ -6,6 +6,12 @@ import (
 	"unicode/utf8"
 )
 
+// ListenFlagCloseAck is a flag of the relay's ExtListen INFO record, whose
+// payload is one byte of flags (empty: none): the relay answers a client's
+// CLOSE on a listener id with CLOSE (ReasonVoluntary) on that id once the
+// listening socket is closed, so the client knows the port is free.
+const ListenFlagCloseAck uint8 = 1 << 0
+
 // RelayStreamBit marks stream ids chosen by the relay (accepted connections).
 const RelayStreamBit = 0x80000000
 

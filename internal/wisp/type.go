@@ -63,6 +63,12 @@ const (
 	// TypeSignal (ExtWebRTC), both ways, stream 0: WebRTC signalling.
 	// Payload: kind, then a UTF-8 body.
 	TypeSignal Type = 0x8E
+	// TypePing (ExtLiveness), both ways, stream 0: u32 LE nonce; answered
+	// with TypePong as soon as it is read.
+	TypePing Type = 0x8F
+	// TypePong (ExtLiveness), both ways, stream 0: the nonce of the PING it
+	// answers.
+	TypePong Type = 0x90
 
 	// TypeAck (ExtResume), both ways, stream 0: u64 LE, the sender's
 	// count of session messages received (cumulative; also the heartbeat).
@@ -83,8 +89,8 @@ var typeNames = map[Type]string{
 	TypeListen: "LISTEN", TypeListening: "LISTENING", TypeAccepted: "ACCEPTED",
 	TypeBind: "BIND", TypeDatagram: "DATAGRAM", TypeDatagramTo: "DATAGRAM_TO",
 	TypeUDPOptions: "UDP_OPTIONS", TypeJoin: "JOIN", TypeUDPResult: "UDP_RESULT",
-	TypeSignal: "SIGNAL",
-	TypeAck:    "ACK", TypeSkip: "SKIP", TypeResumeToken: "RESUME_TOKEN",
+	TypeSignal: "SIGNAL", TypePing: "PING", TypePong: "PONG",
+	TypeAck: "ACK", TypeSkip: "SKIP", TypeResumeToken: "RESUME_TOKEN",
 }
 
 // String is the packet type's name in docs/PROTOCOL.md ("CONNECT",

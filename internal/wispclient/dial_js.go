@@ -8,6 +8,9 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 )
 
+// canWebSocketPing: browser JS cannot send WebSocket pings.
+const canWebSocketPing = false
+
 // dial opens the browser's WebSocket, which sets Origin and every other
 // handshake header itself and does its own framing (no cork.Conn).
 func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {

@@ -13,6 +13,10 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 )
 
+// canWebSocketPing: natively the session can check a server without
+// ExtLiveness with WebSocket pings.
+const canWebSocketPing = true
+
 // dial opens the WebSocket over a cork.Conn, so the writer can coalesce
 // frames (see Session.writeFrames).
 func dial(ctx context.Context, url string, o *Options) (*websocket.Conn, *cork.Conn, error) {

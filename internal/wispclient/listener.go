@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -29,6 +30,7 @@ type Listener struct {
 	boundCh chan struct{}
 	once    sync.Once
 	closed  *netutil.Once
+	gone    *netutil.Once // the relay closed its socket (CLOSE on the id)
 	accepts chan *Stream
 
 	mu    sync.Mutex
@@ -44,14 +46,10 @@ func (s *Session) Listen(ctx context.Context, host string, port uint16, flags ui
 	if !s.canListen {
 		return nil, ErrNoListen
 	}
-	s.mu.Lock()
-	if s.done.Done() {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+	l := &Listener{s: s, boundCh: make(chan struct{}), closed: netutil.NewOnce(), gone: netutil.NewOnce(), accepts: make(chan *Stream, backlog)}
+	if _, err := s.register(entry{listener: l}, 0); err != nil {
+		return nil, err
 	}
-	l := &Listener{s: s, id: s.newID(), boundCh: make(chan struct{}), closed: netutil.NewOnce(), accepts: make(chan *Stream, backlog)}
-	s.listeners[l.id] = l
-	s.mu.Unlock()
 	if err := s.enqueue(wisp.AppendListen(nil, l.id, wisp.Listen{Flags: flags, Port: port, Host: host})); err != nil {
 		s.forgetListener(l)
 		return nil, err
@@ -71,13 +69,7 @@ func (s *Session) Listen(ctx context.Context, host string, port uint16, flags ui
 	}
 }
 
-func (s *Session) forgetListener(l *Listener) {
-	s.mu.Lock()
-	if s.listeners[l.id] == l {
-		delete(s.listeners, l.id)
-	}
-	s.mu.Unlock()
-}
+func (s *Session) forgetListener(l *Listener) { s.forget(l.id, l) }
 
 // handle takes LISTENING and CLOSE for the listener; it runs on readLoop.
 func (l *Listener) handle(p *wisp.Packet) error {
@@ -94,6 +86,7 @@ func (l *Listener) handle(p *wisp.Packet) error {
 	case wisp.TypeClose:
 		l.s.forgetListener(l)
 		l.failed(&wisp.CloseError{Reason: p.Reason})
+		l.gone.Close()
 	}
 	return nil
 }
@@ -119,17 +112,13 @@ func (s *Session) accepted(p *wisp.Packet) error {
 	if p.StreamID&wisp.RelayStreamBit == 0 {
 		return fmt.Errorf("%w: ACCEPTED on client stream id %d", wisp.ErrMalformed, p.StreamID)
 	}
-	s.mu.Lock()
-	l := s.listeners[a.Listener]
-	if s.streams[p.StreamID] != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: ACCEPTED on open stream %d", wisp.ErrMalformed, p.StreamID)
-	}
-	st := newStream(s, p.StreamID, wisp.StreamTCP)
+	l := s.lookup(a.Listener).listener
+	st := newStream(s, wisp.StreamTCP)
 	st.endpts, st.isOpened = wisp.Opened{Remote: a.Remote, Local: a.Local}, true
 	st.markOpen()
-	s.streams[p.StreamID] = st
-	s.mu.Unlock()
+	if _, err := s.register(entry{stream: st}, p.StreamID); err != nil {
+		return err
+	}
 	reason := wisp.ReasonVoluntary // no such listener any more
 	if l != nil {
 		// Under l.mu, so Close (which sets err first) drains every
@@ -185,8 +174,14 @@ func (l *Listener) Addr() net.Addr {
 	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(b.Addr(), b.Port()))
 }
 
-// Close closes the listener on the relay (its port is free once the relay
-// handles the CLOSE) and every accepted stream not yet taken by Accept.
+// closeAckTimeout bounds how long Listener.Close waits for the relay.
+const closeAckTimeout = 5 * time.Second
+
+// Close closes the listener on the relay and every accepted stream not yet
+// taken by Accept. When the relay confirms closes (ListenFlagCloseAck, any
+// sockshim relay from this repository), Close returns once the relay has
+// closed its socket, so a connection to the port right after Close is
+// refused; it waits at most 5 s, or until the session ends.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	first := l.err == nil
@@ -199,8 +194,19 @@ func (l *Listener) Close() error {
 	if !first {
 		return net.ErrClosed
 	}
-	l.s.forgetListener(l)
-	l.s.enqueue(wisp.AppendClose(nil, l.id, wisp.ReasonVoluntary))
+	if l.s.listenAck && l.s.enqueue(wisp.AppendClose(nil, l.id, wisp.ReasonVoluntary)) == nil {
+		t := time.NewTimer(closeAckTimeout)
+		select {
+		case <-l.gone.C:
+		case <-l.s.done.C:
+		case <-t.C:
+		}
+		t.Stop()
+		l.s.forgetListener(l)
+	} else {
+		l.s.forgetListener(l)
+		l.s.enqueue(wisp.AppendClose(nil, l.id, wisp.ReasonVoluntary))
+	}
 	for {
 		select {
 		case st := <-l.accepts:

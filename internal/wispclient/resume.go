@@ -83,6 +83,17 @@ type clientResume struct {
 	status   Status
 	changed  chan struct{} // closed on every status change
 	lastLoss error
+	ending   wisp.CloseReason // the relay sent CLOSE on stream 0: the session is over
+}
+
+// relayEnded handles CLOSE on stream 0 of a resumable session: the relay
+// ends the session. The reader goes on a moment for the close frame that
+// follows (its status is the error apps see); without one it ends anyway.
+func (s *Session) relayEnded(r wisp.CloseReason) {
+	s.res.mu.Lock()
+	s.res.ending = r
+	s.res.mu.Unlock()
+	time.AfterFunc(2*time.Second, func() { s.fail(&SessionClosedError{Reason: r}) })
 }
 
 // Status is the session's connection state. Sessions without resume are
@@ -202,10 +213,17 @@ func (s *Session) reconnectLoop() {
 			continue
 		}
 		r.mu.Lock()
-		cause := r.lastLoss
+		cause, ending := r.lastLoss, r.ending
 		r.mu.Unlock()
+		if ending != 0 {
+			if websocket.CloseStatus(cause) == -1 {
+				cause = &SessionClosedError{Reason: ending}
+			}
+			s.fail(sessionEnd(cause))
+			return
+		}
 		if finalClose(cause) {
-			s.fail(cause) // the relay ended the session, as without resume
+			s.fail(sessionEnd(cause)) // the relay ended the session, as without resume
 			return
 		}
 		s.setStatus(StatusReconnecting)
@@ -357,10 +375,7 @@ func (s *Session) writeResumable(frames [][]byte) error {
 			return false
 		}
 		id := uint32(f[1]) | uint32(f[2])<<8 | uint32(f[3])<<16 | uint32(f[4])<<24
-		s.mu.Lock()
-		st := s.streams[id]
-		s.mu.Unlock()
-		return st != nil && st.typ == wisp.StreamUDP
+		return s.lookup(id).udp != nil
 	})
 }
 

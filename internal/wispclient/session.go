@@ -10,8 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,6 +54,14 @@ type Options struct {
 	// with sockshim's flow-control extension: the most a stream buffers
 	// unread. Zero means DefaultWindow.
 	Window uint32
+	// PeerTimeout is how long the session waits without hearing from the
+	// relay before it counts the relay as dead and ends, with an error
+	// wrapping ErrPeerTimeout. While idle the session asks the relay to
+	// answer (a sockshim PING, ExtLiveness; natively a WebSocket ping for
+	// other servers) every PeerTimeout/4. Zero means DefaultPeerTimeout;
+	// negative turns the check off. In a browser a server without
+	// ExtLiveness cannot be checked (JS cannot send WebSocket pings).
+	PeerTimeout time.Duration
 	// Resume configures session resume (resume.go): on by default, used
 	// when the server offers it.
 	Resume ResumeOptions
@@ -57,6 +69,9 @@ type Options struct {
 	// reconnecting, closed) of a resumable session. It must not block.
 	OnStatus func(Status)
 }
+
+// DefaultPeerTimeout is the default Options.PeerTimeout: 20 s.
+const DefaultPeerTimeout = 20 * time.Second
 
 // DefaultWindow is the default per-stream receive window: 256 KiB.
 const DefaultWindow = 256 << 10
@@ -73,7 +88,12 @@ type Session struct {
 	halfClose bool   // both sides speak ExtHalfClose
 	window    uint32 // per-stream receive window when both speak ExtFlowControl; 0: off
 	canListen bool   // both sides speak ExtListen
-	initial   uint32 // initial per-stream credit from CONTINUE(0)
+	// listenAck: the relay answers a listener's CLOSE once its socket is
+	// closed (its ExtListen record's payload has ListenFlagCloseAck).
+	listenAck bool
+	liveness  bool         // both sides speak ExtLiveness
+	initial   uint32       // initial per-stream credit from CONTINUE(0)
+	lastRecv  atomic.Int64 // unix nanoseconds of the last message read
 	ctx       context.Context
 	cancel    context.CancelFunc
 	done      *netutil.Once
@@ -83,11 +103,10 @@ type Session struct {
 	writing   bool // a goroutine is writing frames (writeLoop or send)
 	outSignal netutil.Signal
 
-	mu        sync.Mutex
-	streams   map[uint32]*Stream
-	dg        datagramState // UDP sockets and the WebRTC peer (udp.go, rtc.go)
-	listeners map[uint32]*Listener
-	nextID    uint32
+	mu     sync.Mutex
+	ids    map[uint32]entry // every stream, UDP socket and listener (ids.go)
+	nextID uint32
+	dg     datagramState // the WebRTC peer (rtc.go)
 
 	// Session resume (resume.go): nil unless negotiated.
 	rc       *resume.Conn
@@ -108,6 +127,9 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 	if o.Window == 0 {
 		o.Window = DefaultWindow
 	}
+	if o.PeerTimeout == 0 {
+		o.PeerTimeout = DefaultPeerTimeout
+	}
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
 	conn, out, err := dial(hctx, url, &o)
@@ -121,8 +143,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		v2:        conn.Subprotocol() == Subprotocol,
 		done:      netutil.NewOnce(),
 		outSignal: netutil.NewSignal(),
-		streams:   make(map[uint32]*Stream),
-		listeners: make(map[uint32]*Listener),
+		ids:       make(map[uint32]entry),
 		nextID:    1,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -136,8 +157,12 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		s.cancel()
 		return nil, err
 	}
+	s.lastRecv.Store(time.Now().UnixNano())
 	go s.readLoop()
 	go s.writeLoop()
+	if o.PeerTimeout > 0 {
+		go s.keepalive(o.PeerTimeout)
+	}
 	return s, nil
 }
 
@@ -198,7 +223,10 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			_, s.udp = p.Info.Find(wisp.ExtUDP)
 			_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
 			_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
-			_, s.canListen = p.Info.Find(wisp.ExtListen)
+			var le wisp.Extension
+			le, s.canListen = p.Info.Find(wisp.ExtListen)
+			s.listenAck = s.canListen && len(le.Payload) > 0 && le.Payload[0]&wisp.ListenFlagCloseAck != 0
+			_, s.liveness = p.Info.Find(wisp.ExtLiveness)
 			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 				s.window = o.Window
 			}
@@ -227,6 +255,7 @@ func (s *Session) sendInfo(ctx context.Context, o *Options) error {
 		wisp.Extension{ID: wisp.ExtHalfClose},
 		wisp.Extension{ID: wisp.ExtFlowControl, Payload: wisp.AppendFlowControlInfo(nil, wisp.FlowControlInfo{Window: o.Window})},
 		wisp.Extension{ID: wisp.ExtListen},
+		wisp.Extension{ID: wisp.ExtLiveness},
 	)
 	info.Info.Extensions = append(info.Info.Extensions, resumeRecord(o)...)
 	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
@@ -259,10 +288,12 @@ func (s *Session) Err() error {
 
 // Close ends the session and every stream on it.
 func (s *Session) Close() error {
-	s.fail(errors.New("wisp: session closed"))
+	s.fail(fmt.Errorf("wisp: session closed: %w", net.ErrClosed))
 	return nil
 }
 
+// fail ends the session with err, the cause every stream, socket and
+// listener on it then reports (wrapped with ErrSessionLost, see lost).
 func (s *Session) fail(err error) {
 	s.mu.Lock()
 	if s.done.Done() {
@@ -271,14 +302,19 @@ func (s *Session) fail(err error) {
 	}
 	s.closeErr = err
 	s.done.Close()
-	streams, listeners := s.streams, s.listeners
-	s.streams, s.listeners = map[uint32]*Stream{}, map[uint32]*Listener{}
+	ids := s.ids
+	s.ids = map[uint32]entry{}
 	s.mu.Unlock()
-	for _, st := range streams {
-		st.remoteClosed(fmt.Errorf("%w: %w", ErrSessionLost, err))
-	}
-	for _, l := range listeners {
-		l.failed(fmt.Errorf("%w: %w", ErrSessionLost, err))
+	lost := s.lost()
+	for _, e := range ids {
+		switch {
+		case e.stream != nil:
+			e.stream.remoteClosed(lost)
+		case e.udp != nil:
+			e.udp.remoteClosed(lost)
+		case e.listener != nil:
+			e.listener.failed(lost)
+		}
 	}
 	if s.rc != nil {
 		s.endResume(err) // before cancel, which would drop the WebSocket without a close frame
@@ -286,34 +322,148 @@ func (s *Session) fail(err error) {
 		return
 	}
 	s.cancel()
-	s.conn.Close(websocket.StatusNormalClosure, "")
+	if errors.Is(err, net.ErrClosed) {
+		s.conn.Close(websocket.StatusNormalClosure, "")
+	} else {
+		s.conn.CloseNow() // the connection is broken or the relay is gone
+	}
 }
 
-// ErrSessionLost is wrapped by stream errors caused by the session ending.
+// lost is the error of an operation that failed because the session ended:
+// it wraps ErrSessionLost and the cause (see sessionEnd). Call it only
+// once done is closed.
+func (s *Session) lost() error { return fmt.Errorf("%w: %w", ErrSessionLost, s.closeErr) }
+
+// ErrSessionLost is wrapped by stream errors caused by the session ending,
+// together with the cause: a local Close (net.ErrClosed), a connection the
+// relay dropped or reset (syscall.ECONNRESET), one it closed
+// (syscall.ECONNABORTED, with the WebSocket close status or a
+// *SessionClosedError), or a relay that stopped answering (ErrPeerTimeout).
 var ErrSessionLost = errors.New("wisp: session lost")
+
+// ErrPeerTimeout is wrapped by the error of a session that heard nothing
+// from the relay for Options.PeerTimeout: the relay or the network to it is
+// dead. It is a net.Error timeout and matches os.ErrDeadlineExceeded.
+var ErrPeerTimeout error = peerTimeoutError{}
+
+type peerTimeoutError struct{}
+
+func (peerTimeoutError) Error() string        { return "wisp: the relay stopped answering" }
+func (peerTimeoutError) Timeout() bool        { return true }
+func (peerTimeoutError) Temporary() bool      { return true }
+func (peerTimeoutError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
+
+// SessionClosedError is a session the relay ended with a CLOSE on stream 0
+// after the handshake (say, its app was removed by a reload). It wraps
+// syscall.ECONNABORTED.
+type SessionClosedError struct{ Reason wisp.CloseReason }
+
+func (e *SessionClosedError) Error() string {
+	return "wisp: the relay closed the session: " + e.Reason.String()
+}
+func (e *SessionClosedError) Unwrap() error { return syscall.ECONNABORTED }
+
+// sessionEnd names why reading the WebSocket failed, where it enters: a
+// connection the relay dropped without a close frame (killed, reset) wraps
+// syscall.ECONNRESET; one it closed with a close frame wraps
+// syscall.ECONNABORTED; the original error stays in the chain.
+func sessionEnd(err error) error {
+	var ce websocket.CloseError
+	switch {
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, ErrPeerTimeout):
+		return err
+	case errors.As(err, &ce) && ce.Code != websocket.StatusAbnormalClosure:
+		return fmt.Errorf("wisp: the relay closed the WebSocket: %w (%w)", syscall.ECONNABORTED, err)
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("wisp: the relay dropped the connection: %w (%w)", syscall.ECONNRESET, err)
+	}
+	return err
+}
+
+// keepalive ends the session when nothing arrived from the relay for
+// timeout, asking the relay to answer every timeout/4 while it is quiet.
+func (s *Session) keepalive(timeout time.Duration) {
+	step := timeout / 4
+	t := time.NewTimer(step)
+	defer t.Stop()
+	var nonce uint32
+	var pinging atomic.Bool // a WebSocket ping is in flight
+	for {
+		select {
+		case <-s.done.C:
+			return
+		case <-t.C:
+		}
+		if s.rc != nil && !s.rc.Connected() {
+			s.lastRecv.Store(time.Now().UnixNano()) // reconnecting (resume.go): nothing to check
+		}
+		last := time.Unix(0, s.lastRecv.Load())
+		idle := time.Since(last)
+		if idle >= timeout && s.rc != nil {
+			s.rc.LinkDown(fmt.Errorf("wisp: nothing from the relay in %v: %w", idle.Round(time.Millisecond), ErrPeerTimeout))
+			s.lastRecv.Store(time.Now().UnixNano())
+		} else if idle >= timeout {
+			s.fail(fmt.Errorf("wisp: nothing from the relay in %v: %w", idle.Round(time.Millisecond), ErrPeerTimeout))
+			return
+		}
+		if idle >= step {
+			switch {
+			case s.liveness:
+				nonce++
+				s.enqueue(wisp.AppendPing(nil, nonce))
+			case canWebSocketPing && pinging.CompareAndSwap(false, true):
+				go func() {
+					defer pinging.Store(false)
+					ctx, cancel := context.WithTimeout(s.ctx, timeout)
+					defer cancel()
+					if s.conn.Ping(ctx) == nil {
+						s.lastRecv.Store(time.Now().UnixNano())
+					}
+				}()
+			}
+		}
+		// Wake at the next multiple of step after the last message.
+		next := step * (idle/step + 1)
+		t.Reset(next - idle)
+	}
+}
 
 func (s *Session) readLoop() {
 	for {
 		p, err := s.readPacket(s.ctx)
 		if err != nil {
+			if s.ctx.Err() == nil {
+				err = sessionEnd(err)
+			}
 			s.fail(err)
 			return
 		}
-		if p.Type == wisp.TypeClose && p.StreamID == 0 {
-			s.fail(&HandshakeError{Reason: p.Reason})
-			return
+		s.lastRecv.Store(time.Now().UnixNano())
+		if p.StreamID == 0 {
+			switch p.Type {
+			case wisp.TypeClose:
+				if s.res != nil {
+					s.relayEnded(p.Reason) // resume.go
+					continue
+				}
+				s.fail(&SessionClosedError{Reason: p.Reason})
+				return
+			case wisp.TypePing, wisp.TypePong:
+				if nonce, err := wisp.ParsePing(p.Data); err == nil && s.liveness && p.Type == wisp.TypePing {
+					s.enqueue(wisp.AppendPong(nil, nonce))
+				}
+				continue
+			}
 		}
+		e := s.lookup(p.StreamID)
 		if p.Type == wisp.TypeData {
-			s.mu.Lock()
-			st := s.streams[p.StreamID]
-			s.mu.Unlock()
-			if st != nil && st.typ == wisp.StreamTCP {
+			if st := e.stream; st != nil {
 				st.deliver(s.dataOf(p.Data))
 				continue
 			}
 			p.Data = bytes.Clone(p.Data) // UDP: routeDatagram sees it first
 		}
-		if s.routeDatagram(&p) {
+		if s.routeDatagram(&p, e.udp) {
 			continue
 		}
 		if p.Type == wisp.TypeAccepted && s.canListen {
@@ -323,23 +473,18 @@ func (s *Session) readLoop() {
 			}
 			continue
 		}
-		s.mu.Lock()
-		st := s.streams[p.StreamID]
-		l := s.listeners[p.StreamID]
-		s.mu.Unlock()
-		if l != nil && st == nil {
+		if l := e.listener; l != nil {
 			if err := l.handle(&p); err != nil {
 				s.fail(err)
 				return
 			}
 			continue
 		}
+		st := e.stream
 		if st == nil {
 			continue // late packet for a stream closed locally
 		}
 		switch p.Type {
-		case wisp.TypeData:
-			st.deliver(chunk{b: p.Data})
 		case wisp.TypeFin:
 			if s.halfClose {
 				st.remoteFin()
@@ -347,7 +492,7 @@ func (s *Session) readLoop() {
 		case wisp.TypeContinue:
 			st.setCredit(p.Credit)
 		case wisp.TypeClose:
-			s.forget(st.id)
+			s.forget(st.id, st)
 			if p.Reason == wisp.ReasonVoluntary {
 				st.remoteClosed(nil)
 			} else {
@@ -381,7 +526,7 @@ func (s *Session) enqueue(frame []byte) error {
 	s.writeMu.Lock()
 	if s.done.Done() {
 		s.writeMu.Unlock()
-		return ErrSessionLost
+		return s.lost()
 	}
 	s.outq = append(s.outq, frame)
 	busy := s.writing
@@ -400,7 +545,7 @@ func (s *Session) send(frame []byte) error {
 	s.writeMu.Lock()
 	if s.done.Done() {
 		s.writeMu.Unlock()
-		return ErrSessionLost
+		return s.lost()
 	}
 	if s.writing || len(s.outq) > 0 {
 		s.outq = append(s.outq, bytes.Clone(frame))
@@ -416,8 +561,8 @@ func (s *Session) send(frame []byte) error {
 	err := s.writeFrames([][]byte{frame})
 	s.doneWriting()
 	if err != nil {
-		s.fail(err)
-		return ErrSessionLost
+		s.fail(sessionEnd(err))
+		return s.lost()
 	}
 	return nil
 }
@@ -480,27 +625,11 @@ func (s *Session) writeLoop() {
 			s.writing = false
 			s.writeMu.Unlock()
 			if err != nil {
-				s.fail(err)
+				s.fail(sessionEnd(err))
 				return
 			}
 		}
 	}
-}
-
-func (s *Session) forget(id uint32) {
-	s.mu.Lock()
-	delete(s.streams, id)
-	s.mu.Unlock()
-}
-
-// newID picks a free client stream id (high bit clear); s.mu is held.
-func (s *Session) newID() uint32 {
-	id := s.nextID
-	for s.streams[id] != nil || s.listeners[id] != nil || id == 0 || id&wisp.RelayStreamBit != 0 {
-		id = (id + 1) &^ wisp.RelayStreamBit
-	}
-	s.nextID = (id + 1) &^ wisp.RelayStreamBit
-	return id
 }
 
 // Open sends CONNECT and returns the stream. When the server speaks
@@ -510,19 +639,14 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 	if typ == wisp.StreamUDP && s.v2 && !s.udp {
 		return nil, fmt.Errorf("wisp: server does not support UDP streams")
 	}
-	s.mu.Lock()
-	if s.done.Done() {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+	st := newStream(s, typ)
+	id, err := s.register(entry{stream: st}, 0)
+	if err != nil {
+		return nil, err
 	}
-	id := s.newID()
-	st := newStream(s, id, typ)
-	s.streams[id] = st
-	s.mu.Unlock()
-
 	pkt := wisp.Packet{Type: wisp.TypeConnect, StreamID: id, StreamType: typ, Port: port, Host: host}
 	if err := s.send(wisp.Append(nil, &pkt)); err != nil {
-		s.forget(id)
+		s.forget(id, st)
 		return nil, err
 	}
 	if !s.sockshim {
@@ -545,6 +669,6 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 		st.Abort(wisp.ReasonVoluntary)
 		return nil, ctx.Err()
 	case <-s.done.C:
-		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+		return nil, s.lost()
 	}
 }

@@ -47,9 +47,10 @@ type Stream struct {
 	closeOnce sync.Once
 }
 
-func newStream(s *Session, id uint32, typ wisp.StreamType) *Stream {
+// newStream returns a stream for s; register gives it its id.
+func newStream(s *Session, typ wisp.StreamType) *Stream {
 	return &Stream{
-		s: s, id: id, typ: typ,
+		s: s, typ: typ,
 		credit:   s.initial,
 		window:   s.window,
 		limit:    int64(s.window),
@@ -104,9 +105,11 @@ func (st *Stream) deliver(c chunk) {
 			st.mu.Unlock()
 			c.release()
 			// The server broke the flow-control contract; bounded
-			// memory matters more than this stream.
-			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
+			// memory matters more than this stream. Abort first: it
+			// sends CLOSE(throttled) only while the stream is not
+			// marked closed by the remote side.
 			st.Abort(wisp.ReasonThrottled)
+			st.remoteClosed(&wisp.CloseError{Reason: wisp.ReasonThrottled})
 			return
 		}
 	}
@@ -312,14 +315,15 @@ var ErrNoHalfClose = errors.New("wisp: server does not support half-close")
 // CloseWrite sends FIN after any queued data: the server shuts the write
 // side of its TCP connection, and reads go on until the server's FIN or
 // CLOSE. It needs the half-close extension (ErrNoHalfClose otherwise).
+// Like a TCPConn's CloseWrite it ignores the write deadline: crypto/tls
+// sets that to now right after its close_notify, before this FIN. It waits
+// for a Write in progress to end.
 func (st *Stream) CloseWrite() error {
 	if !st.s.halfClose || st.typ != wisp.StreamTCP {
 		return st.opErr("close", ErrNoHalfClose)
 	}
 	select {
 	case st.writeSem <- struct{}{}:
-	case <-st.wdl.Wait():
-		return st.opErr("close", os.ErrDeadlineExceeded)
 	case <-st.closed.C:
 		return st.opErr("close", net.ErrClosed)
 	}
@@ -349,7 +353,7 @@ func (st *Stream) Abort(r wisp.CloseReason) error {
 	st.closeOnce.Do(func() {
 		err = nil
 		st.closed.Close()
-		st.s.forget(st.id)
+		st.s.forget(st.id, st)
 		st.mu.Lock()
 		remoteGone := st.rerr != nil
 		for _, c := range st.recv {

@@ -34,11 +34,11 @@ const maxQueuedFrames = 4096
 // ErrMessageTooLong is wrapped by sends over the UDP payload limit.
 var ErrMessageTooLong = errors.New("datagram over the UDP payload limit")
 
-// datagramState is the session's UDP sockets and WebRTC peer.
+// datagramState is the session's WebRTC peer (its UDP sockets are in the
+// session's id table).
 type datagramState struct {
-	mu    sync.Mutex
-	conns map[uint32]*UDPConn
-	rtc   *rtcClient
+	mu  sync.Mutex
+	rtc *rtcClient
 }
 
 // UDPConn is a UDP socket through the relay: connected (Wisp stream type
@@ -119,26 +119,9 @@ func (s *Session) newUDP(bound bool) (*UDPConn, error) {
 		readable: netutil.NewSignal(), closed: netutil.NewOnce(),
 		rdl: netutil.NewDeadline(), wdl: netutil.NewDeadline(),
 	}
-	s.mu.Lock()
-	if s.done.Done() {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", ErrSessionLost, s.closeErr)
+	if _, err := s.register(entry{udp: c}, 0); err != nil {
+		return nil, err
 	}
-	id := s.nextID
-	for s.streams[id] != nil || s.listeners[id] != nil || id == 0 || id&0x80000000 != 0 {
-		id = (id + 1) & 0x7fffffff
-	}
-	s.nextID = (id + 1) & 0x7fffffff
-	c.id = id
-	// The placeholder reserves the id; routeDatagram sees the packets first.
-	s.streams[id] = newStream(s, id, wisp.StreamUDP)
-	s.mu.Unlock()
-	s.dg.mu.Lock()
-	if s.dg.conns == nil {
-		s.dg.conns = map[uint32]*UDPConn{}
-	}
-	s.dg.conns[id] = c
-	s.dg.mu.Unlock()
 	return c, nil
 }
 
@@ -168,33 +151,23 @@ func (c *UDPConn) start(ctx context.Context, frame []byte, wait bool) (*UDPConn,
 		c.Close()
 		return nil, ctx.Err()
 	case <-c.s.done.C:
-		return nil, fmt.Errorf("%w: %v", ErrSessionLost, c.s.closeErr)
+		return nil, c.s.lost()
 	}
 }
 
 func (c *UDPConn) markOpen() { c.open.Do(func() { close(c.openCh) }) }
 
-func (c *UDPConn) forget() {
-	c.s.forget(c.id)
-	c.s.dg.mu.Lock()
-	if c.s.dg.conns[c.id] == c {
-		delete(c.s.dg.conns, c.id)
-	}
-	c.s.dg.mu.Unlock()
-}
+func (c *UDPConn) forget() { c.s.forget(c.id, c) }
 
-// routeDatagram takes the packets of UDP sockets and WebRTC signalling; it
-// reports whether p was one.
-func (s *Session) routeDatagram(p *wisp.Packet) bool {
+// routeDatagram takes the packets of UDP sockets (c is p's, if any) and
+// WebRTC signalling; it reports whether p was one.
+func (s *Session) routeDatagram(p *wisp.Packet, c *UDPConn) bool {
 	if p.Type == wisp.TypeSignal {
 		if p.StreamID == 0 {
 			s.onSignal(p.Data)
 		}
 		return true
 	}
-	s.dg.mu.Lock()
-	c := s.dg.conns[p.StreamID]
-	s.dg.mu.Unlock()
 	if c == nil {
 		return false
 	}
@@ -352,7 +325,7 @@ func (c *UDPConn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 		case <-c.rdl.Wait():
 		case <-c.closed.C:
 		case <-c.s.done.C:
-			c.remoteClosed(fmt.Errorf("%w: %v", ErrSessionLost, c.s.closeErr))
+			c.remoteClosed(c.s.lost())
 		}
 	}
 }
@@ -490,7 +463,7 @@ func (c *UDPConn) request(ctx context.Context, frame []byte) error {
 	case <-c.closed.C:
 		return net.ErrClosed
 	case <-c.s.done.C:
-		return ErrSessionLost
+		return c.s.lost()
 	}
 }
 

@@ -3,15 +3,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"text/tabwriter"
 	"time"
 )
 
@@ -44,61 +51,529 @@ func bundleGzip(tmp string) (int64, error) {
 	return int64(len(gz)), nil
 }
 
-// runInBrowser builds pkg for js/wasm and runs it in headless Chromium
-// through runner (extra: runner flags), for about d, with env added; it
-// returns the program's stdout and stderr.
-func runInBrowser(tmp, runner, pkg string, d time.Duration, extra, env []string) (stdout, stderr []byte, err error) {
-	runner, err = ensureRunner(tmp, runner)
-	if err != nil {
-		return nil, nil, err
-	}
-	prog := filepath.Join(tmp, filepath.Base(pkg)+".wasm")
-	if err := goBuild(prog, pkg, true); err != nil {
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
-	defer cancel()
-	args := append([]string{"-timeout", (d + 90*time.Second).String()}, extra...)
-	cmd := exec.CommandContext(ctx, runner, append(args, prog)...)
-	cmd.Env = append(os.Environ(), env...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
-	return out, errb.Bytes(), err
+//go:embed page
+var pageFS embed.FS
+
+// browserBench is one headless Chromium (over a bare DevTools pipe, see
+// chromium) with one page that runs every client of the Chromium table in
+// turn: the Go wasm programs (in the page and in a dedicated Worker) and the
+// wisp-js client from npm (its browser ES module, dist/wisp-client.mjs).
+// The page is served cross-origin isolated (COOP + COEP), which gives
+// performance.now() and Go's monotonic clock 5 µs resolution instead of
+// 100 µs.
+type browserBench struct {
+	c      *chromium
+	p      *page
+	hs     *http.Server
+	origin string
+
+	mu    sync.Mutex
+	marks map[string]threadCPU
 }
 
-// browserStream runs internal/cmd/bench/wasm in headless Chromium: one
-// StreamSocket session through the relay, the same bulk echo as natively.
-func browserStream(tmp, runner string, relayURL string, echoPort uint16, streams, payload int, d time.Duration) (float64, error) {
-	out, stderr, err := runInBrowser(tmp, runner, "./internal/cmd/bench/wasm", d, nil, []string{
-		"SOCKSHIM_RELAY_URL=" + relayURL,
-		fmt.Sprintf("SOCKSHIM_ECHO_ADDR=127.0.0.1:%d", echoPort),
-		"SOCKSHIM_BENCH_DURATION=" + d.String(),
-		"SOCKSHIM_BENCH_STREAMS=" + strconv.Itoa(streams),
-		"SOCKSHIM_BENCH_PAYLOAD=" + strconv.Itoa(payload),
+// startBrowserBench builds the wasm programs into tmp, serves the page and
+// opens it in a fresh Chromium.
+func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*browserBench, error) {
+	wispClient := filepath.Join(interopDir, "node_modules", "@mercuryworkshop", "wisp-js", "dist", "wisp-client.mjs")
+	if _, err := os.Stat(wispClient); err != nil {
+		return nil, fmt.Errorf("the wisp-js client is not installed (run scripts/install-npm.sh): %v", err)
+	}
+	root, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOROOT: %v", err)
+	}
+	files := map[string]string{
+		"/wasm_exec.js":     filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
+		"/wisp-client.mjs":  wispClient,
+		"/prog/bench.wasm":  filepath.Join(tmp, "bench.wasm"),
+		"/prog/dgram.wasm":  filepath.Join(tmp, "dgram.wasm"),
+		"/bench.js":         "page/bench.js",
+		"/worker.js":        "page/worker.js",
+		"/":                 "page/index.html",
+		"/favicon.ico":      "",
+		"/wisp-client.map":  "",
+		"/wasm_exec.js.map": "",
+	}
+	if err := goBuild(files["/prog/bench.wasm"], "./internal/cmd/bench/wasm", true); err != nil {
+		return nil, err
+	}
+	if err := goBuild(files["/prog/dgram.wasm"], "./internal/cmd/bench/wasmdgram", true); err != nil {
+		return nil, err
+	}
+	b := &browserBench{marks: map[string]threadCPU{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /mark", func(w http.ResponseWriter, r *http.Request) {
+		cpu := b.c.rendererCPU()
+		b.mu.Lock()
+		b.marks[r.URL.Query().Get("label")] = cpu
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	})
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "stream_mibps="); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		path, ok := files[r.URL.Path]
+		if !ok || path == "" {
+			http.NotFound(w, r)
+			return
+		}
+		var body []byte
+		var err error
+		if strings.HasPrefix(path, "page/") {
+			body, err = pageFS.ReadFile(path)
+		} else {
+			body, err = os.ReadFile(path)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		switch filepath.Ext(path) {
+		case ".js", ".mjs":
+			h.Set("Content-Type", "text/javascript; charset=utf-8")
+		case ".wasm":
+			h.Set("Content-Type", "application/wasm")
+		default:
+			h.Set("Content-Type", "text/html; charset=utf-8")
+		}
+		h.Set("Cache-Control", "no-store")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		w.Write(body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.origin = "http://" + ln.Addr().String()
+	b.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go b.hs.Serve(ln)
+
+	b.c, err = startChromium(chromiumPath)
+	if err != nil {
+		b.hs.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if b.p, err = b.c.openPage(ctx, b.origin+"/", network); err != nil {
+		b.close()
+		return nil, err
+	}
+	for {
+		var isolated *bool
+		if err := b.p.eval(ctx, "globalThis.bench && globalThis.bench.crossOriginIsolated", &isolated); err == nil && isolated != nil {
+			if !*isolated {
+				b.close()
+				return nil, errors.New("the bench page is not cross-origin isolated: its clocks would have 100 µs resolution")
+			}
+			return b, nil
+		}
+		select {
+		case <-ctx.Done():
+			log := b.c.recentLog(10)
+			b.close()
+			return nil, fmt.Errorf("the bench page did not load: %v\n%s", ctx.Err(), log)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if err == nil {
-		err = errors.New("no result line")
-	}
-	return 0, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(string(stderr), 10))
 }
 
-// ensureRunner returns the Chromium runner, built into tmp when runner
-// does not exist.
-func ensureRunner(tmp, runner string) (string, error) {
-	if _, err := os.Stat(runner); err == nil {
-		return runner, nil
+func (b *browserBench) close() {
+	if b.c != nil {
+		b.c.close()
 	}
-	built := filepath.Join(tmp, "wasmbrowser")
-	if _, err := os.Stat(built); err == nil {
-		return built, nil
+	b.hs.Close()
+}
+
+// cpu is what the renderer spent between a row's start and end marks.
+func (b *browserBench) cpu(label string) (threadCPU, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok1 := b.marks[label+":start"]
+	e, ok2 := b.marks[label+":end"]
+	if !ok1 || !ok2 {
+		return threadCPU{}, fmt.Errorf("%s: no CPU marks", label)
 	}
-	return built, goBuild(built, "./internal/cmd/wasmbrowser", false)
+	return e.sub(s), nil
+}
+
+type goRun struct {
+	Code   int    `json:"code"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+}
+
+// runGo runs a Go wasm program of the page (prog: "bench" or "dgram") and
+// returns its key=value output lines.
+func (b *browserBench) runGo(prog string, args []string, env map[string]string, worker bool, d time.Duration) (map[string]string, goRun, error) {
+	argv, _ := json.Marshal(append([]string{prog + ".wasm"}, args...))
+	envJSON, _ := json.Marshal(env)
+	expr := fmt.Sprintf("bench.runGo({prog: %q, argv: %s, env: %s, worker: %v})", "/prog/"+prog+".wasm", argv, envJSON, worker)
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	var r goRun
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return nil, r, fmt.Errorf("%v\n%s", err, b.c.recentLog(10))
+	}
+	vals := map[string]string{}
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			vals[k] = v
+		}
+	}
+	if r.Code != 0 {
+		return vals, r, fmt.Errorf("%s exited %d: %s", prog, r.Code, lastLines(r.Stderr, 5))
+	}
+	return vals, r, nil
+}
+
+// bulkRow is one client's bulk echo in the browser.
+type bulkRow struct {
+	mibps float64
+	cpu   threadCPU // per MiB echoed
+}
+
+func perMiB(cpu threadCPU, bytes float64) threadCPU {
+	mib := bytes / (1 << 20)
+	return threadCPU{
+		main:   time.Duration(float64(cpu.main) / mib),
+		worker: time.Duration(float64(cpu.worker) / mib),
+		all:    time.Duration(float64(cpu.all) / mib),
+	}
+}
+
+type workload struct {
+	relayURL       string
+	echoPort       uint16
+	streams, size  int
+	window         int
+	d, rttDuration time.Duration
+}
+
+// goBulk runs the bulk echo with the Go wasm client.
+func (b *browserBench) goBulk(w workload, worker bool, label string) (bulkRow, error) {
+	vals, _, err := b.runGo("bench", []string{"bulk"}, map[string]string{
+		"SOCKSHIM_RELAY_URL":      w.relayURL,
+		"SOCKSHIM_ECHO_ADDR":      fmt.Sprintf("127.0.0.1:%d", w.echoPort),
+		"SOCKSHIM_BENCH_DURATION": w.d.String(),
+		"SOCKSHIM_BENCH_STREAMS":  strconv.Itoa(w.streams),
+		"SOCKSHIM_BENCH_PAYLOAD":  strconv.Itoa(w.size),
+		"SOCKSHIM_BENCH_WINDOW":   strconv.Itoa(w.window),
+		"SOCKSHIM_BENCH_LABEL":    label,
+	}, worker, w.d)
+	if err != nil {
+		return bulkRow{}, err
+	}
+	bytes, err1 := strconv.ParseFloat(vals["bulk_bytes"], 64)
+	ms, err2 := strconv.ParseFloat(vals["bulk_ms"], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return bulkRow{}, fmt.Errorf("bench wasm printed no result: %v", err)
+	}
+	return b.bulkResult(label, bytes, ms)
+}
+
+func (b *browserBench) bulkResult(label string, bytes, ms float64) (bulkRow, error) {
+	cpu, err := b.cpu(label)
+	if err != nil {
+		return bulkRow{}, err
+	}
+	return bulkRow{mibps: bytes / (1 << 20) / (ms / 1000), cpu: perMiB(cpu, bytes)}, nil
+}
+
+// wispBulk runs the bulk echo with the wisp-js client in the page.
+func (b *browserBench) wispBulk(w workload, label string) (bulkRow, error) {
+	expr := fmt.Sprintf("bench.wispBulk({url: %q, host: '127.0.0.1', port: %d, streams: %d, size: %d, window: %d, ms: %d, label: %q})",
+		w.relayURL, w.echoPort, w.streams, w.size, w.window, w.d.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.d+time.Minute)
+	defer cancel()
+	var r struct {
+		Bytes float64 `json:"bytes"`
+		MS    float64 `json:"ms"`
+	}
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return bulkRow{}, fmt.Errorf("wisp-js bulk: %v\n%s", err, b.c.recentLog(10))
+	}
+	return b.bulkResult(label, r.Bytes, r.MS)
+}
+
+type rttRow struct{ p50, p99 float64 }
+
+func (b *browserBench) goRTT(w workload, worker bool, label string) (rttRow, error) {
+	vals, _, err := b.runGo("bench", []string{"rtt"}, map[string]string{
+		"SOCKSHIM_RELAY_URL":      w.relayURL,
+		"SOCKSHIM_ECHO_ADDR":      fmt.Sprintf("127.0.0.1:%d", w.echoPort),
+		"SOCKSHIM_BENCH_DURATION": w.rttDuration.String(),
+		"SOCKSHIM_BENCH_PAYLOAD":  "64",
+		"SOCKSHIM_BENCH_LABEL":    label,
+	}, worker, w.rttDuration)
+	if err != nil {
+		return rttRow{}, err
+	}
+	p50, err1 := strconv.ParseFloat(vals["rtt_p50_us"], 64)
+	p99, err2 := strconv.ParseFloat(vals["rtt_p99_us"], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return rttRow{}, fmt.Errorf("bench wasm printed no result: %v", err)
+	}
+	return rttRow{p50, p99}, nil
+}
+
+func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
+	expr := fmt.Sprintf("bench.wispRTT({url: %q, host: '127.0.0.1', port: %d, size: 64, warm: 500, ms: %d, label: %q})",
+		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
+	defer cancel()
+	var r struct{ P50, P99 float64 }
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return rttRow{}, fmt.Errorf("wisp-js RTT: %v\n%s", err, b.c.recentLog(10))
+	}
+	return rttRow{r.P50, r.P99}, nil
+}
+
+// The Chromium table: one column per client, all in one browser run
+// through the same relay process and echo server.
+const (
+	bcolGo = iota
+	bcolGoWorker
+	bcolWispJS
+	nBCols
+)
+
+const (
+	browBulk = iota
+	browMainCPU
+	browWorkerCPU
+	browAllCPU
+	browRTT50
+	browRTT99
+	browDgram
+	nBRows
+)
+
+var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)"}
+
+type browserTable struct {
+	c     *config
+	cells [nBRows][nBCols]cell
+	note  string
+}
+
+// runBrowserTable measures every client of the Chromium table in one
+// browser: rounds rounds, the clients interleaved in each, median shown.
+func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *browserTable {
+	t := &browserTable{c: c}
+	for r := range t.cells {
+		for col := range t.cells[r] {
+			t.cells[r][col] = cell{v: nan}
+		}
+	}
+	fail := func(err error) *browserTable {
+		progress("Chromium: %v", err)
+		for r := range t.cells {
+			for col := range t.cells[r] {
+				t.cells[r][col] = cell{text: "error: " + firstLine(err.Error())}
+			}
+		}
+		return t
+	}
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	b, err := startBrowserBench(tmp, path, c.interopDir, c.browserNetwork)
+	if err != nil {
+		return fail(err)
+	}
+	defer b.close()
+	var version struct {
+		Product string `json:"product"`
+	}
+	if res, err := b.c.call(context.Background(), "", "Browser.getVersion", nil); err == nil {
+		json.Unmarshal(res, &version)
+	}
+	t.note = version.Product
+	w := workload{relayURL: relayURL, echoPort: echoPort, streams: c.streams, size: c.payload,
+		window: c.browserWindow, d: c.browserDuration, rttDuration: c.rttDuration}
+
+	type sample struct{ bulk, mainCPU, workerCPU, allCPU, rtt50, rtt99 []float64 }
+	var s [nBCols]sample
+	errs := [nBCols]error{}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for round := range c.browserRounds {
+		for col := range nBCols {
+			if errs[col] != nil {
+				continue
+			}
+			label := fmt.Sprintf("bulk-%d-%d", col, round)
+			progress("Chromium, round %d: %s bulk echo, %d streams x %d KiB, window %d, %v", round+1, bcolNames[col], w.streams, w.size>>10, w.window, w.d)
+			var r bulkRow
+			switch col {
+			case bcolWispJS:
+				r, err = b.wispBulk(w, label)
+			default:
+				r, err = b.goBulk(w, col == bcolGoWorker, label)
+			}
+			if err != nil {
+				errs[col] = err
+				progress("Chromium, %s bulk: %v", bcolNames[col], err)
+				continue
+			}
+			s[col].bulk = append(s[col].bulk, r.mibps)
+			s[col].mainCPU = append(s[col].mainCPU, ms(r.cpu.main))
+			s[col].workerCPU = append(s[col].workerCPU, ms(r.cpu.worker))
+			s[col].allCPU = append(s[col].allCPU, ms(r.cpu.all))
+		}
+		for col := range nBCols {
+			if errs[col] != nil {
+				continue
+			}
+			label := fmt.Sprintf("rtt-%d-%d", col, round)
+			progress("Chromium, round %d: %s 64-byte round trips, %v", round+1, bcolNames[col], w.rttDuration)
+			var r rttRow
+			switch col {
+			case bcolWispJS:
+				r, err = b.wispRTT(w, label)
+			default:
+				r, err = b.goRTT(w, col == bcolGoWorker, label)
+			}
+			if err != nil {
+				errs[col] = err
+				progress("Chromium, %s RTT: %v", bcolNames[col], err)
+				continue
+			}
+			s[col].rtt50 = append(s[col].rtt50, r.p50)
+			s[col].rtt99 = append(s[col].rtt99, r.p99)
+		}
+	}
+	for col := range nBCols {
+		if errs[col] != nil {
+			for r := range nBRows {
+				t.cells[r][col] = cell{text: "error: " + firstLine(errs[col].Error())}
+			}
+			continue
+		}
+		set := func(row int, v []float64) { t.cells[row][col] = cell{v: median(v)} }
+		set(browBulk, s[col].bulk)
+		set(browMainCPU, s[col].mainCPU)
+		set(browWorkerCPU, s[col].workerCPU)
+		set(browAllCPU, s[col].allCPU)
+		set(browRTT50, s[col].rtt50)
+		set(browRTT99, s[col].rtt99)
+		if col != bcolGoWorker {
+			t.cells[browWorkerCPU][col] = cell{text: "-"}
+		}
+	}
+	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
+	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
+	progress("Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
+	t.cells[browDgram][bcolGo] = b.dgramRow(c, relayURL)
+	return t
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return nan
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (t *browserTable) value(row, col int) (float64, bool) {
+	c := t.cells[row][col]
+	return c.v, c.text == "" && !math.IsNaN(c.v)
+}
+
+// target returns a row's target from issue 17 and whether the Go wasm
+// client (in the page) meets it.
+func (t *browserTable) target(row int) (string, string) {
+	g, gok := t.value(row, bcolGo)
+	if row == browDgram { // its cell carries loss and the channel's share as text
+		g = t.cells[row][bcolGo].v
+		gok = !math.IsNaN(g)
+	}
+	w, wok := t.value(row, bcolWispJS)
+	switch row {
+	case browBulk:
+		if !gok || !wok {
+			return ">= 1.5x wisp-js", "n/a"
+		}
+		x := g / w
+		if x >= 1.5 {
+			return ">= 1.5x wisp-js", fmt.Sprintf("yes (%.2fx)", x)
+		}
+		return ">= 1.5x wisp-js", fmt.Sprintf("NO: %.2fx wisp-js", x)
+	case browRTT50:
+		if !gok || !wok {
+			return "<= wisp-js", "n/a"
+		}
+		if g <= w {
+			return "<= wisp-js", fmt.Sprintf("yes (%.0f µs less)", w-g)
+		}
+		return "<= wisp-js", fmt.Sprintf("NO: %.0f µs more", g-w)
+	case browDgram:
+		if !gok {
+			return ">= 20000", "n/a"
+		}
+		if g >= 20000 {
+			return ">= 20000", "yes"
+		}
+		return ">= 20000", fmt.Sprintf("NO: %.0f%% short", (1-g/20000)*100)
+	}
+	return "", ""
+}
+
+func (t *browserTable) render() string {
+	names := [nBRows]string{
+		fmt.Sprintf("bulk echo MiB/s (%d streams, %d KiB payloads, window %d, %v)", t.c.streams, t.c.payload>>10, t.c.browserWindow, t.c.browserDuration),
+		"  page main thread CPU ms per MiB",
+		"  Worker thread CPU ms per MiB",
+		"  renderer CPU ms per MiB (all its threads)",
+		fmt.Sprintf("RTT p50 µs (64 B, one stream, %v)", t.c.rttDuration),
+		"RTT p99 µs",
+		fmt.Sprintf("DatagramSocket datagrams/s (data channel, %d B)", t.c.dgramPayload),
+	}
+	format := func(row int, v float64) string {
+		switch row {
+		case browMainCPU, browWorkerCPU, browAllCPU:
+			return fmt.Sprintf("%.2f", v)
+		}
+		return fmt.Sprintf("%.0f", v)
+	}
+	var sb strings.Builder
+	rounds := ""
+	if t.c.browserRounds > 1 {
+		rounds = fmt.Sprintf(", median of %d rounds", t.c.browserRounds)
+	}
+	how := "no Network domain"
+	if t.c.browserNetwork {
+		how = "WITH the Network domain enabled (-browser-cdp-network): DevTools copies every frame"
+	}
+	fmt.Fprintf(&sb, "\nheadless %s over a bare DevTools pipe (%s), one run, through our relay%s\n\n", t.note, how, rounds)
+	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.Debug)
+	fmt.Fprintf(tw, "metric\t%s\t%s\t%s\ttarget (Go wasm, page)\tmet?\n", bcolNames[0], bcolNames[1], bcolNames[2])
+	for row := range nBRows {
+		fmt.Fprintf(tw, "%s", names[row])
+		for col := range nBCols {
+			c := t.cells[row][col]
+			s := c.text
+			if s == "" {
+				if math.IsNaN(c.v) {
+					s = "n/a"
+				} else {
+					s = format(row, c.v)
+				}
+			}
+			fmt.Fprintf(tw, "\t%s", s)
+		}
+		target, met := t.target(row)
+		fmt.Fprintf(tw, "\t%s\t%s\n", target, met)
+	}
+	tw.Flush()
+	return sb.String()
 }
 
 func lastLines(s string, n int) string {

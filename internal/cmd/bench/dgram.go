@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -69,31 +66,22 @@ func (e *errNoChannel) Error() string { return "data channel did not open: " + e
 // number.
 const minViaChannel = 0.99
 
-// browserDatagram runs internal/cmd/bench/wasmdgram in headless Chromium:
-// one DatagramSocket with QualityOfService LowLatency through the relay
-// (which must offer WebRTC) to the UDP echo server, window datagrams of
-// payload bytes outstanding, for d.
-func browserDatagram(tmp, runner, relayURL string, udpEchoPort uint16, payload, window int, d time.Duration) (dgramResult, error) {
-	chromium, err := chromiumWithoutMDNS(tmp)
-	if err != nil {
-		return dgramResult{}, err
-	}
-	out, stderr, err := runInBrowser(tmp, runner, "./internal/cmd/bench/wasmdgram", d, []string{"-chromium", chromium}, []string{
-		"SOCKSHIM_RELAY_URL=" + relayURL,
-		fmt.Sprintf("SOCKSHIM_UDP_ECHO_ADDR=127.0.0.1:%d", udpEchoPort),
-		"SOCKSHIM_BENCH_DURATION=" + d.String(),
-		"SOCKSHIM_BENCH_PAYLOAD=" + strconv.Itoa(payload),
-		"SOCKSHIM_BENCH_WINDOW=" + strconv.Itoa(window),
-	})
+// browserDatagram runs internal/cmd/bench/wasmdgram in the bench page: one
+// DatagramSocket with QualityOfService LowLatency through the relay (which
+// must offer WebRTC) to the UDP echo server, window datagrams of payload
+// bytes outstanding, for d.
+func (b *browserBench) browserDatagram(relayURL string, udpEchoPort uint16, payload, window int, d time.Duration) (dgramResult, error) {
+	vals, run, err := b.runGo("dgram", nil, map[string]string{
+		"SOCKSHIM_RELAY_URL":      relayURL,
+		"SOCKSHIM_UDP_ECHO_ADDR":  fmt.Sprintf("127.0.0.1:%d", udpEchoPort),
+		"SOCKSHIM_BENCH_DURATION": d.String(),
+		"SOCKSHIM_BENCH_PAYLOAD":  strconv.Itoa(payload),
+		"SOCKSHIM_BENCH_WINDOW":   strconv.Itoa(window),
+	}, false, d)
+	out, stderr := run.Stdout, run.Stderr
 	for _, line := range strings.Split(string(stderr), "\n") {
 		if strings.HasPrefix(line, "bench wasmdgram: ") {
 			progress("%s", strings.TrimPrefix(line, "bench wasmdgram: "))
-		}
-	}
-	vals := map[string]string{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "dgram_") {
-			vals[k] = v
 		}
 	}
 	if why, ok := vals["dgram_channel"]; ok {
@@ -125,7 +113,7 @@ func browserDatagram(tmp, runner, relayURL string, udpEchoPort uint16, payload, 
 		err = perr
 	}
 	if err != nil {
-		return dgramResult{}, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(string(stderr), 10))
+		return dgramResult{}, fmt.Errorf("browser run: %v\n%s%s", err, out, lastLines(stderr, 10))
 	}
 	if corrupt > 0 {
 		return dgramResult{}, fmt.Errorf("%d echoes came back with wrong content", corrupt)
@@ -143,56 +131,22 @@ func dgramCell(r dgramResult, err error) cell {
 	switch {
 	case errors.As(err, &nc):
 		progress("Chromium DatagramSocket: %v", err)
-		return cell{text: "NOT MEASURED: data channel did not open (" + firstLine(nc.why) + ")"}
+		return cell{v: nan, text: "NOT MEASURED: data channel did not open (" + firstLine(nc.why) + ")"}
 	case err != nil:
 		progress("Chromium DatagramSocket: %v", err)
-		return cell{text: "error: " + firstLine(err.Error())}
+		return cell{v: nan, text: "error: " + firstLine(err.Error())}
 	}
 	return cell{v: r.perSecond, text: fmt.Sprintf("%.0f (loss %.2f%%, %.0f%% via data channel)", r.perSecond, r.loss*100, min(r.viaTx, r.viaRx)*100)}
 }
 
-// chromiumWithoutMDNS writes a wrapper that starts Chromium with WebRTC's
-// mDNS hiding of local addresses off. With it on, Chromium registers a
-// random *.local name for each host candidate and announces it by
-// multicast on every interface, not only loopback; the relay refuses such
-// candidates anyway (it connects over the loopback ones). The wrapper
-// merges the feature into the --disable-features that chromedp passes,
-// since Chromium honours only the last such switch.
-func chromiumWithoutMDNS(tmp string) (string, error) {
-	real := os.Getenv("CHROMIUM")
-	if real == "" {
-		real = "/usr/bin/chromium"
-	}
-	if real, err := exec.LookPath(real); err == nil {
-		if abs, err := filepath.Abs(real); err == nil {
-			script := `#!/bin/sh
-features=WebRtcHideLocalIpsWithMdns
-for a do
-	shift
-	case "$a" in
-	--disable-features=*) features="${a#--disable-features=},$features" ;;
-	*) set -- "$@" "$a" ;;
-	esac
-done
-exec ` + shellQuote(abs) + ` "--disable-features=$features" "$@"
-`
-			path := filepath.Join(tmp, "chromium-no-mdns")
-			return path, os.WriteFile(path, []byte(script), 0o755)
-		}
-	}
-	return "", fmt.Errorf("no Chromium at %s (set $CHROMIUM, or run scripts/install-chromium.sh)", real)
-}
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // browserDgramRow measures the DatagramSocket row against a fresh UDP echo
 // server.
-func browserDgramRow(tmp string, c *config, relayURL string) cell {
+func (b *browserBench) dgramRow(c *config, relayURL string) cell {
 	echo, err := startUDPEcho()
 	if err != nil {
 		return dgramCell(dgramResult{}, err)
 	}
 	defer echo.close()
-	r, err := browserDatagram(tmp, c.runner, relayURL, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
+	r, err := b.browserDatagram(relayURL, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
 	return dgramCell(r, err)
 }

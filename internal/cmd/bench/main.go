@@ -12,7 +12,12 @@
 // DatagramSocket row, UDP) echo server in this process. The relay and the
 // wisp-js server are child processes, so their CPU time and RSS come from
 // /proc/<pid>. Ratios are measured in the same run, back to back, because
-// the machine may be shared. -browser-only runs just the Chromium rows.
+// the machine may be shared. A second table compares, in one headless
+// Chromium driven over a bare DevTools pipe (see chromium), the Go wasm
+// client (in the page and in a dedicated Worker) with the wisp-js client
+// from npm, both through the relay: bulk echo, the renderer's CPU per MiB,
+// round trips, and the DatagramSocket over a data channel. -browser-only
+// runs just that table.
 //
 // Profiling: -cpuprofile and -memprofile run the relay library in this
 // process instead, run only the bulk echo against it, and write the
@@ -45,8 +50,9 @@ type config struct {
 	duration, rttDuration, opensDuration, browserDuration time.Duration
 	streams, payload, idleStreams, openWorkers            int
 	dgramPayload, dgramWindow                             int
-	relayBin, interopDir, runner                          string
-	browser, browserOnly                                  bool
+	browserWindow, browserRounds                          int
+	relayBin, interopDir                                  string
+	browser, browserOnly, browserNetwork                  bool
 	profileLoad                                           string
 }
 
@@ -64,9 +70,11 @@ func run() error {
 	flag.IntVar(&c.dgramWindow, "dgram-window", 32, "datagrams outstanding in the browser DatagramSocket echo")
 	flag.StringVar(&c.relayBin, "relay", "bin/relay", "relay binary (CGO_ENABLED=0 go build -o bin/relay ./cmd/relay)")
 	flag.StringVar(&c.interopDir, "interop", "test/interop", "directory with the wisp-js npm install (scripts/install-npm.sh)")
-	flag.StringVar(&c.runner, "wasmbrowser", "bin/wasmbrowser", "the Chromium runner; built into a temp dir when missing")
-	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium rows")
-	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium rows (and the relay they use)")
+	flag.IntVar(&c.browserWindow, "browser-window", 4, "payloads in flight per stream in the browser bulk echo (every client)")
+	flag.IntVar(&c.browserRounds, "browser-rounds", 1, "rounds of the Chromium table (clients interleaved in each; medians shown)")
+	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
+	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
+	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
@@ -127,19 +135,12 @@ func run() error {
 		return srv
 	}
 	if c.browserOnly {
-		for r := range nRows {
-			for col := range nCols {
-				t.cells[r][col] = cell{text: "skipped"}
-			}
-		}
 		s, err := startRelayProcess(c.relayBin, configPath)
 		if err != nil {
-			t.set(rowBrowserStream, colRelay, 0, err)
-			t.set(rowBrowserDgram, colRelay, 0, err)
-		} else {
-			relaySrv = s
-			defer relaySrv.stop()
+			return err
 		}
+		relaySrv = s
+		defer relaySrv.stop()
 	} else {
 		progress("direct TCP")
 		t.measureCommon(colDirect, direct)
@@ -151,35 +152,20 @@ func run() error {
 		if s := measure(colWispJS, func() (*server, error) { return startWispJS(c.interopDir) }); s != nil {
 			s.stop()
 		}
-	}
-
-	for _, r := range []int{rowBrowserStream, rowBrowserDgram, rowBundle} {
-		t.cells[r][colDirect] = cell{text: "-"}
-		t.cells[r][colWispJS] = cell{text: "-"}
-	}
-	switch {
-	case !c.browser:
-		t.cells[rowBrowserStream][colRelay] = cell{text: "skipped (-browser=false)"}
-		t.cells[rowBrowserDgram][colRelay] = cell{text: "skipped (-browser=false)"}
-	case relaySrv == nil:
-		if !c.browserOnly {
-			t.cells[rowBrowserStream][colRelay] = cell{text: "n/a (no relay)"}
-			t.cells[rowBrowserDgram][colRelay] = cell{text: "n/a (no relay)"}
-		}
-	default:
-		progress("headless Chromium: StreamSocket bulk echo")
-		v, err := browserStream(tmp, c.runner, relaySrv.url, echo.port(), c.streams, c.payload, c.browserDuration)
-		t.set(rowBrowserStream, colRelay, v, err)
-		progress("headless Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
-		t.cells[rowBrowserDgram][colRelay] = browserDgramRow(tmp, &c, relaySrv.url)
-	}
-	if !c.browserOnly {
+		t.cells[rowBundle][colDirect] = cell{text: "-"}
+		t.cells[rowBundle][colWispJS] = cell{text: "-"}
 		progress("wasm bundle")
 		size, err := bundleGzip(tmp)
 		t.set(rowBundle, colRelay, float64(size), err)
+		fmt.Println(t.render())
 	}
-
-	fmt.Println(t.render())
+	switch {
+	case !c.browser:
+	case relaySrv == nil:
+		fmt.Println("\nChromium table: not measured (no relay)")
+	default:
+		fmt.Println(runBrowserTable(tmp, &c, relaySrv.url, echo.port()).render())
+	}
 	return nil
 }
 
@@ -260,8 +246,6 @@ const (
 	rowRTT99
 	rowOpens
 	rowIdle
-	rowBrowserStream
-	rowBrowserDgram
 	rowBundle
 	nRows
 )
@@ -335,8 +319,6 @@ func rowNames(c *config) [nRows]string {
 		"RTT p99 µs",
 		"stream opens/s (one session)",
 		fmt.Sprintf("server RSS KiB per idle stream (%d)", c.idleStreams),
-		"Chromium: StreamSocket MiB/s (WebSocket)",
-		fmt.Sprintf("Chromium: DatagramSocket datagrams/s (data channel, %d B)", c.dgramPayload),
 		"wasm demo bundle, gzip -9, MB",
 	}
 }

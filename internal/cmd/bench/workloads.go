@@ -90,7 +90,7 @@ func bulk(t *target, streams, payload int, d time.Duration) (bulkResult, error) 
 		pid = t.srv.pid
 	}
 	cpu0 := nanCPU(pid)
-	res, err := echoload.Bulk(conns, payload, d)
+	res, err := echoload.Bulk(conns, payload, 0, d)
 	cpu1 := nanCPU(pid)
 	if err != nil {
 		return bulkResult{}, err

@@ -1,7 +1,8 @@
 //go:build !js
 
 // Command wasmbrowser runs a js/wasm Go program (a test binary or a plain
-// program) in headless Chromium, and relays its stdout, stderr and exit code.
+// program) in headless Chromium or Firefox, and relays its stdout, stderr and
+// exit code.
 //
 // Use it as the -exec program of go test:
 //
@@ -16,6 +17,10 @@
 // Usage:
 //
 //	wasmbrowser [runner flags] program.wasm [program args...]
+//
+// -browser=firefox (or $WASMBROWSER_BROWSER) runs Debian's firefox-esr (or
+// $FIREFOX) instead of Chromium, driven over WebDriver BiDi (internal/bidi)
+// with the test profile of bidi.TestPrefs.
 //
 // The runner serves a page, wasm_exec.js from $(go env GOROOT)/lib/wasm and
 // the program over HTTP on 127.0.0.1:<random port>, starts Chromium (the
@@ -52,7 +57,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -70,11 +74,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chromedp/cdproto/inspector"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
-	"github.com/sockshim/sockshim/internal/syncbuf"
+	"github.com/sockshim/sockshim/internal/bidi"
 )
 
 const (
@@ -103,6 +103,8 @@ func fail(format string, args ...any) int {
 type options struct {
 	timeout  time.Duration
 	chromium string
+	firefox  string
+	browser  string // "chromium" or "firefox"
 	verbose  bool
 	prog     string
 	args     []string
@@ -129,6 +131,12 @@ func parseArgs(args []string) (*options, error) {
 	}
 	fs.DurationVar(&o.timeout, "timeout", envTimeout, "time limit for the whole run (default: -test.timeout + 30s, or 10m; env WASMBROWSER_TIMEOUT)")
 	fs.StringVar(&o.chromium, "chromium", chromium, "Chromium binary (env CHROMIUM)")
+	fs.StringVar(&o.firefox, "firefox", bidi.Binary(), "Firefox binary (env FIREFOX)")
+	browser := os.Getenv("WASMBROWSER_BROWSER")
+	if browser == "" {
+		browser = "chromium"
+	}
+	fs.StringVar(&o.browser, "browser", browser, "the browser: chromium or firefox (env WASMBROWSER_BROWSER)")
 	fs.BoolVar(&o.verbose, "v", os.Getenv("WASMBROWSER_VERBOSE") != "", "print timings and the browser's own output (env WASMBROWSER_VERBOSE)")
 	// Parsing stops at the first non-flag argument: the program.
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +145,9 @@ func parseArgs(args []string) (*options, error) {
 	if fs.NArg() < 1 {
 		fs.Usage()
 		return nil, errors.New("missing program.wasm")
+	}
+	if o.browser != "chromium" && o.browser != "firefox" {
+		return nil, fmt.Errorf("-browser %q: want chromium or firefox", o.browser)
 	}
 	o.prog = fs.Arg(0)
 	o.args = fs.Args()[1:]
@@ -324,9 +335,6 @@ func run(args []string) int {
 		}
 	}
 
-	if st, err := os.Stat(o.chromium); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		return fail("Chromium not found at %s (set $CHROMIUM, or run `make deps` / scripts/install-chromium.sh to install it)", o.chromium)
-	}
 	if _, err := os.Stat(o.prog); err != nil {
 		return fail("program: %v", err)
 	}
@@ -371,101 +379,19 @@ func run(args []string) int {
 
 	fmt.Fprintf(os.Stderr, "wasmbrowser: page origin %s (SOCKSHIM_PAGE_ORIGIN)\n", origin)
 
-	profile, err := os.MkdirTemp("", "wasmbrowser-profile-")
+	var b *browserRun
+	if o.browser == "firefox" {
+		b, err = startFirefox(o, srv, origin+base+"/", logf)
+	} else {
+		b, err = startChromium(o, srv, origin+base+"/", logf)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer os.RemoveAll(profile)
-
-	var chromeOut syncbuf.Buffer
-	var outW io.Writer = &chromeOut
-	if o.verbose {
-		outW = io.MultiWriter(&chromeOut, os.Stderr)
-	}
-	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(o.chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.UserDataDir(profile),
-		chromedp.NoInheritEnv,
-		chromedp.Env(browserEnv()...),
-		chromedp.CombinedOutput(outW),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), allocOpts...)
-	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-
-	// Start the browser and the tab, and subscribe before the navigation so
-	// that no event is lost.
-	started := make(chan error, 1)
-	go func() {
-		_, err := chromedp.Run(ctx, chromedp.Func(func(context.Context, *chromedp.Target) error { return nil }))
-		started <- err
-	}()
+	defer b.stop()
+	navigated := b.navigated
 	startTimer := time.NewTimer(startupLimit)
 	defer startTimer.Stop()
-	select {
-	case err := <-started:
-		if err != nil {
-			return fail("starting Chromium (%s): %v\n%s", o.chromium, err, chromeOut.String())
-		}
-	case <-startTimer.C:
-		return fail("Chromium (%s) did not start within %v\n%s", o.chromium, startupLimit, chromeOut.String())
-	}
-	logf("chromium started")
-
-	crashed := make(chan struct{})
-	go func() {
-		for _, err := range chromedp.Events(ctx, inspector.TargetCrashed) {
-			if err != nil {
-				return
-			}
-			close(crashed)
-			return
-		}
-	}()
-	go func() {
-		for ev, err := range chromedp.Events(ctx, runtime.ExceptionThrown) {
-			if err != nil {
-				return
-			}
-			d := ev.ExceptionDetails
-			text := d.Text
-			if d.Exception != nil && d.Exception.Description != "" {
-				text += " " + d.Exception.Description
-			}
-			srv.stderrLine("uncaught exception: %s", text)
-		}
-	}()
-	go func() {
-		for ev, err := range chromedp.Events(ctx, cdplog.EntryAdded) {
-			if err != nil {
-				return
-			}
-			e := ev.Entry
-			if e == nil {
-				continue
-			}
-			msg := fmt.Sprintf("browser %s: %s", e.Level, e.Text)
-			if e.URL != "" {
-				msg += " (" + e.URL + ")"
-			}
-			srv.stderrLine("%s", msg)
-		}
-	}()
-
-	navigated := make(chan error, 1)
-	go func() {
-		navigated <- chromedp.Do(ctx, chromedp.Navigate(origin+base+"/"))
-	}()
 
 	deadline := time.NewTimer(o.timeout - time.Since(start))
 	defer deadline.Stop()
@@ -476,7 +402,7 @@ func run(args []string) int {
 			return code
 		case err := <-navigated:
 			if err != nil {
-				return fail("loading the page: %v\n%s", err, chromeOut.String())
+				return fail("loading the page: %v\n%s", err, b.output())
 			}
 			logf("page loaded")
 			navigated = nil
@@ -484,10 +410,8 @@ func run(args []string) int {
 			if navigated != nil {
 				return fail("the page did not load within %v", startupLimit)
 			}
-		case <-crashed:
-			return fail("the page crashed (out of memory?)\n%s", chromeOut.String())
-		case <-ctx.Done():
-			return fail("lost the browser: %v\n%s", context.Cause(ctx), chromeOut.String())
+		case why := <-b.lost:
+			return fail("%s\n%s", why, b.output())
 		case <-deadline.C:
 			return timedOut(srv, o.timeout)
 		}

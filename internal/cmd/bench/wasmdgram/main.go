@@ -1,7 +1,7 @@
 //go:build js
 
 // Command wasmdgram is the datagram half of `make bench`'s browser rows:
-// run by bin/wasmbrowser in headless Chromium, it echoes datagrams through
+// run by the bench's page (internal/cmd/bench/page) in headless Chromium, it echoes datagrams through
 // the relay to a UDP echo server with a shim.DatagramSocket whose
 // QualityOfService is LowLatency, so that they travel on a WebRTC data
 // channel (unordered, maxRetransmits=0), and prints on stdout:
@@ -21,7 +21,7 @@
 // sent and received on the socket's channel "udp/<id>"), taken before and
 // after the measurement with nothing in flight, compared with what the
 // socket sent and received. To reach the peer connection that the shim
-// creates, the program subclasses window.RTCPeerConnection before opening
+// creates, the program subclasses globalThis.RTCPeerConnection before opening
 // the socket, only to keep a reference to each instance.
 //
 // Each datagram is payload bytes: an 8-byte run tag, an 8-byte sequence
@@ -363,16 +363,16 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// recordPeerConnections replaces window.RTCPeerConnection with a subclass
+// recordPeerConnections replaces globalThis.RTCPeerConnection with a subclass
 // that remembers every instance, and returns the array it fills.
 func recordPeerConnections() (js.Value, error) {
 	if js.Global().Get("RTCPeerConnection").IsUndefined() {
 		return js.Value{}, errNoChannel{"this browser has no RTCPeerConnection"}
 	}
 	f := js.Global().Get("Function").New(`
-		const Base = window.RTCPeerConnection;
+		const Base = globalThis.RTCPeerConnection;
 		const made = [];
-		window.RTCPeerConnection = class extends Base {
+		globalThis.RTCPeerConnection = class extends Base {
 			constructor(...args) { super(...args); made.push(this); }
 		};
 		return made;`)

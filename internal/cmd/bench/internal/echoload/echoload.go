@@ -52,8 +52,10 @@ func (r Result) MiBps() float64 {
 // Bulk writes size-byte payloads on every conn for d, each conn with a
 // writer and a reader running at once (the WispMark method: many streams on
 // one session, each echoing as fast as it can), then drains what is still
-// in flight and checks every byte. size must be at most 256 KiB.
-func Bulk(conns []net.Conn, size int, d time.Duration) (Result, error) {
+// in flight and checks every byte. size must be at most 256 KiB. window
+// bounds the payloads in flight per conn (written, not yet read back); 0
+// leaves the bound to the transport's flow control (up to 16384).
+func Bulk(conns []net.Conn, size, window int, d time.Duration) (Result, error) {
 	if size > 256<<10 {
 		return Result{}, errors.New("echoload: payload larger than 256 KiB")
 	}
@@ -62,7 +64,7 @@ func Bulk(conns []net.Conn, size int, d time.Duration) (Result, error) {
 	errs := make(chan error, len(conns))
 	start := time.Now()
 	for i, c := range conns {
-		go func() { errs <- echoConn(c, int64(i)<<32, size, &stop, &total) }()
+		go func() { errs <- echoConn(c, int64(i)<<32, size, window, &stop, &total) }()
 	}
 	time.Sleep(d)
 	stop.Store(true)
@@ -75,10 +77,15 @@ func Bulk(conns []net.Conn, size int, d time.Duration) (Result, error) {
 	return Result{Bytes: total.Load(), Elapsed: time.Since(start)}, first
 }
 
-func echoConn(c net.Conn, base int64, size int, stop *atomic.Bool, total *atomic.Int64) error {
+func echoConn(c net.Conn, base int64, size, window int, stop *atomic.Bool, total *atomic.Int64) error {
 	// One token per payload the writer starts, so the reader waits for
 	// bytes only when some are on their way; closed when the writer stops.
-	next := make(chan struct{}, 1<<14)
+	// The reader takes payload k's token before reading it, so with room
+	// for window-1 more the writer is at most window payloads ahead.
+	if window <= 0 {
+		window = 1<<14 + 1
+	}
+	next := make(chan struct{}, window-1)
 	var werr error
 	go func() {
 		defer close(next)

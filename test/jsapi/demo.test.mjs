@@ -1,0 +1,78 @@
+// The demo page (index.html, web/app.js) as `make run` serves it: a real
+// relay -dev process, Debian's Chromium; the test uses the page as a person
+// would (types into the send box, clicks, fetches from the page's listener)
+// and saves the screenshot the README shows (docs/demo.png).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { root } from "./harness.mjs";
+
+let relay, browser, origin;
+before(async () => {
+  relay = spawn(process.env.SOCKSHIM_RELAY || join(root, "bin", "relay"), ["-dev", "-listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  relay.stderr.on("data", (d) => { stderr += d; });
+  const [line] = await Promise.race([
+    once(createInterface({ input: relay.stdout }), "line"),
+    once(relay, "exit").then(() => { throw new Error(`relay -dev exited: ${stderr}`); }),
+  ]);
+  origin = line.match(/listening on (http:\/\/\S+)/)[1];
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--allow-loopback-in-peer-connection"],
+  });
+});
+after(async () => {
+  await browser?.close().catch(() => {});
+  relay?.kill("SIGTERM");
+});
+
+test("the demo page: four demos, the live socket table, the send box; screenshot into docs/", async () => {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  const logs = [];
+  page.on("console", (m) => logs.push(m.text()));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(origin + "/");
+  await page.waitForFunction(() => document.body.dataset.demo && document.body.dataset.listenPort, null, { timeout: 90000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.demo), "ok", logs.join("\n"));
+  assert.match(await page.textContent("#mode"), /dedicated Worker/);
+  assert.match(await page.textContent("#out"), /echo: hello from a browser tab via sockshim/);
+  assert.match(await page.textContent("#tls"), /hello over TLS/);
+  assert.equal((await page.textContent("#datagram")).match(/echo: datagram/g).length, 6);
+
+  // A real HTTP client on this machine reaches the page's listener.
+  const port = await page.evaluate(() => document.body.dataset.listenPort);
+  const body = await (await fetch(`http://127.0.0.1:${port}/from-the-test`)).text();
+  assert.equal(body, "hello from a browser tab (connection #1)\n");
+
+  // Type into the box and send.
+  await page.fill("#sendtext", "typed by a person");
+  await page.click("#send");
+  await page.waitForFunction(() => document.getElementById("out").textContent.includes('echo: "typed by a person"'), null, { timeout: 30000 });
+
+  // The table: every socket with its transport; the in-page UDPSocket on a
+  // data channel, the Worker's on the WebSocket with the reason.
+  await page.waitForFunction(() => document.querySelector("#sockets .badge.datachannel"), null, { timeout: 30000 });
+  const table = await page.textContent("#sockets");
+  for (const s of ["echo", "https-style", "udp echo", "listener", "connection #1", "WebRTC data channel", "WebSocket", "RTCPeerConnection"]) {
+    assert.ok(table.includes(s), `table lacks ${s}: ${table}`);
+  }
+  // The charts have data: throughput and round trip of the echo socket.
+  await page.waitForFunction(() => {
+    const tr = document.querySelector("#sockets tbody tr");
+    return tr && / \S+ ms$/.test(tr.children[6].textContent) && /\/s$/.test(tr.children[5].textContent);
+  }, null, { timeout: 30000 });
+  // Bulk through the echo; the screenshot is taken while it runs.
+  await page.click("#bulk");
+  await page.waitForFunction(() => /MiB\/s/.test(document.querySelector("#sockets tbody tr").children[5].textContent), null, { timeout: 30000 });
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: join(root, "docs", "demo.png"), fullPage: true });
+  await page.waitForFunction(() => document.getElementById("out").textContent.includes("bulk: 32.0 MiB"), null, { timeout: 60000 });
+  assert.deepEqual(logs.filter((l) => l.startsWith("pageerror")), []);
+  await page.close();
+});

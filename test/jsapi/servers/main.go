@@ -1,0 +1,172 @@
+// Command servers runs the real loopback servers the JS API tests
+// (test/jsapi) talk to through the relay, prints their addresses as one
+// JSON line, and exits when its standard input closes.
+//
+//	echo      TCP echo
+//	tls       TLS echo with a throwaway CA (caPEM), certificate for localhost and 127.0.0.1
+//	starttls  line protocol: "STARTTLS\n" is answered "GO\n", then TLS echo
+//	halfclose reads to EOF, answers "got N bytes", closes
+//	reset     accepts and resets the connection at once
+//	stall     reads nothing until a connection to release arrives
+//	release   each connection makes every stall connection drain what it holds
+//	refused   a port nothing listens on
+//	udpEcho   UDP echo
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+func listen() net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ln
+}
+
+func serve(ln net.Listener, h func(net.Conn)) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); h(c) }()
+		}
+	}()
+}
+
+func main() {
+	addrs := map[string]string{}
+	echo := func(c net.Conn) { io.Copy(c, c) }
+
+	ln := listen()
+	serve(ln, echo)
+	addrs["echo"] = ln.Addr().String()
+
+	cfg, caPEM := tlsConfig()
+	addrs["caPEM"] = caPEM
+	tln := tls.NewListener(listen(), cfg)
+	serve(tln, echo)
+	addrs["tls"] = tln.Addr().String()
+
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "STARTTLS\n" {
+				break
+			}
+			fmt.Fprintf(c, "plain: %s", line)
+		}
+		io.WriteString(c, "GO\n")
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		io.Copy(tc, tc)
+	})
+	addrs["starttls"] = ln.Addr().String()
+
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "got %d bytes", n)
+	})
+	addrs["halfclose"] = ln.Addr().String()
+
+	ln = listen()
+	serve(ln, func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) })
+	addrs["reset"] = ln.Addr().String()
+
+	var mu sync.Mutex
+	released := make(chan struct{})
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		mu.Lock()
+		ch := released
+		mu.Unlock()
+		<-ch
+		n, _ := io.Copy(io.Discard, c)
+		_ = n
+	})
+	addrs["stall"] = ln.Addr().String()
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		mu.Lock()
+		close(released)
+		released = make(chan struct{})
+		mu.Unlock()
+		io.WriteString(c, "released\n")
+	})
+	addrs["release"] = ln.Addr().String()
+
+	ln = listen()
+	addrs["refused"] = ln.Addr().String()
+	ln.Close()
+
+	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := uc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			uc.WriteTo(buf[:n], from)
+		}
+	}()
+	addrs["udpEcho"] = uc.LocalAddr().String()
+
+	json.NewEncoder(os.Stdout).Encode(addrs)
+	io.Copy(io.Discard, os.Stdin)
+}
+
+func tlsConfig() (*tls.Config, string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "sockshim jsapi test CA", Organization: []string{"sockshim tests"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, caPEM
+}

@@ -1,0 +1,224 @@
+// TypeScript declarations of sockshim.js: the WICG Direct Sockets API
+// (https://wicg.github.io/direct-sockets/) in every browser, through a
+// sockshim relay. Checked by tsc in `make test` (test/jsapi/types).
+
+/** Options of {@link load}; every one is optional, and any other key is a TypeError. */
+export interface LoadOptions {
+  /** The relay's Wisp endpoint (ws:, wss:, http: or https:). Default: this page's origin + "/wisp/". */
+  relay?: string;
+  /** The app's id in the relay's config (the Wisp password extension's user). */
+  appId?: string;
+  /** The app's credential. */
+  secret?: string;
+  /** URL of main.wasm. Default: next to sockshim.js. */
+  wasmURL?: string;
+  /** Run the wasm and its WebSocket in a dedicated Worker. Default true where Workers exist. */
+  worker?: boolean;
+}
+
+/**
+ * A socket error: a DOMException whose name says what kind of failure
+ * ("NetworkError", "NotAllowedError", "NotSupportedError", "TimeoutError",
+ * "AbortError", "InvalidStateError", "SyntaxError").
+ */
+export interface SocketError extends DOMException {
+  /** The WinRT SocketErrorStatus name, e.g. "ConnectionRefused", "CertificateUntrustedRoot"; "Unknown" when none applies. */
+  readonly status: SocketErrorStatus;
+  /** The app's network capabilities at the relay do not allow the operation. */
+  readonly accessDenied: boolean;
+}
+
+/** https://learn.microsoft.com/uwp/api/windows.networking.sockets.socketerrorstatus */
+export type SocketErrorStatus =
+  | "Unknown" | "OperationAborted" | "HttpInvalidServerResponse" | "ConnectionTimedOut"
+  | "AddressFamilyNotSupported" | "SocketTypeNotSupported" | "HostNotFound"
+  | "NoDataRecordOfRequestedType" | "NonAuthoritativeHostNotFound" | "ClassTypeNotFound"
+  | "AddressAlreadyInUse" | "CannotAssignRequestedAddress" | "ConnectionRefused"
+  | "NetworkIsUnreachable" | "UnreachableHost" | "NetworkIsDown"
+  | "NetworkDroppedConnectionOnReset" | "SoftwareCausedConnectionAbort" | "ConnectionResetByPeer"
+  | "HostIsDown" | "NoAddressesFound" | "TooManyOpenFiles" | "MessageTooLong"
+  | "CertificateExpired" | "CertificateUntrustedRoot" | "CertificateCommonNameIsIncorrect"
+  | "CertificateWrongUsage" | "CertificateRevoked" | "CertificateNoRevocationCheck"
+  | "CertificateRevocationServerOffline" | "CertificateIsInvalid"
+  | (string & {});
+
+export interface TCPSocketOptions {
+  /** Nagle's algorithm off. The relay always sets TCP_NODELAY: false fails with NotSupportedError. */
+  noDelay?: boolean;
+  /** TCP keep-alive delay in ms (at least 1000). Through a relay: NotSupportedError (the relay keeps its own). */
+  keepAliveDelay?: number;
+  /** Bytes written and not yet taken by the relay before writer.ready waits. Default 1 MiB. */
+  sendBufferSize?: number;
+  /** Bytes the readable queues unread before the socket stops reading the relay. Default 1 MiB. */
+  receiveBufferSize?: number;
+  /** "on": TLS at once; "starttls": plain until {@link TCPSocket.startTls}. TLS runs in the wasm (Go crypto/tls). Default "off". */
+  secureTransport?: "off" | "on" | "starttls";
+  /** The name the server certificate is checked against; default the remote address. */
+  serverName?: string;
+  /** PEM certificates to trust as roots, for private CAs. */
+  caPEM?: string;
+  /** Aborting closes the socket: opened, pending reads and writes reject with AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface TCPSocketOpenInfo {
+  readable: ReadableStream<Uint8Array>;
+  /** Takes Uint8Array chunks (at run time any BufferSource); typed Uint8Array so readable.pipeTo(writable) checks. */
+  writable: WritableStream<Uint8Array>;
+  /** The relay's view of the connection. */
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}
+
+/** What info() reports; statistics are since the socket opened. */
+export interface SocketInfo {
+  /** "websocket", or "datachannel" for a UDPSocket on a WebRTC data channel. */
+  transport: "websocket" | "datachannel";
+  /** Why a lowLatency UDPSocket stays on the WebSocket (e.g. no RTCPeerConnection in a Worker). */
+  transportReason?: string;
+  /** The Wisp endpoint. */
+  relay: string;
+  /** Whether the instance runs in a Worker. */
+  worker: boolean;
+  remoteAddress?: string;
+  remotePort?: number;
+  localAddress?: string;
+  localPort?: number;
+}
+
+export interface TCPSocketInfo extends SocketInfo {
+  /** WinRT SocketProtectionLevel: "PlainSocket", "Tls12", "Ssl" (TLS 1.3), ... */
+  protectionLevel: string;
+  /** Subject of the server certificate, with TLS. */
+  serverCertificate?: string;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Bytes written and not yet taken by the relay. */
+  bytesQueued: number;
+  /** Milliseconds since the socket opened. */
+  openMs: number;
+}
+
+export interface UDPSocketInfo extends SocketInfo {
+  datagramsSent: number;
+  datagramsReceived: number;
+}
+
+export interface TCPSocket {
+  readonly opened: Promise<TCPSocketOpenInfo>;
+  /** Resolves once both directions ended or close() was called; rejects with the error that ended the socket. */
+  readonly closed: Promise<void>;
+  /** Closes both directions; a second call rejects with InvalidStateError. */
+  close(): Promise<void>;
+  /** Upgrades a "starttls" socket after every byte written so far; the same streams then carry TLS. */
+  startTls(): Promise<TCPSocketOpenInfo>;
+  info(): Promise<TCPSocketInfo>;
+}
+
+export interface TCPSocketConstructor {
+  new (remoteAddress: string, remotePort: number, options?: TCPSocketOptions): TCPSocket;
+  readonly prototype: TCPSocket;
+}
+
+export interface UDPSocketOptions {
+  /** Connected mode: the peer. */
+  remoteAddress?: string;
+  remotePort?: number;
+  /** Bound mode: an IP address of the relay ("127.0.0.1", "0.0.0.0", "::"), and a port (0: any). */
+  localAddress?: string;
+  localPort?: number;
+  sendBufferSize?: number;
+  /** Bytes of received datagrams the relay-side socket holds unread. */
+  receiveBufferSize?: number;
+  /**
+   * sockshim: ask for a WebRTC data channel (unordered, no retransmits). In a
+   * Worker there is no RTCPeerConnection: the socket stays on the WebSocket,
+   * logs why, and info().transportReason says so.
+   */
+  lowLatency?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface UDPMessage {
+  data: BufferSource;
+  /** Required on a bound socket, absent on a connected one. */
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+export interface UDPReceivedMessage {
+  data: Uint8Array;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export interface UDPSocketOpenInfo {
+  readable: ReadableStream<UDPReceivedMessage>;
+  writable: WritableStream<UDPMessage>;
+  remoteAddress?: string;
+  remotePort?: number;
+  localAddress?: string;
+  localPort?: number;
+}
+
+export interface UDPSocket {
+  readonly opened: Promise<UDPSocketOpenInfo>;
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+  info(): Promise<UDPSocketInfo>;
+}
+
+export interface UDPSocketConstructor {
+  new (options: UDPSocketOptions): UDPSocket;
+  readonly prototype: UDPSocket;
+}
+
+export interface TCPServerSocketOptions {
+  /** 0 or absent: any port the relay allows. */
+  localPort?: number;
+  backlog?: number;
+  signal?: AbortSignal;
+}
+
+export interface TCPServerSocketOpenInfo {
+  /** Each accepted connection, already open. */
+  readable: ReadableStream<TCPSocket>;
+  /** Where others connect (the relay's configured public host, or the bound address). */
+  localAddress: string;
+  localPort: number;
+}
+
+export interface TCPServerSocket {
+  readonly opened: Promise<TCPServerSocketOpenInfo>;
+  readonly closed: Promise<void>;
+  /** Stops listening and ends the readable (a for-await loop over it finishes); accepted sockets stay open. */
+  close(): Promise<void>;
+  info(): Promise<SocketInfo & { localAddress: string; localPort: number }>;
+}
+
+export interface TCPServerSocketConstructor {
+  /** A listener held by the relay; localAddress is one of the relay's IP addresses. */
+  new (localAddress: string, options?: TCPServerSocketOptions): TCPServerSocket;
+  readonly prototype: TCPServerSocket;
+}
+
+/** One loaded instance: its classes use its relay and its wasm. */
+export interface Sockshim {
+  readonly TCPSocket: TCPSocketConstructor;
+  readonly UDPSocket: UDPSocketConstructor;
+  readonly TCPServerSocket: TCPServerSocketConstructor;
+  /** The Wisp endpoint. */
+  readonly relay: string;
+  /** Whether the wasm runs in a dedicated Worker. */
+  readonly worker: boolean;
+  readonly version: string;
+  /** Calls f for each diagnostic the instance logs (also console.info); returns a function that stops it. */
+  onLog(f: (message: string) => void): () => void;
+  /** Stops the instance's Worker, and every socket with it. */
+  terminate(): void;
+}
+
+/** Loads an instance: the wasm, in a Worker unless worker is false. */
+export function load(options?: LoadOptions): Promise<Sockshim>;
