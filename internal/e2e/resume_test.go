@@ -12,16 +12,21 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
@@ -233,52 +238,8 @@ func TestResumeDrops(t *testing.T) {
 				t.Fatalf("status %v, resume offered %v", sess.Status(), sess.Extension(wisp.ExtResume))
 			}
 			const streams = 10
-			per := total / streams
-			var progress atomic.Int64
-			errc := make(chan error, streams)
-			for i := range streams {
-				st, err := sess.Open(ctxT(t, 20*time.Second), wisp.StreamTCP, "127.0.0.1", uint16(echo.Port))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				go func() {
-					rng := rand.New(rand.NewPCG(uint64(i), 7))
-					sent := sha256.New()
-					go func() {
-						buf := make([]byte, 48<<10)
-						for n := 0; n < per; {
-							m := min(len(buf), per-n, 1+rng.IntN(len(buf)))
-							for j := range buf[:m] {
-								buf[j] = byte(rng.Uint32())
-							}
-							sent.Write(buf[:m])
-							if _, err := st.Write(buf[:m]); err != nil {
-								errc <- fmt.Errorf("stream %d write after %d bytes: %w", i, n, err)
-								return
-							}
-							n += m
-						}
-					}()
-					got := sha256.New()
-					buf := make([]byte, 64<<10)
-					for n := 0; n < per; {
-						m, err := st.Read(buf[:min(len(buf), per-n)])
-						got.Write(buf[:m])
-						n += m
-						progress.Add(int64(m))
-						if err != nil {
-							errc <- fmt.Errorf("stream %d read after %d bytes: %w", i, n, err)
-							return
-						}
-					}
-					if !bytes.Equal(got.Sum(nil), sent.Sum(nil)) {
-						errc <- fmt.Errorf("stream %d: sha256 of the %d bytes echoed differs from what was sent", i, per)
-						return
-					}
-					errc <- nil
-				}()
-			}
+			tr := startEchoStreams(t, sess, echo.Port, streams, total/streams)
+			progress := &tr.progress
 			const drops = 5
 			cutterDone := make(chan struct{})
 			go func() {
@@ -296,17 +257,9 @@ func TestResumeDrops(t *testing.T) {
 					t.Logf("drop %d (%s) at %d MiB back: resumed after %v", i, mode, progress.Load()>>20, time.Since(cutAt).Round(time.Millisecond))
 				}
 			}()
-			timeout := time.After(time.Duration(60+*resumeMiB*2) * time.Second)
-			for range streams {
-				select {
-				case err := <-errc:
-					if err != nil {
-						t.Fatalf("%v (status %v, %+v)", err, sess.Status(), sess.ResumeStats())
-					}
-				case <-timeout:
-					t.Fatalf("transfer not done: %d of %d bytes back; status %v, %+v", progress.Load(), total, sess.Status(), sess.ResumeStats())
-				}
-			}
+			tr.wait(t, time.Duration(60+*resumeMiB*2)*time.Second, func() string {
+				return fmt.Sprintf("status %v, %+v", sess.Status(), sess.ResumeStats())
+			})
 			<-cutterDone
 			cs := sess.ResumeStats()
 			if cs.Resumes < drops {
@@ -333,6 +286,81 @@ func TestResumeDrops(t *testing.T) {
 			t.Logf("%s: %d MiB each way, %d resumes; replayed client->relay %d bytes, relay->client %d bytes; buffer high client %d, relay %d (bound %d)",
 				mode, *resumeMiB, cs.Resumes, cs.ReplayedBytes, replayed, cs.BufferedHigh, relayHigh, buffer)
 		})
+	}
+}
+
+// echoTransfer is streams echo streams, each sending per random bytes and
+// checking the sha256 of what comes back.
+type echoTransfer struct {
+	progress atomic.Int64 // bytes back, all streams
+	total    int64
+	errc     chan error
+	n        int
+}
+
+func startEchoStreams(t *testing.T, sess *wispclient.Session, port, streams, per int) *echoTransfer {
+	t.Helper()
+	tr := &echoTransfer{total: int64(streams * per), errc: make(chan error, streams), n: streams}
+	for i := range streams {
+		st, err := sess.Open(ctxT(t, 20*time.Second), wisp.StreamTCP, "127.0.0.1", uint16(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(per)))
+			sent := sha256.New()
+			go func() {
+				buf := make([]byte, 48<<10)
+				for n := 0; n < per; {
+					m := min(len(buf), per-n, 1+rng.IntN(len(buf)))
+					for j := range buf[:m] {
+						buf[j] = byte(rng.Uint32())
+					}
+					sent.Write(buf[:m])
+					if _, err := st.Write(buf[:m]); err != nil {
+						tr.errc <- fmt.Errorf("stream %d write after %d bytes: %w", i, n, err)
+						return
+					}
+					n += m
+				}
+			}()
+			got := sha256.New()
+			buf := make([]byte, 64<<10)
+			for n := 0; n < per; {
+				m, err := st.Read(buf[:min(len(buf), per-n)])
+				got.Write(buf[:m])
+				n += m
+				tr.progress.Add(int64(m))
+				if err != nil {
+					tr.errc <- fmt.Errorf("stream %d read after %d bytes: %w", i, n, err)
+					return
+				}
+			}
+			if !bytes.Equal(got.Sum(nil), sent.Sum(nil)) {
+				tr.errc <- fmt.Errorf("stream %d: sha256 of the %d bytes echoed differs from what was sent", i, per)
+				return
+			}
+			tr.errc <- nil
+		}()
+	}
+	return tr
+}
+
+// wait fails the test on the first stream error, or when the transfer is
+// not done within d; state describes the session for the message.
+func (tr *echoTransfer) wait(t *testing.T, d time.Duration, state func() string) {
+	t.Helper()
+	timeout := time.After(d)
+	for range tr.n {
+		select {
+		case err := <-tr.errc:
+			if err != nil {
+				t.Fatalf("%v (%s)", err, state())
+			}
+		case <-timeout:
+			t.Fatalf("transfer not done: %d of %d bytes back; %s", tr.progress.Load(), tr.total, state())
+		}
 	}
 }
 
@@ -530,4 +558,144 @@ func TestResumeUnreachable(t *testing.T) {
 		return metric(t, r.URL, "sockshim_resume_windows_expired_total") == 1 &&
 			metric(t, r.URL, "sockshim_sessions_detached") == 0 && metric(t, r.URL, "sockshim_streams_open") == 0
 	})
+}
+
+// nginxPath finds Debian's nginx, or $NGINX.
+func nginxPath() (string, error) {
+	if p := os.Getenv("NGINX"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx", nil
+	}
+	return "", errors.New("nginx not found (scripts/install-nginx.sh installs Debian's)")
+}
+
+// startNginx runs deploy/nginx.conf with the two relays' addresses in
+// place of its examples, on a free loopback port, and returns host:port.
+func startNginx(t *testing.T, relay1, relay2 string) string {
+	t.Helper()
+	bin, err := nginxPath()
+	require(t, "SOCKSHIM_REQUIRE_NGINX", err)
+	conf, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	c := strings.NewReplacer("127.0.0.1:8081", relay1, "127.0.0.1:8082", relay2, "127.0.0.1:8080", addr).Replace(string(conf))
+	dir := t.TempDir()
+	for _, d := range []string{"tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", path, "-g", "daemon off;")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT) // graceful: finish, then exit
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("nginx exited: %v\n%s", err, &stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not listen on %s\n%s", addr, &stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestResumeBehindNginx: two relay processes behind nginx running
+// deploy/nginx.conf. Sessions land on both; every drop resumes on the relay
+// that holds the session (nginx routes ?resume=<instance>), bytes arrive
+// exactly; a resume that reaches the other relay is refused with 0xDB.
+func TestResumeBehindNginx(t *testing.T) {
+	t.Parallel()
+	echo := testutil.EchoServer(t)
+	r1 := startRelay(t, "-dev", "-instance", "relay-1")
+	r2 := startRelay(t, "-dev", "-instance", "relay-2")
+	lb := startNginx(t, hostPort(r1), hostPort(r2))
+	p := newCutProxy(t, lb)
+	const sessions, drops = 4, 4
+	total := max(*resumeMiB/2, 1) << 20
+	var transfers []*echoTransfer
+	var sess []*wispclient.Session
+	for range sessions {
+		s, err := wispclient.Dial(ctxT(t, 20*time.Second), p.URL(), &wispclient.Options{
+			Resume: wispclient.ResumeOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		sess = append(sess, s)
+		transfers = append(transfers, startEchoStreams(t, s, echo.Port, 4, total/sessions/4))
+	}
+	if n1, n2 := metric(t, r1.URL, "sockshim_sessions_total"), metric(t, r2.URL, "sockshim_sessions_total"); n1 == 0 || n2 == 0 {
+		t.Fatalf("sessions on relay-1: %d, relay-2: %d; nginx should spread them", n1, n2)
+	}
+	resumes := func() (n int64) {
+		for _, s := range sess {
+			n += s.ResumeStats().Resumes
+		}
+		return n
+	}
+	back := func() (n int64) {
+		for _, tr := range transfers {
+			n += tr.progress.Load()
+		}
+		return n
+	}
+	for i := 1; i <= drops; i++ {
+		waitUntil(t, 60*time.Second, "transfer progress", func() bool { return back() >= int64(i)*int64(total)/(drops+1) })
+		p.cut([]string{"fin", "rst"}[i%2])
+		waitUntil(t, 60*time.Second, "every session resumed", func() bool { return resumes() >= int64(i*sessions) })
+	}
+	for _, tr := range transfers {
+		tr.wait(t, 120*time.Second, func() string { return fmt.Sprintf("%d resumes", resumes()) })
+	}
+	got := metric(t, r1.URL, "sockshim_resumes_total") + metric(t, r2.URL, "sockshim_resumes_total")
+	refused := metric(t, r1.URL, "sockshim_resumes_refused_total") + metric(t, r2.URL, "sockshim_resumes_refused_total")
+	if got != int64(drops*sessions) || refused != 0 {
+		t.Errorf("relays resumed %d sessions and refused %d; want %d and 0 (every resume routed to its relay)", got, refused, drops*sessions)
+	}
+	// A resume nginx sends to the other relay: refused, with the reason.
+	c, tok, inst, _, _ := rawHandshake(t, "ws://"+lb+"/wisp/?resume=relay-1", wisp.ResumeClientInfo{Version: 1})
+	c.CloseNow()
+	if inst != "relay-1" {
+		t.Fatalf("?resume=relay-1 reached %q", inst)
+	}
+	c, _, inst, reason, text := rawHandshake(t, "ws://"+lb+"/wisp/?resume=relay-2",
+		wisp.ResumeClientInfo{Version: 1, Resume: true, Token: tok, Instance: "relay-1"})
+	c.CloseNow()
+	if inst != "relay-2" || reason != wisp.ReasonResumeWrongRelay || !strings.Contains(text, "another relay") {
+		t.Errorf("resume of a relay-1 session on %s: reason %v, text %q; want %v", inst, reason, text, wisp.ReasonResumeWrongRelay)
+	}
+	t.Logf("%d sessions over 2 relays, %d drops each, %d resumes, %d MiB each way", sessions, drops, got, total>>20)
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -58,8 +59,9 @@ type ResumeOptions struct {
 // (Reason is its close reason) or the window passed. It unwraps to a
 // CLOSE with ReasonReset, so sockets report ConnectionResetByPeer.
 type ResumeError struct {
-	Reason wisp.CloseReason // 0 when the relay could not be reached in time
+	Reason wisp.CloseReason // 0 when the relay could not be reached
 	Detail string
+	Err    error // how the WebSocket was lost (mapped as by sessionEnd), if known
 }
 
 func (e *ResumeError) Error() string {
@@ -69,7 +71,13 @@ func (e *ResumeError) Error() string {
 	return "wisp: session lost: " + e.Detail
 }
 
-func (e *ResumeError) Unwrap() error { return &wisp.CloseError{Reason: wisp.ReasonReset} }
+func (e *ResumeError) Unwrap() []error {
+	errs := []error{&wisp.CloseError{Reason: wisp.ReasonReset}}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
 
 type clientResume struct {
 	url      string
@@ -228,6 +236,10 @@ func (s *Session) reconnectLoop() {
 		}
 		s.setStatus(StatusReconnecting)
 		if err := s.reconnect(); err != nil {
+			var re *ResumeError
+			if errors.As(err, &re) && re.Err == nil && cause != nil {
+				re.Err = sessionEnd(cause)
+			}
 			s.fail(err)
 			return
 		}
@@ -247,6 +259,7 @@ func (s *Session) reconnect() error {
 		maxB = 5 * time.Second
 	}
 	backoff := minB
+	refused := 0
 	for {
 		err := s.tryResume(deadline)
 		if err == nil {
@@ -255,6 +268,17 @@ func (s *Session) reconnect() error {
 		var re *ResumeError
 		if errors.As(err, &re) || errors.Is(err, resume.ErrPosition) || s.done.Done() {
 			return err
+		}
+		// Nothing listens where the relay was: the process that held
+		// the session is gone, and its memory with it. (A network that
+		// is down fails otherwise: unreachable, timeouts.) A few tries
+		// let a proxy in front restart.
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			if refused++; refused >= 3 {
+				return &ResumeError{Detail: fmt.Sprintf("the relay is not running any more: %v", err)}
+			}
+		} else {
+			refused = 0
 		}
 		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()))
 		if time.Now().Add(wait).After(deadline) {
