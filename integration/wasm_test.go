@@ -75,7 +75,7 @@ func TestWasmChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wasm scenarios failed: %v", err)
 	}
-	for _, name := range []string{"TestPostgres", "TestSSH", "TestRedis", "TestHTTP", "TestHTTPWithoutDialerUsesFetch"} {
+	for _, name := range []string{"TestPostgres", "TestSSH", "TestRedis", "TestHTTP", "TestHTTPWithoutDialerUsesFetch", "TestHTTPServerInTheTab"} {
 		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass in Chromium", name)
 		}

@@ -76,6 +76,9 @@ type Options struct {
 	// Resume configures session resume (resume.go); nil means defaults:
 	// on, for the clients that ask for it.
 	Resume *ResumeOptions
+	// Edge, if not nil, runs the relay as the Cloudflare Workers build does
+	// (msgconn.go); nil means the native relay.
+	Edge *EdgeOptions
 }
 
 // Server is a relay. Use Handler to serve it.

@@ -15,6 +15,7 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 // ResumeOptions configure session resume (extension 0x5E, docs/PROTOCOL.md
@@ -87,7 +88,9 @@ var errHandedOver = errors.New("resumed an existing session")
 
 func (s *session) resumeExtensions() []wisp.Extension {
 	o := &s.srv.res.opts
-	if o.Disabled || !s.v2 {
+	if o.Disabled || !s.v2 || s.srv.opts.Edge != nil {
+		// The edge runs each request in a fresh instance: no session
+		// outlives its WebSocket there.
 		return nil
 	}
 	b, err := wisp.AppendResumeServerInfo(nil, wisp.ResumeServerInfo{
@@ -130,7 +133,7 @@ func (s *session) startResume(ctx context.Context) error {
 		r.tokens.Retire(s.res.token, nil)
 		return err
 	}
-	link := resume.NewWSLink(s.conn, s.out, nil)
+	link := s.link()
 	dead := r.opts.DeadAfter
 	if dead == 0 {
 		dead = s.srv.opts.PeerTimeout // as for sessions without resume
@@ -190,7 +193,7 @@ func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, ap
 		return err
 	}
 	before := old.rc.Stats().ReplayedBytes
-	if err := old.rc.Attach(resume.NewWSLink(s.conn, s.out, nil), req.Received); err != nil {
+	if err := old.rc.Attach(s.link(), req.Received); err != nil {
 		if errors.Is(err, resume.ErrPosition) {
 			old.log.Info("relay: resume with an impossible position; ending the session", "err", err)
 			old.rc.Close(err)
@@ -257,8 +260,16 @@ func (s *session) endResume() {
 	s.rc.Close(nil)
 }
 
+// link is the resume layer's view of the session's WebSocket.
+func (s *session) link() *resume.WSLink {
+	if ws, ok := any(s.conn).(*wsmsg.Conn); ok { // natively coder/websocket's Conn
+		return resume.NewWSLink(ws, s.out, nil)
+	}
+	return resume.NewReadConnLink(s.conn, s.out)
+}
+
 // currentWS is the WebSocket the session runs on now (nil while detached).
-func (s *session) currentWS() (*websocket.Conn, *cork.Conn) {
+func (s *session) currentWS() (resume.MessageConn, *cork.Conn) {
 	if s.rc == nil {
 		return s.conn, s.out
 	}
@@ -269,30 +280,28 @@ func (s *session) currentWS() (*websocket.Conn, *cork.Conn) {
 }
 
 // closeWS ends the session's current WebSocket with a close frame. A
-// resumable session first says so in the session itself (CLOSE on stream
-// 0, through the layer): a close frame alone can lose the race with a
-// failed write, and the client would then try to resume.
-func (s *session) closeWS(code websocket.StatusCode, reason string) {
+// resumable session first says why in the session itself, when r is not 0
+// (CLOSE on stream 0, numbered like every packet): a close frame alone can
+// lose the race with a failed write, and the client would try to resume.
+func (s *session) closeWS(r wisp.CloseReason, code websocket.StatusCode, reason string) {
 	if s.rc == nil {
 		s.conn.Close(code, reason)
 		return
 	}
-	r := wisp.ReasonInvalid
-	switch code {
-	case websocket.StatusGoingAway:
-		r = wisp.ReasonShutdown
-		if reason == "idle" {
-			r = wisp.ReasonVoluntary
-		}
+	if r != 0 {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+		s.rc.Write(ctx, wisp.AppendClose(nil, 0, r), false)
+		cancel()
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, time.Second)
-	s.rc.Write(ctx, wisp.AppendClose(nil, 0, r), false)
-	cancel()
 	if l, ok := s.rc.Link().(*resume.WSLink); ok {
 		l.Conn.Close(code, reason)
 	}
 	s.rc.Close(errors.New(reason))
 }
+
+// errClientEnded: the client closed its resumable session (CLOSE on
+// stream 0).
+var errClientEnded = errors.New("relay: the client ended the session")
 
 // resumeIdle is keepalive for resumable sessions: the layer's ACKs are the
 // heartbeat, so only the idle rule is left.
@@ -308,7 +317,7 @@ func (s *session) resumeIdle(idle time.Duration) {
 		case now := <-t.C:
 			if s.openStreams() == 0 && now.Sub(time.Unix(0, s.lastActive.Load())) >= idle {
 				s.log.Info("relay: closing idle session", "idle", idle)
-				s.closeWS(websocket.StatusGoingAway, "idle")
+				s.closeWS(0, websocket.StatusGoingAway, "idle")
 				return
 			}
 		}

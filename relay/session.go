@@ -15,12 +15,11 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
-	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
 type session struct {
 	srv       *Server
-	conn      *websocket.Conn
+	conn      MessageConn
 	out       *cork.Conn // under conn's writer; nil when the server could not hijack
 	origin    string
 	hasOrigin bool
@@ -59,7 +58,7 @@ type session struct {
 	handedOver bool // the WebSocket now carries an older session (a resume)
 }
 
-func newSession(srv *Server, conn *websocket.Conn, origin string, hasOrigin bool, remote string) *session {
+func newSession(srv *Server, conn MessageConn, origin string, hasOrigin bool, remote string) *session {
 	s := &session{
 		srv: srv, conn: conn, origin: origin, hasOrigin: hasOrigin,
 		v2:  conn.Subprotocol() == "wisp-v2",
@@ -170,7 +169,7 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 	}
 	if s.v2 {
 		offer, required := cfg.wantsCredential(s.origin, s.hasOrigin)
-		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required})
+		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required, Profile: s.srv.edgeProfile()})
 		server.Extensions = append(server.Extensions, s.resumeExtensions()...)
 		if err := s.writeCtx(ctx, wisp.Append(nil, &wisp.Packet{Type: wisp.TypeInfo, Info: server})); err != nil {
 			return ioCause(err), fmt.Errorf("sending INFO: %w", err)
@@ -218,6 +217,9 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 		return causeThrottled, fmt.Errorf("app %q has too many sessions", app.ID)
 	}
 	s.appState.Store(newAppState(app))
+	if e := s.srv.opts.Edge; e != nil && e.MaxStreamsPerSession > 0 {
+		sl.limits.MaxStreamsPerSession = min(sl.limits.MaxStreamsPerSession, e.MaxStreamsPerSession)
+	}
 	s.limits, s.releaseSession = sl, release
 	if err := s.writeCtx(ctx, wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
 		release()
@@ -248,7 +250,7 @@ func (s *session) refuse(ctx context.Context, r wisp.CloseReason) {
 func (s *session) readLoop() error {
 	// One reused buffer for every message (coder/websocket's Read grows a
 	// fresh one per message); payloads that outlive it are copied once.
-	rd := wsmsg.NewReader(s.conn)
+	rd := messageReader(s.conn)
 	for {
 		var typ websocket.MessageType
 		var b []byte
@@ -264,13 +266,13 @@ func (s *session) readLoop() error {
 		}
 		s.lastActive.Store(time.Now().UnixNano())
 		if typ != websocket.MessageBinary {
-			s.closeWS(websocket.StatusUnsupportedData, "wisp uses binary messages")
+			s.closeWS(0, websocket.StatusUnsupportedData, "wisp uses binary messages")
 			return errors.New("text message")
 		}
 		p, err := wisp.Parse(b)
 		if err != nil {
 			if len(b) < wisp.HeaderLen {
-				s.closeWS(websocket.StatusProtocolError, "short packet")
+				s.closeWS(0, websocket.StatusProtocolError, "short packet")
 				return err
 			}
 			s.log.Info("relay: malformed packet", "stream", p.StreamID, "err", err)
@@ -292,6 +294,10 @@ func (s *session) route(p *wisp.Packet) {
 		s.connect(p)
 		return
 	case wisp.TypeBind:
+		if s.srv.opts.Edge != nil {
+			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid)) // not offered (msgconn.go)
+			return
+		}
 		s.bindUDP(p)
 		return
 	case wisp.TypeListen:
@@ -310,6 +316,10 @@ func (s *session) route(p *wisp.Packet) {
 		}
 		return
 	case wisp.TypeClose:
+		if p.StreamID == 0 && s.rc != nil {
+			s.rc.Close(errClientEnded) // resume.go: no resume will follow
+			return
+		}
 		s.mu.Lock()
 		m := s.table.remove(p.StreamID)
 		s.mu.Unlock()
@@ -363,9 +373,10 @@ func (s *session) connect(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
 	}
-	switch p.StreamType {
-	case wisp.StreamTCP:
-	case wisp.StreamUDP:
+	relayTLS := p.StreamType == wisp.StreamTLS && s.srv.opts.Edge != nil // msgconn.go
+	switch {
+	case p.StreamType == wisp.StreamTCP, relayTLS:
+	case p.StreamType == wisp.StreamUDP && s.srv.opts.Edge == nil:
 		s.connectUDP(p)
 		return
 	default:
@@ -378,6 +389,7 @@ func (s *session) connect(p *wisp.Packet) {
 		return
 	}
 	st := newTCPStream(s, p.StreamID)
+	st.relayTLS = relayTLS
 	release, ok := s.register(p.StreamID, member{tcp: st})
 	if !ok {
 		return

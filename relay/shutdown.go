@@ -81,7 +81,7 @@ func (s *session) shutdown(deadline time.Time) {
 	s.cancelDials() // after the CLOSEs: a cancelled dial must not pick the reason
 	s.closeRTC()
 	if s.rc != nil {
-		s.closeWS(websocket.StatusGoingAway, "relay shutting down") // the client must not try to resume
+		s.closeWS(wisp.ReasonShutdown, websocket.StatusGoingAway, "relay shutting down") // the client must not try to resume
 		return
 	}
 	s.conn.Close(websocket.StatusGoingAway, "relay shutting down")

@@ -45,9 +45,10 @@ const readBufSize = 64 << 10
 // drained the TCP write side is shut (CloseWrite). Destination EOF sends FIN.
 // When both directions are done the relay sends CLOSE (voluntary).
 type tcpStream struct {
-	s   *session
-	id  uint32
-	cap uint32
+	s        *session
+	id       uint32
+	cap      uint32
+	relayTLS bool // StreamTLS: the edge dialer does TLS (msgconn.go)
 
 	queue       chan []byte   // client DATA waiting for TCP
 	received    uint32        // touched only by the session reader
@@ -318,9 +319,18 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Conn, error) {
 	s := st.s
 	app := s.app().policy // the current config's view: a reload applies to the next stream
-	target, err := s.srv.engine.Check(ctx, app, policy.OpConnect, host, port)
+	check := s.srv.engine.Check
+	if s.srv.opts.Edge != nil {
+		check = func(_ context.Context, app *policy.App, op policy.Op, host string, port uint16) (policy.Target, error) {
+			return s.srv.engine.CheckUnresolved(app, op, host, port)
+		}
+	}
+	target, err := check(ctx, app, policy.OpConnect, host, port)
 	if err != nil {
 		return nil, err // logged and counted once by the engine's hook (recordDecision)
+	}
+	if e := s.srv.opts.Edge; e != nil {
+		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is

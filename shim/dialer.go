@@ -2,7 +2,6 @@ package shim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -256,7 +255,7 @@ type netAddress struct {
 func parseNetAddress(op, network, address string) (netAddress, error) {
 	a := netAddress{op: op, network: network, address: address}
 	fail := func(err error) (netAddress, error) {
-		return netAddress{}, a.opError(wrapErr(map[string]string{"dial": "connect", "listen": "bind"}[op], address, err))
+		return netAddress{}, a.opError(wrapErr(a.socketOp(), address, err))
 	}
 	switch network {
 	case "tcp", "udp":
@@ -340,7 +339,7 @@ func lookupPort(network, service string, allowZero bool) (uint16, error) {
 	return uint16(p), nil
 }
 
-var errWrongFamily = errors.New("address family does not match the network")
+var errWrongFamily = fmt.Errorf("address family does not match the network: %w", ErrInvalidArgument)
 
 // checkFamily fails when addr (an IP endpoint, or nil when unknown) is not
 // of the network's family.
@@ -362,13 +361,25 @@ func (a netAddress) checkFamily(addr net.Addr) error {
 	if (a.family == '4') == is4 {
 		return nil
 	}
-	err := fmt.Errorf("%s: %s is IPv%s: %w", a.network, ip, map[bool]string{true: "4", false: "6"}[is4], errWrongFamily)
+	family := "IPv6"
+	if is4 {
+		family = "IPv4"
+	}
+	err := fmt.Errorf("%s: %s is %s: %w", a.network, ip, family, errWrongFamily)
 	if a.host != nil && a.host.CanonicalName() != ip.String() {
 		// A name the transport resolved: it chose the family, not us.
-		err = fmt.Errorf("%s to the name %q: the transport connected over IPv%s and cannot be told the family: %w",
-			a.network, a.host.RawName(), map[bool]string{true: "4", false: "6"}[is4], ErrNotSupported)
+		err = fmt.Errorf("%s to the name %q: the transport connected over %s and cannot be told the family: %w",
+			a.network, a.host.RawName(), family, ErrNotSupported)
 	}
-	return wrapErr(map[string]string{"dial": "connect", "listen": "bind"}[a.op], a.joined(), err)
+	return wrapErr(a.socketOp(), a.joined(), err)
+}
+
+// socketOp is the SocketError Op of a's operation.
+func (a netAddress) socketOp() string {
+	if a.op == "listen" {
+		return "bind"
+	}
+	return "connect"
 }
 
 func (a netAddress) joined() string {

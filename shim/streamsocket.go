@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -215,6 +216,9 @@ func (s *StreamSocket) Read(b []byte) (int, error) {
 		return 0, wrapErr("read", "", err)
 	}
 	n, err := c.Read(b)
+	if err == nil || err == io.EOF {
+		return n, err // s.addr() allocates: only for errors
+	}
 	return n, wrapErr("read", s.addr(), err)
 }
 
@@ -225,6 +229,9 @@ func (s *StreamSocket) Write(b []byte) (int, error) {
 		return 0, wrapErr("write", "", err)
 	}
 	n, err := c.Write(b)
+	if err == nil {
+		return n, nil
+	}
 	return n, wrapErr("write", s.addr(), err)
 }
 

@@ -203,7 +203,11 @@ func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (da
 		if req.remoteHost == "" {
 			what = "bound (unconnected) sockets"
 		}
-		return nil, errf("UDP %s through this relay: %w (it does not offer sockshim's bound UDP extension)", what, ErrNotSupported)
+		relay := "this relay"
+		if p, ok := s.Profile(); ok && p.Name != "" {
+			relay = p.Name // the edge relay names itself
+		}
+		return nil, errf("UDP %s through %s: %w (it does not offer sockshim's bound UDP extension)", what, relay, ErrNotSupported)
 	}
 	c, err := onSession(t, ctx, func(ns *wispclient.Session) (*wispclient.UDPConn, error) {
 		s = ns

@@ -93,3 +93,38 @@ func TestHTTPWithoutDialerUsesFetch(t *testing.T) {
 	}
 	t.Logf("without a DialContext: %v", err)
 }
+
+// TestHTTPServerInTheTab: ListenConfig.Listen opens a port on the relay
+// for this tab, net/http serves on it from the tab, and a net/http client
+// reaches it through the relay: both ends of HTTP in the page.
+func TestHTTPServerInTheTab(t *testing.T) {
+	d := dialer(t)
+	ln, err := (&shim.ListenConfig{Transport: d.Transport}).Listen(ctx(t), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "served from a browser tab: "+r.URL.Path)
+	})}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		if err := <-done; err != http.ErrServerClosed {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	tr := &http.Transport{DialContext: d.DialContext}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", "http://"+ln.Addr().String()+"/hello", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "served from a browser tab: /hello" {
+		t.Fatalf("%s %q", resp.Status, body)
+	}
+	t.Logf("GET http://%s/hello: %q", ln.Addr(), body)
+}

@@ -10,19 +10,41 @@ import (
 	"github.com/sockshim/sockshim/internal/wsmsg"
 )
 
-// WSLink is a Link over one WebSocket, one binary message per Wisp packet.
-type WSLink struct {
-	Conn *websocket.Conn
-	Out  *cork.Conn    // under Conn's writer; nil when there is none (a browser)
-	Rd   *wsmsg.Reader // the reader of Conn; its buffer can be taken (wsmsg.Reader.Take)
+// MessageConn is the writing side a WSLink needs of a WebSocket: a
+// *wsmsg.Conn (coder/websocket's natively, the browser's in js) or another
+// message conn (the relay's MessageConn).
+type MessageConn interface {
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
 }
 
-// NewWSLink wraps conn. rd may be nil (a new reader is made).
-func NewWSLink(conn *websocket.Conn, out *cork.Conn, rd *wsmsg.Reader) *WSLink {
+// ReadConn is a MessageConn that reads messages itself.
+type ReadConn interface {
+	MessageConn
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+}
+
+// WSLink is a Link over one WebSocket, one binary message per Wisp packet.
+type WSLink struct {
+	Conn MessageConn
+	Out  *cork.Conn    // under Conn's writer; nil when there is none (a browser)
+	Rd   *wsmsg.Reader // reads Conn through one reused buffer (which can be taken); nil for a ReadConn
+	rc   ReadConn
+}
+
+// NewWSLink is a link over a wsmsg WebSocket. rd may be nil (a new reader
+// is made).
+func NewWSLink(conn *wsmsg.Conn, out *cork.Conn, rd *wsmsg.Reader) *WSLink {
 	if rd == nil {
 		rd = wsmsg.NewReader(conn)
 	}
 	return &WSLink{Conn: conn, Out: out, Rd: rd}
+}
+
+// NewReadConnLink is a link over a conn that reads its own messages.
+func NewReadConnLink(conn ReadConn, out *cork.Conn) *WSLink {
+	return &WSLink{Conn: conn, Out: out, rc: conn}
 }
 
 // ErrTextMessage is a text message on a Wisp WebSocket.
@@ -33,7 +55,14 @@ func (l *WSLink) WriteMessage(ctx context.Context, b []byte) error {
 }
 
 func (l *WSLink) ReadMessage(ctx context.Context) ([]byte, error) {
-	typ, b, err := l.Rd.Read(ctx)
+	var typ websocket.MessageType
+	var b []byte
+	var err error
+	if l.Rd != nil {
+		typ, b, err = l.Rd.Read(ctx)
+	} else {
+		typ, b, err = l.rc.Read(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package wisp
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -71,6 +72,10 @@ type ServerOffer struct {
 	Password bool
 	// PasswordRequired: no anonymous app does, so the client must send one.
 	PasswordRequired bool
+	// Profile, if not nil, is a relay that does less than the native one
+	// (the edge, relayprofile.go): its INFO carries ExtRelayProfile and no
+	// listener, UDP, bound UDP or WebRTC record.
+	Profile *RelayProfile
 }
 
 // ServerInfo builds the relay's INFO for o.
@@ -84,6 +89,13 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtUDP},
 		{ID: ExtBoundUDP, Payload: []byte{1}},
 	}}
+	if o.Profile != nil {
+		info.Extensions = slices.DeleteFunc(info.Extensions, func(e Extension) bool {
+			return e.ID == ExtListen || e.ID == ExtUDP || e.ID == ExtBoundUDP
+		})
+		info.Extensions = append(info.Extensions, Extension{ID: ExtRelayProfile, Payload: AppendRelayProfile(nil, *o.Profile)})
+		o.WebRTC = false
+	}
 	if o.WebRTC {
 		info.Extensions = append(info.Extensions, Extension{ID: ExtWebRTC, Payload: []byte{1}})
 	}

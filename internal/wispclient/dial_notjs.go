@@ -13,6 +13,10 @@ import (
 	"github.com/sockshim/sockshim/internal/cork"
 )
 
+// writesNeverBlock is false: a write can wait for the socket, so
+// Session.send leaves frames queued for the writer goroutine to it.
+const writesNeverBlock = false
+
 // canWebSocketPing: natively the session can check a server without
 // ExtLiveness with WebSocket pings.
 const canWebSocketPing = true

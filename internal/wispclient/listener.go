@@ -44,7 +44,7 @@ type Listener struct {
 // for policy, ReasonAddrInUse, ReasonInvalid, ReasonThrottled).
 func (s *Session) Listen(ctx context.Context, host string, port uint16, flags uint8) (*Listener, error) {
 	if !s.canListen {
-		return nil, ErrNoListen
+		return nil, s.errNoListen()
 	}
 	l := &Listener{s: s, boundCh: make(chan struct{}), closed: netutil.NewOnce(), gone: netutil.NewOnce(), accepts: make(chan *Stream, backlog)}
 	if _, err := s.register(entry{listener: l}, 0); err != nil {

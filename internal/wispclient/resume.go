@@ -91,18 +91,8 @@ type clientResume struct {
 	status   Status
 	changed  chan struct{} // closed on every status change
 	lastLoss error
-	ending   wisp.CloseReason // the relay sent CLOSE on stream 0: the session is over
 }
 
-// relayEnded handles CLOSE on stream 0 of a resumable session: the relay
-// ends the session. The reader goes on a moment for the close frame that
-// follows (its status is the error apps see); without one it ends anyway.
-func (s *Session) relayEnded(r wisp.CloseReason) {
-	s.res.mu.Lock()
-	s.res.ending = r
-	s.res.mu.Unlock()
-	time.AfterFunc(2*time.Second, func() { s.fail(&SessionClosedError{Reason: r}) })
-}
 
 // Status is the session's connection state. Sessions without resume are
 // connected until they are closed.
@@ -221,15 +211,8 @@ func (s *Session) reconnectLoop() {
 			continue
 		}
 		r.mu.Lock()
-		cause, ending := r.lastLoss, r.ending
+		cause := r.lastLoss
 		r.mu.Unlock()
-		if ending != 0 {
-			if websocket.CloseStatus(cause) == -1 {
-				cause = &SessionClosedError{Reason: ending}
-			}
-			s.fail(sessionEnd(cause))
-			return
-		}
 		if finalClose(cause) {
 			s.fail(sessionEnd(cause)) // the relay ended the session, as without resume
 			return
@@ -407,6 +390,12 @@ func (s *Session) writeResumable(frames [][]byte) error {
 // (so it frees the session now instead of holding it for the window).
 func (s *Session) endResume(err error) {
 	if l, ok := s.rc.Link().(*resume.WSLink); ok {
+		// CLOSE on stream 0 first, in the numbered stream, tells the relay
+		// not to hold the session for a resume: the close frame alone can
+		// lose the race with a write that fails on the closing socket.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.rc.Write(ctx, wisp.AppendClose(nil, 0, wisp.ReasonVoluntary), false)
+		cancel()
 		l.Conn.Close(websocket.StatusNormalClosure, "")
 	}
 	s.rc.Close(err)

@@ -10,10 +10,7 @@ import (
 // through syscall/js: pion's js build wraps the same object, and linking it
 // cost the demo bundle about 0.9 MB (gzip).
 
-var (
-	uint8Array  = js.Global().Get("Uint8Array")
-	arrayBuffer = js.Global().Get("ArrayBuffer")
-)
+var uint8Array = js.Global().Get("Uint8Array")
 
 var errPeerClosed = errors.New("webrtc: peer connection closed")
 
@@ -66,12 +63,11 @@ func (p *jsPeer) CreateDataChannel(label string, unreliable bool) (rtcChannel, e
 		} else {
 			dc = p.pc.Call("createDataChannel", label)
 		}
-		dc.Set("binaryType", "arraybuffer")
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &jsChannel{dc: dc, h: jsHandlers{obj: dc}}, nil
+	return newJSChannel(dc), nil
 }
 
 func (p *jsPeer) OnConnectionStateChange(f func(string)) {
@@ -163,36 +159,6 @@ func (p *jsPeer) await(method string, args ...any) (js.Value, error) {
 	}
 }
 
-// jsChannel is rtcChannel on an RTCDataChannel (binaryType "arraybuffer").
-type jsChannel struct {
-	dc js.Value
-	h  jsHandlers
-}
-
-func (c *jsChannel) Send(b []byte) error {
-	a := uint8Array.New(len(b))
-	js.CopyBytesToJS(a, b)
-	return catch(func() { c.dc.Call("send", a) }) // InvalidStateError unless open
-}
-
-func (c *jsChannel) BufferedAmount() uint64 {
-	return uint64(c.dc.Get("bufferedAmount").Float())
-}
-
-func (c *jsChannel) OnMessage(f func([]byte)) {
-	c.h.set("onmessage", func(_ js.Value, args []js.Value) any {
-		data := arg0(args).Get("data")
-		if !data.InstanceOf(arrayBuffer) {
-			return nil // a text message
-		}
-		u := uint8Array.New(data)
-		b := make([]byte, u.Length())
-		js.CopyBytesToGo(b, u)
-		f(b)
-		return nil
-	})
-}
-
 func (c *jsChannel) OnOpen(f func()) {
 	var once sync.Once
 	c.h.set("onopen", func(js.Value, []js.Value) any {
@@ -210,6 +176,7 @@ func (c *jsChannel) OnClose(f func()) {
 	c.h.set("onclose", func(js.Value, []js.Value) any {
 		f()
 		c.h.release()
+		c.releaseGlue()
 		return nil
 	})
 }
@@ -218,6 +185,7 @@ func (c *jsChannel) OnClose(f func()) {
 // after it).
 func (c *jsChannel) Close() error {
 	c.h.release()
+	c.releaseGlue()
 	return catch(func() { c.dc.Call("close") })
 }
 

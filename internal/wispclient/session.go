@@ -78,16 +78,17 @@ const DefaultWindow = 256 << 10
 
 // Session is one Wisp connection.
 type Session struct {
-	conn      *websocket.Conn
+	conn      *wsmsg.Conn   // coder/websocket's natively; the browser's own in js (wsmsg)
 	out       *cork.Conn    // under conn's writer (native); nil in a browser
 	rd        *wsmsg.Reader // one reused buffer for every message read
 	v2        bool
 	info      wisp.Info // the server's INFO (v2)
 	sockshim  bool      // both sides speak sockshim's extension
 	udp       bool
-	halfClose bool   // both sides speak ExtHalfClose
-	window    uint32 // per-stream receive window when both speak ExtFlowControl; 0: off
-	canListen bool   // both sides speak ExtListen
+	halfClose bool               // both sides speak ExtHalfClose
+	window    uint32             // per-stream receive window when both speak ExtFlowControl; 0: off
+	canListen bool               // both sides speak ExtListen
+	profile   *wisp.RelayProfile // the server's relay profile (profile.go), if any
 	// listenAck: the relay answers a listener's CLOSE once its socket is
 	// closed (its ExtListen record's payload has ListenFlagCloseAck).
 	listenAck bool
@@ -227,6 +228,7 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			le, s.canListen = p.Info.Find(wisp.ExtListen)
 			s.listenAck = s.canListen && len(le.Payload) > 0 && le.Payload[0]&wisp.ListenFlagCloseAck != 0
 			_, s.liveness = p.Info.Find(wisp.ExtLiveness)
+			s.readProfile(p.Info)
 			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
 				s.window = o.Window
 			}
@@ -442,10 +444,6 @@ func (s *Session) readLoop() {
 		if p.StreamID == 0 {
 			switch p.Type {
 			case wisp.TypeClose:
-				if s.res != nil {
-					s.relayEnded(p.Reason) // resume.go
-					continue
-				}
 				s.fail(&SessionClosedError{Reason: p.Reason})
 				return
 			case wisp.TypePing, wisp.TypePong:
@@ -496,7 +494,7 @@ func (s *Session) readLoop() {
 			if p.Reason == wisp.ReasonVoluntary {
 				st.remoteClosed(nil)
 			} else {
-				st.remoteClosed(&wisp.CloseError{Reason: p.Reason})
+				st.remoteClosed(s.closeError(p.Reason))
 			}
 		case wisp.TypeOpened:
 			o, err := wisp.ParseOpened(p.Data)
@@ -547,7 +545,7 @@ func (s *Session) send(frame []byte) error {
 		s.writeMu.Unlock()
 		return s.lost()
 	}
-	if s.writing || len(s.outq) > 0 {
+	if s.writing || (len(s.outq) > 0 && !writesNeverBlock) {
 		s.outq = append(s.outq, bytes.Clone(frame))
 		busy := s.writing
 		s.writeMu.Unlock()
@@ -557,8 +555,14 @@ func (s *Session) send(frame []byte) error {
 		return nil
 	}
 	s.writing = true
+	// Where writes never block (js), frames queued for the writer go out
+	// first, here, instead of copying frame to queue it behind them.
+	frames := [][]byte{frame}
+	if len(s.outq) > 0 {
+		frames, s.outq = append(s.outq, frame), nil
+	}
 	s.writeMu.Unlock()
-	err := s.writeFrames([][]byte{frame})
+	err := s.writeFrames(frames)
 	s.doneWriting()
 	if err != nil {
 		s.fail(sessionEnd(err))
@@ -637,7 +641,10 @@ func (s *Session) writeLoop() {
 // or its failure (CLOSE); otherwise failures surface on the first Read.
 func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, port uint16) (*Stream, error) {
 	if typ == wisp.StreamUDP && s.v2 && !s.udp {
-		return nil, fmt.Errorf("wisp: server does not support UDP streams")
+		return nil, s.errNoUDP()
+	}
+	if err := s.errNoRelayTLS(typ); err != nil {
+		return nil, err
 	}
 	st := newStream(s, typ)
 	id, err := s.register(entry{stream: st}, 0)

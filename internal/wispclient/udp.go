@@ -84,7 +84,7 @@ type channelLink struct{ send func([]byte) error }
 // DialUDP opens a connected UDP socket to host:port through the relay.
 func (s *Session) DialUDP(ctx context.Context, host string, port uint16) (*UDPConn, error) {
 	if s.v2 && !s.udp {
-		return nil, fmt.Errorf("wisp: server does not support UDP streams: %w", errors.ErrUnsupported)
+		return nil, s.errNoUDP()
 	}
 	c, err := s.newUDP(false)
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Session) DialUDP(ctx context.Context, host string, port uint16) (*UDPCo
 // SO_REUSEADDR. It needs a sockshim relay (ExtBoundUDP).
 func (s *Session) BindUDP(ctx context.Context, local netip.AddrPort, reuse bool) (*UDPConn, error) {
 	if !s.Extension(wisp.ExtBoundUDP) {
-		return nil, fmt.Errorf("wisp: server does not offer bound UDP sockets (extension 0x%02x): %w", uint8(wisp.ExtBoundUDP), errors.ErrUnsupported)
+		return nil, fmt.Errorf("wisp: %s does not offer bound UDP sockets (extension 0x%02x): %w", s.relayName(), uint8(wisp.ExtBoundUDP), errors.ErrUnsupported)
 	}
 	c, err := s.newUDP(true)
 	if err != nil {

@@ -7,16 +7,15 @@
 // the syscalls themselves. A Reader keeps one buffer per connection instead;
 // a caller that must keep a payload past the next Read copies it once, at
 // its exact size.
+//
+// In the browser (GOOS=js) the package also is the WebSocket: Conn wraps
+// the browser's WebSocket directly instead of coder/websocket's js build,
+// which crosses from JavaScript into Go with a js.FuncOf call per message
+// event, allocates each message twice (a Go slice, then a Uint8Array) and
+// copies it three times. See conn_js.go.
 package wsmsg
 
-import (
-	"context"
-	"errors"
-	"io"
-	"sync"
-
-	"github.com/coder/websocket"
-)
+import "sync"
 
 // initialSize is the first buffer: one full Wisp DATA packet as sockshim
 // sends them (64 KiB payload + 5-byte header) fits without growing.
@@ -25,7 +24,7 @@ const initialSize = 64<<10 + 64
 // Reader reads whole messages from one connection. It is not safe for
 // concurrent use (a WebSocket has one reader anyway).
 type Reader struct {
-	conn *websocket.Conn
+	conn *Conn
 	buf  *[]byte
 }
 
@@ -38,42 +37,14 @@ var pool = sync.Pool{New: func() any {
 
 // NewReader returns a Reader for conn. Conn.SetReadLimit still bounds
 // each message.
-func NewReader(conn *websocket.Conn) *Reader { return &Reader{conn: conn} }
-
-// Read returns the next message. The returned slice is valid only until the
-// next call of Read, unless Take hands its buffer over.
-func (r *Reader) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
-	typ, mr, err := r.conn.Reader(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	if r.buf == nil {
-		r.buf = pool.Get().(*[]byte)
-	}
-	buf := *r.buf
-	n := 0
-	for {
-		if n == len(buf) {
-			grown := make([]byte, 2*len(buf))
-			copy(grown, buf)
-			buf = grown
-			r.buf = &buf // a grown buffer is never pooled
-		}
-		m, err := mr.Read(buf[n:])
-		n += m
-		if errors.Is(err, io.EOF) {
-			return typ, buf[:n], nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
-	}
-}
+func NewReader(conn *Conn) *Reader { return &Reader{conn: conn} }
 
 // TakeMin is the smallest payload worth taking a buffer for: a taken
 // buffer is pinned while its payload waits, so a small one would pin far
-// more memory than it holds.
-const TakeMin = initialSize / 2
+// more memory than it holds (at most 4x here). A quarter buffer, 16 KiB,
+// so the 32 KiB DATA payloads that a destination's 32 KiB reads produce
+// are taken, not copied into a new allocation.
+const TakeMin = initialSize / 4
 
 // Take hands the buffer of the message Read last returned to the caller,
 // instead of copying out of it; the next Read uses another buffer. The

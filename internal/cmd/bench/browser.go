@@ -68,7 +68,7 @@ type browserBench struct {
 	origin string
 
 	mu    sync.Mutex
-	marks map[string]threadCPU
+	marks map[string]cpuSnapshot
 }
 
 // startBrowserBench builds the wasm programs into tmp, serves the page and
@@ -100,7 +100,7 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 	if err := goBuild(files["/prog/dgram.wasm"], "./internal/cmd/bench/wasmdgram", true); err != nil {
 		return nil, err
 	}
-	b := &browserBench{marks: map[string]threadCPU{}}
+	b := &browserBench{marks: map[string]cpuSnapshot{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /mark", func(w http.ResponseWriter, r *http.Request) {
 		cpu := b.c.rendererCPU()
@@ -225,6 +225,9 @@ func (b *browserBench) runGo(prog string, args []string, env map[string]string, 
 	if r.Code != 0 {
 		return vals, r, fmt.Errorf("%s exited %d: %s", prog, r.Code, lastLines(r.Stderr, 5))
 	}
+	if os.Getenv("SOCKSHIM_BENCH_VERBOSE") != "" && r.Stderr != "" {
+		progress("%s stderr: %s", prog, strings.TrimSpace(r.Stderr))
+	}
 	return vals, r, nil
 }
 
@@ -330,6 +333,29 @@ func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
 	return rttRow{r.P50, r.P99}, nil
 }
 
+// profile runs V8's profiler on the page around one row when -browser-profile
+// is set (not for the Worker column, whose thread the page's profiler does
+// not see) and prints the top functions; the returned func stops it.
+func (b *browserBench) profile(c *config, col int, label string) func() {
+	if c.browserProfile == "" || col == bcolGoWorker {
+		return func() {}
+	}
+	ctx := context.Background()
+	if err := b.p.startProfile(ctx); err != nil {
+		progress("profiler: %v", err)
+		return func() {}
+	}
+	return func() {
+		path := filepath.Join(c.browserProfile, label+".cpuprofile")
+		top, err := b.p.stopProfile(ctx, path, 30)
+		if err != nil {
+			progress("profiler: %v", err)
+			return
+		}
+		progress("V8 profile of %s (%s), self time:\n%s", label, path, top)
+	}
+}
+
 // The Chromium table: one column per client, all in one browser run
 // through the same relay process and echo server.
 const (
@@ -360,7 +386,8 @@ type browserTable struct {
 
 // runBrowserTable measures every client of the Chromium table in one
 // browser: rounds rounds, the clients interleaved in each, median shown.
-func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *browserTable {
+func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *browserTable {
+	relayURL := relay.url
 	t := &browserTable{c: c}
 	for r := range t.cells {
 		for col := range t.cells[r] {
@@ -407,12 +434,14 @@ func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *b
 			label := fmt.Sprintf("bulk-%d-%d", col, round)
 			progress("Chromium, round %d: %s bulk echo, %d streams x %d KiB, window %d, %v", round+1, bcolNames[col], w.streams, w.size>>10, w.window, w.d)
 			var r bulkRow
+			stop := b.profile(c, col, label)
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispBulk(w, label)
 			default:
 				r, err = b.goBulk(w, col == bcolGoWorker, label)
 			}
+			stop()
 			if err != nil {
 				errs[col] = err
 				progress("Chromium, %s bulk: %v", bcolNames[col], err)
@@ -430,12 +459,14 @@ func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *b
 			label := fmt.Sprintf("rtt-%d-%d", col, round)
 			progress("Chromium, round %d: %s 64-byte round trips, %v", round+1, bcolNames[col], w.rttDuration)
 			var r rttRow
+			stop := b.profile(c, col, label)
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispRTT(w, label)
 			default:
 				r, err = b.goRTT(w, col == bcolGoWorker, label)
 			}
+			stop()
 			if err != nil {
 				errs[col] = err
 				progress("Chromium, %s RTT: %v", bcolNames[col], err)
@@ -466,7 +497,7 @@ func runBrowserTable(tmp string, c *config, relayURL string, echoPort uint16) *b
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
 	progress("Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
-	t.cells[browDgram][bcolGo] = b.dgramRow(c, relayURL)
+	t.cells[browDgram][bcolGo] = b.dgramRow(c, relay)
 	return t
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,22 +379,45 @@ func (c *chromium) close() {
 	os.RemoveAll(c.profile)
 }
 
-// threadCPU is the CPU time the browser's renderer processes have used so
-// far, from /proc/<pid>/task/<tid>/schedstat (nanoseconds on CPU, not
-// 10 ms ticks): main is the renderer main threads (a page's JavaScript and
-// its wasm; comm "chromium", tid = pid), worker the dedicated Worker threads, all every thread of the
-// renderers (with V8's GC and compiler helpers).
+// threadCPU is CPU time of the browser's renderer processes, from
+// /proc/<pid>/task/<tid>/schedstat (nanoseconds on CPU, not 10 ms ticks):
+// main is the renderer main threads (a page's JavaScript and its wasm; the
+// thread whose tid is the pid), worker the dedicated Worker threads, all
+// every thread of the renderers (with V8's GC and compiler helpers).
 type threadCPU struct {
 	main, worker, all time.Duration
 }
 
-func (a threadCPU) sub(b threadCPU) threadCPU {
-	return threadCPU{main: a.main - b.main, worker: a.worker - b.worker, all: a.all - b.all}
+// cpuSnapshot is each renderer thread's CPU time so far.
+type cpuSnapshot map[int]threadSample
+
+type threadSample struct {
+	class int // 0 other, 1 main, 2 worker
+	ns    time.Duration
 }
 
-// rendererCPU sums threadCPU over every renderer process of this browser.
-func (c *chromium) rendererCPU() threadCPU {
+// sub is the CPU the threads of a used between b and a; a thread that
+// exited in between is missing from a and not counted, one that started is
+// counted whole.
+func (a cpuSnapshot) sub(b cpuSnapshot) threadCPU {
 	var t threadCPU
+	for tid, s := range a {
+		d := s.ns - b[tid].ns
+		t.all += d
+		switch s.class {
+		case 1:
+			t.main += d
+		case 2:
+			t.worker += d
+		}
+	}
+	return t
+}
+
+// rendererCPU snapshots every thread of every renderer process of this
+// browser.
+func (c *chromium) rendererCPU() cpuSnapshot {
+	snap := cpuSnapshot{}
 	for _, pid := range descendants(c.cmd.Process.Pid) {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil || !bytes.Contains(cmdline, []byte("--type=renderer")) {
@@ -401,6 +425,10 @@ func (c *chromium) rendererCPU() threadCPU {
 		}
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
 		for _, task := range tasks {
+			tid, err := strconv.Atoi(filepath.Base(task))
+			if err != nil {
+				continue
+			}
 			ss, err1 := os.ReadFile(task + "/schedstat")
 			comm, err2 := os.ReadFile(task + "/comm")
 			if err1 != nil || err2 != nil {
@@ -414,18 +442,17 @@ func (c *chromium) rendererCPU() threadCPU {
 			if err != nil {
 				continue
 			}
-			d := time.Duration(ns)
-			t.all += d
-			// The main thread keeps the process's name; its tid is the pid.
-			switch name := strings.TrimSpace(string(comm)); {
-			case filepath.Base(task) == strconv.Itoa(pid):
-				t.main += d
-			case strings.HasPrefix(name, "DedicatedWorker"):
-				t.worker += d
+			s := threadSample{ns: time.Duration(ns)}
+			switch {
+			case tid == pid:
+				s.class = 1
+			case strings.HasPrefix(strings.TrimSpace(string(comm)), "DedicatedWorker"):
+				s.class = 2
 			}
+			snap[tid] = s
 		}
 	}
-	return t
+	return snap
 }
 
 // descendants lists the processes below pid (children, grandchildren, ...).
@@ -462,4 +489,80 @@ func descendants(pid int) []int {
 		}
 	}
 	return out
+}
+
+// startProfile starts V8's sampling profiler on the page (diagnosis only:
+// it slows the page down).
+func (p *page) startProfile(ctx context.Context) error {
+	for _, m := range []struct {
+		method string
+		params any
+	}{
+		{"Profiler.enable", nil},
+		{"Profiler.setSamplingInterval", map[string]any{"interval": 200}},
+		{"Profiler.start", nil},
+	} {
+		if _, err := p.c.call(ctx, p.session, m.method, m.params); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopProfile stops the profiler, writes the profile (Chrome DevTools'
+// .cpuprofile format) to path, and returns the functions with the most
+// samples of their own, as "percent name" lines.
+func (p *page) stopProfile(ctx context.Context, path string, top int) (string, error) {
+	res, err := p.c.call(ctx, p.session, "Profiler.stop", nil)
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Profile json.RawMessage `json:"profile"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, r.Profile, 0o644); err != nil {
+		return "", err
+	}
+	var prof struct {
+		Nodes []struct {
+			CallFrame struct {
+				FunctionName string `json:"functionName"`
+				URL          string `json:"url"`
+			} `json:"callFrame"`
+			HitCount int `json:"hitCount"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(r.Profile, &prof); err != nil {
+		return "", err
+	}
+	self := map[string]int{}
+	total := 0
+	for _, n := range prof.Nodes {
+		name := n.CallFrame.FunctionName
+		if name == "" {
+			name = "(anonymous " + filepath.Base(n.CallFrame.URL) + ")"
+		}
+		self[name] += n.HitCount
+		total += n.HitCount
+	}
+	type fn struct {
+		name string
+		n    int
+	}
+	var fns []fn
+	for k, v := range self {
+		fns = append(fns, fn{k, v})
+	}
+	slices.SortFunc(fns, func(a, b fn) int { return b.n - a.n })
+	var sb strings.Builder
+	for i, f := range fns {
+		if i == top || total == 0 {
+			break
+		}
+		fmt.Fprintf(&sb, "%5.1f%% %s\n", float64(f.n)*100/float64(total), f.name)
+	}
+	return sb.String(), nil
 }

@@ -141,12 +141,22 @@ func dgramCell(r dgramResult, err error) cell {
 
 // browserDgramRow measures the DatagramSocket row against a fresh UDP echo
 // server.
-func (b *browserBench) dgramRow(c *config, relayURL string) cell {
+func (b *browserBench) dgramRow(c *config, relay *server) cell {
 	echo, err := startUDPEcho()
 	if err != nil {
 		return dgramCell(dgramResult{}, err)
 	}
 	defer echo.close()
-	r, err := b.browserDatagram(relayURL, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
+	// CPU per datagram echoed, for diagnosis (setup included: the program
+	// does not mark its measurement).
+	cpu0, relay0 := b.c.rendererCPU(), nanCPU(relay.pid)
+	r, err := b.browserDatagram(relay.url, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
+	cpu, relayCPU := b.c.rendererCPU().sub(cpu0), nanCPU(relay.pid)-relay0
+	if err == nil && r.perSecond > 0 {
+		n := r.perSecond * c.browserDuration.Seconds()
+		us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / n }
+		progress("DatagramSocket CPU per datagram echoed: page main thread %.0f µs, renderer %.0f µs, relay %.0f µs",
+			us(cpu.main), us(cpu.all), relayCPU*1e6/n)
+	}
 	return dgramCell(r, err)
 }

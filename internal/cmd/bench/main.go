@@ -51,7 +51,7 @@ type config struct {
 	streams, payload, idleStreams, openWorkers            int
 	dgramPayload, dgramWindow                             int
 	browserWindow, browserRounds                          int
-	relayBin, interopDir                                  string
+	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork                  bool
 	profileLoad                                           string
 }
@@ -70,11 +70,13 @@ func run() error {
 	flag.IntVar(&c.dgramWindow, "dgram-window", 32, "datagrams outstanding in the browser DatagramSocket echo")
 	flag.StringVar(&c.relayBin, "relay", "bin/relay", "relay binary (CGO_ENABLED=0 go build -o bin/relay ./cmd/relay)")
 	flag.StringVar(&c.interopDir, "interop", "test/interop", "directory with the wisp-js npm install (scripts/install-npm.sh)")
+	flag.StringVar(&c.wranglerBin, "wrangler", "test/edge/node_modules/.bin/wrangler", "wrangler for the edge table (scripts/install-wrangler.sh); empty: skip it (edge.go)")
 	flag.IntVar(&c.browserWindow, "browser-window", 4, "payloads in flight per stream in the browser bulk echo (every client)")
 	flag.IntVar(&c.browserRounds, "browser-rounds", 1, "rounds of the Chromium table (clients interleaved in each; medians shown)")
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
 	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
+	flag.StringVar(&c.browserProfile, "browser-profile", "", "write a V8 CPU profile of each page row into this directory and print its top functions (slows the page down)")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
@@ -158,13 +160,16 @@ func run() error {
 		size, err := bundleGzip(tmp)
 		t.set(rowBundle, colRelay, float64(size), err)
 		fmt.Println(t.render())
+		if c.wranglerBin != "" && relaySrv != nil {
+			fmt.Println(runEdgeTable(tmp, &c, relaySrv, echo))
+		}
 	}
 	switch {
 	case !c.browser:
 	case relaySrv == nil:
 		fmt.Println("\nChromium table: not measured (no relay)")
 	default:
-		fmt.Println(runBrowserTable(tmp, &c, relaySrv.url, echo.port()).render())
+		fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port()).render())
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall/js"
@@ -105,9 +106,15 @@ func run() error {
 			}
 			conns = append(conns, c)
 		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		mark(label + ":start")
 		res, err := echoload.Bulk(conns, payload, window, d)
 		mark(label + ":end")
+		runtime.ReadMemStats(&m1)
+		mib := float64(res.Bytes) / (1 << 20)
+		fmt.Fprintf(os.Stderr, "Go heap: %.0f allocations and %.0f KiB allocated per MiB echoed, %d GCs\n",
+			float64(m1.Mallocs-m0.Mallocs)/mib, float64(m1.TotalAlloc-m0.TotalAlloc)/1024/mib, m1.NumGC-m0.NumGC)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func Bulk(conns []net.Conn, size, window int, d time.Duration) (Result, error) {
 	errs := make(chan error, len(conns))
 	start := time.Now()
 	for i, c := range conns {
-		go func() { errs <- echoConn(c, int64(i)<<32, size, window, &stop, &total) }()
+		go func() { errs <- echoConn(c, int64(i)<<32, size, window, start.Add(d+30*time.Second), &stop, &total) }()
 	}
 	time.Sleep(d)
 	stop.Store(true)
@@ -77,7 +77,7 @@ func Bulk(conns []net.Conn, size, window int, d time.Duration) (Result, error) {
 	return Result{Bytes: total.Load(), Elapsed: time.Since(start)}, first
 }
 
-func echoConn(c net.Conn, base int64, size, window int, stop *atomic.Bool, total *atomic.Int64) error {
+func echoConn(c net.Conn, base int64, size, window int, deadline time.Time, stop *atomic.Bool, total *atomic.Int64) error {
 	// One token per payload the writer starts, so the reader waits for
 	// bytes only when some are on their way; closed when the writer stops.
 	// The reader takes payload k's token before reading it, so with room
@@ -98,6 +98,12 @@ func echoConn(c net.Conn, base int64, size, window int, stop *atomic.Bool, total
 		}
 	}()
 	buf := make([]byte, size)
+	// One deadline for the whole run, not one per payload: resetting a
+	// timer per read costs the browser build a setTimeout each time the Go
+	// scheduler goes idle, which the JavaScript client's workload does not
+	// pay either.
+	c.SetReadDeadline(deadline)
+	defer c.SetReadDeadline(time.Time{})
 	for k := int64(0); ; k++ {
 		if _, ok := <-next; !ok {
 			if werr != nil {
@@ -105,7 +111,6 @@ func echoConn(c net.Conn, base int64, size, window int, stop *atomic.Bool, total
 			}
 			return nil
 		}
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := io.ReadFull(c, buf); err != nil {
 			return fmt.Errorf("read after %d payloads: %w", k, err)
 		}

@@ -1,0 +1,57 @@
+package wisp
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// ExtRelayProfile (sockshim) is sent by a relay that cannot do everything the
+// native relay does (the Cloudflare Workers build, cmd/edge): it says who the
+// relay is and its fixed stream cap, so a client's errors can name it. Such a
+// relay advertises no UDP, listener or WebRTC extension; a client fails those
+// calls at once.
+const ExtRelayProfile ExtensionID = 0x5F
+
+// RelayProfile is the relay's record of ExtRelayProfile:
+//
+//	+-----------------+-------+-------+
+//	| max streams LE  | flags | name  |
+//	| u16             | u8    | UTF-8 |
+//	+-----------------+-------+-------+
+//
+// MaxStreams is how many streams a session may have open at once (0: no
+// fixed cap); Flags are ProfileRelayTLS and bits reserved as 0; Name
+// describes the relay, e.g. "the edge relay (Cloudflare Workers)".
+type RelayProfile struct {
+	MaxStreams uint16
+	Flags      uint8
+	Name       string
+}
+
+// ProfileRelayTLS: the relay accepts CONNECT with StreamTLS.
+const ProfileRelayTLS uint8 = 0x01
+
+// StreamTLS (sockshim, with ProfileRelayTLS) is a CONNECT stream type: TCP to
+// host:port with TLS done by the relay (on the edge, connect()'s
+// secureTransport "on", verified against host with the platform's roots).
+// DATA is the plaintext, which the relay sees: the default, and the right
+// choice almost always, stays TLS in the client over StreamTCP.
+const StreamTLS StreamType = 0x53
+
+// AppendRelayProfile encodes p.
+func AppendRelayProfile(dst []byte, p RelayProfile) []byte {
+	dst = binary.LittleEndian.AppendUint16(dst, p.MaxStreams)
+	dst = append(dst, p.Flags)
+	return append(dst, p.Name...)
+}
+
+// ParseRelayProfile decodes a relay-profile record.
+func ParseRelayProfile(b []byte) (RelayProfile, error) {
+	if len(b) < 3 {
+		return RelayProfile{}, malformed("relay profile of %d bytes, want at least 3", len(b))
+	}
+	if !utf8.Valid(b[3:]) {
+		return RelayProfile{}, malformed("relay profile name is not UTF-8")
+	}
+	return RelayProfile{MaxStreams: binary.LittleEndian.Uint16(b), Flags: b[2], Name: string(b[3:])}, nil
+}

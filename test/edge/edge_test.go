@@ -1,0 +1,604 @@
+//go:build !js
+
+// Package edge tests the relay's Cloudflare Workers build (cmd/edge) in real
+// workerd: wrangler dev from npm (test/edge/package.json, installed by
+// scripts/install-wrangler.sh), our client through it to real servers on
+// loopback, and the unmodified wisp-js client. `make test-edge` runs it with
+// SOCKSHIM_EDGE=1; elsewhere (`go test ./...`) it is skipped, as that target
+// runs it.
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/internal/wisp"
+	"github.com/sockshim/sockshim/internal/wispclient"
+	"github.com/sockshim/sockshim/shim"
+)
+
+// Policies of the Workers under test, in the relay's config format.
+const (
+	// devPolicy is wrangler.toml's development policy.
+	devPolicy = `{"apps":[{"id":"dev","origins":["http://localhost:*","http://127.0.0.1:*"],"allowNoOrigin":true,
+		"capabilities":["internetClient","internetClientServer","privateNetworkClientServer"],"loopbackExempt":true}]}`
+	// denyPolicy has every capability but no loopback exemption, and a
+	// credentialed app (its secret comes from SOCKSHIM_SECRET_CRED_APP)
+	// that has it, for pages on https://app.example only.
+	denyPolicy = `{"apps":[{"id":"strict","allowNoOrigin":true,
+		"capabilities":["internetClient","internetClientServer","privateNetworkClientServer"]},
+		{"id":"cred-app","origins":["https://app.example"],"capabilities":["internetClient"],"loopbackExempt":true}]}`
+	credSecret = "edge-test-secret"
+)
+
+var repoRoot = func() string {
+	d, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
+func need(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SOCKSHIM_EDGE") != "1" {
+		t.Skip("the edge relay tests run in `make test-edge` (SOCKSHIM_EDGE=1), which installs wrangler")
+	}
+	if _, err := os.Stat(wranglerBin()); err != nil {
+		t.Fatalf("wrangler is not installed in test/edge: run scripts/install-wrangler.sh (%v)", err)
+	}
+}
+
+func wranglerBin() string {
+	return filepath.Join(repoRoot, "test", "edge", "node_modules", ".bin", "wrangler")
+}
+
+var (
+	bundleOnce sync.Once
+	bundleDir  string
+	bundleErr  error
+)
+
+// bundle builds the Worker (as `make edge` does) into a temporary
+// directory, once per test binary: never a stale bin/edge.
+func bundle(t *testing.T) string {
+	t.Helper()
+	bundleOnce.Do(func() {
+		bundleDir, bundleErr = os.MkdirTemp("", "sockshim-edge-")
+		if bundleErr != nil {
+			return
+		}
+		for _, args := range [][]string{
+			{"run", "github.com/syumai/workers/cmd/workers-assets-gen", "-mode=go", "-o", bundleDir},
+			{"build", "-trimpath", "-ldflags=-s", "-o", filepath.Join(bundleDir, "app.wasm"), "./cmd/edge"},
+		} {
+			cmd := exec.Command("go", args...)
+			cmd.Dir = repoRoot
+			if args[0] == "build" {
+				cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				bundleErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+				return
+			}
+		}
+	})
+	if bundleErr != nil {
+		t.Fatal(bundleErr)
+	}
+	return bundleDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bundleDir != "" {
+		os.RemoveAll(bundleDir)
+	}
+	os.Exit(code)
+}
+
+// worker is one wrangler dev (workerd) serving the Worker.
+type worker struct {
+	URL  string // http://127.0.0.1:port
+	Wisp string // ws://127.0.0.1:port/wisp/
+	log  *syncLog
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var readyRE = regexp.MustCompile(`Ready on (http://127\.0\.0\.1:\d+)`)
+
+// startWorker runs the Worker in workerd with policy as its SOCKSHIM_CONFIG,
+// on an ephemeral loopback port, offline; it is stopped at the test's end.
+// It may run on any goroutine (it does not call t.Fatal).
+// secrets go to .dev.vars, where wrangler dev reads a Worker's secrets;
+// env is the environment of wrangler and workerd.
+func startWorker(t *testing.T, bundle, policy string, secrets map[string]string, env ...string) (*worker, error) {
+	dir := t.TempDir()
+	toml := fmt.Sprintf("name = \"sockshim-edge-test\"\nmain = %q\ncompatibility_date = \"2026-05-01\"\n\n[vars]\nSOCKSHIM_CONFIG = '''%s'''\n",
+		filepath.Join(bundle, "worker.mjs"), policy)
+	if err := os.WriteFile(filepath.Join(dir, "wrangler.toml"), []byte(toml), 0o644); err != nil {
+		return nil, err
+	}
+	var vars strings.Builder
+	for k, v := range secrets {
+		fmt.Fprintf(&vars, "%s=%q\n", k, v)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".dev.vars"), []byte(vars.String()), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(wranglerBin(), "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
+		"--show-interactive-dev-session=false", "--persist-to", filepath.Join(dir, "state"), "--log-level", "info")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
+		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"), "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler and its workerd, stopped together
+	log := &syncLog{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(pw, log), log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("wrangler dev output:\n%s", log.String())
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+				break
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u := <-found:
+		return &worker{URL: u, Wisp: "ws" + strings.TrimPrefix(u, "http") + "/wisp/", log: log}, nil
+	case <-exited:
+		return nil, fmt.Errorf("wrangler dev exited before it was ready:\n%s", log.String())
+	case <-time.After(90 * time.Second):
+		return nil, fmt.Errorf("wrangler dev not ready after 90 s:\n%s", log.String())
+	}
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func host(t *testing.T, s string) *shim.HostName {
+	t.Helper()
+	h, err := shim.NewHostName(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// echoOnce sends size random bytes through s and checks the echo by SHA-256.
+func echoOnce(t *testing.T, s io.ReadWriter, size int) {
+	t.Helper()
+	want := make([]byte, size)
+	rand.Read(want)
+	errc := make(chan error, 1)
+	go func() { _, err := s.Write(want); errc <- err }()
+	h := sha256.New()
+	if _, err := io.CopyN(h, s, int64(size)); err != nil {
+		t.Fatalf("reading the echo: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if got, exp := h.Sum(nil), sha256.Sum256(want); !bytes.Equal(got, exp[:]) {
+		t.Fatalf("echo of %d bytes: sha256 %x, want %x", size, got, exp)
+	}
+}
+
+// TestEdge runs every client test against the two Workers (started in
+// parallel: each takes a few seconds).
+func TestEdge(t *testing.T) {
+	need(t)
+	b := bundle(t)
+	// workerd verifies relay-TLS destinations with the roots OpenSSL finds
+	// through SSL_CERT_FILE: this CA's, for the RelayTLS subtest.
+	relayCA := testutil.NewCA(t, "sockshim relay-TLS CA")
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, relayCA.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var dev, strict *worker
+	var devErr, strictErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); dev, devErr = startWorker(t, b, devPolicy, nil, "SSL_CERT_FILE="+caFile) }()
+	go func() {
+		defer wg.Done()
+		strict, strictErr = startWorker(t, b, denyPolicy, map[string]string{"SOCKSHIM_SECRET_CRED_APP": credSecret})
+	}()
+	wg.Wait()
+	if err := errors.Join(devErr, strictErr); err != nil {
+		t.Fatal(err)
+	}
+	echo := testutil.EchoServer(t)
+	echoPort := strconv.Itoa(echo.Port)
+
+	t.Run("StreamSocketEcho", func(t *testing.T) {
+		t.Parallel()
+		s := shim.NewStreamSocket(shim.RelayTransport(dev.Wisp, nil))
+		if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		echoOnce(t, s, 4<<20)
+	})
+
+	t.Run("BundleSize", func(t *testing.T) {
+		t.Parallel()
+		wasm, err := os.ReadFile(filepath.Join(b, "app.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(wasm)
+		zw.Close()
+		t.Logf("Worker bundle: app.wasm %d bytes, %d gzip (free plan 3 MB, paid 10 MB)", len(wasm), z.Len())
+		if z.Len() >= 3_000_000 {
+			t.Errorf("app.wasm is %d bytes gzip, over the Workers free plan's 3 MB: keep what the Worker cannot use (pion, OS sockets, metrics libraries) out of the js build", z.Len())
+		}
+	})
+
+	t.Run("HalfClose", func(t *testing.T) {
+		t.Parallel()
+		s := shim.NewStreamSocket(shim.RelayTransport(dev.Wisp, nil))
+		if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		msg := []byte("half-close through the edge")
+		if _, err := s.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(s) // the echo server closes its side after our FIN
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("after CloseWrite: read %q, %v; want %q then EOF", got, err, msg)
+		}
+	})
+
+	t.Run("TLSInTheClient", func(t *testing.T) {
+		t.Parallel()
+		ca := testutil.NewCA(t, "sockshim edge test CA")
+		srv := testutil.TLSServer(t, ca.ServerCert(t, "localhost", "127.0.0.1"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		s := shim.NewStreamSocket(shim.RelayTransport(dev.Wisp, nil))
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca.RootPEM())
+		s.Control().SetTrustedRoots(pool)
+		if err := s.ConnectWithProtectionLevel(ctxT(t, 30*time.Second), host(t, "localhost"), strconv.Itoa(srv.Port), shim.ProtectionLevelSsl); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if got := s.Information().ProtectionLevel; got != shim.ProtectionLevelSsl {
+			t.Errorf("protection level %v, want Ssl", got)
+		}
+		echoOnce(t, s, 1<<20)
+	})
+
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		t.Parallel()
+		closed := testutil.ClosedPort(t)
+		s := shim.NewStreamSocket(shim.RelayTransport(dev.Wisp, nil))
+		err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), strconv.Itoa(closed.Port))
+		if err == nil {
+			s.Close()
+			t.Fatal("connect to a closed port succeeded")
+		}
+		if st := shim.GetStatus(err); st != shim.SocketErrorConnectionRefused {
+			t.Fatalf("connect to a closed port: %v, status %v, want ConnectionRefused", err, st)
+		}
+	})
+
+	t.Run("Denied", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			w       *worker
+			host    string
+			port    string
+			invalid bool // refused as an invalid destination, not by capability
+		}{
+			{strict, "127.0.0.1", echoPort, false},
+			{strict, "127.9.8.7", echoPort, false},
+			{strict, "::1", echoPort, false},
+			{strict, "::ffff:127.0.0.1", echoPort, false},
+			{strict, "64:ff9b::7f00:1", echoPort, false}, // NAT64 of 127.0.0.1
+			{strict, "localhost", echoPort, false},
+			{strict, "a.localhost", echoPort, false},
+			{strict, "169.254.169.254", "80", false}, // metadata
+			{strict, "0x7f.0.0.1", echoPort, true},
+			{strict, "2130706433", echoPort, true},
+			{dev, "127.0.0.1", "25", false},
+			{dev, "example.com", "25", false},
+		} {
+			t.Run(tc.host+":"+tc.port, func(t *testing.T) {
+				h, err := shim.NewHostName(tc.host)
+				if err != nil {
+					if tc.invalid {
+						return // refused before it reaches the relay
+					}
+					t.Fatal(err)
+				}
+				s := shim.NewStreamSocket(shim.RelayTransport(tc.w.Wisp, nil))
+				err = s.Connect(ctxT(t, 30*time.Second), h, tc.port)
+				if err == nil {
+					s.Close()
+					t.Fatalf("connect to %s:%s allowed", tc.host, tc.port)
+				}
+				want := shim.ErrAccessDenied
+				if tc.invalid {
+					want = shim.ErrInvalidArgument
+				}
+				if !errors.Is(err, want) {
+					t.Fatalf("connect to %s:%s: %v, want errors.Is %v", tc.host, tc.port, err, want)
+				}
+			})
+		}
+	})
+
+	t.Run("OriginAndCredential", func(t *testing.T) {
+		t.Parallel()
+		// An Origin no app lists: HTTP 403 before the upgrade, as natively.
+		_, resp, err := websocket.Dial(ctxT(t, 30*time.Second), strict.Wisp, &websocket.DialOptions{
+			HTTPHeader: http.Header{"Origin": {"https://evil.example"}}, Subprotocols: []string{"wisp-v2"}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("upgrade from an unlisted origin: %v (response %v), want 403", err, resp)
+		}
+		app := http.Header{"Origin": {"https://app.example"}}
+		// The secret from the Worker's environment admits the app, whose
+		// loopback exemption then lets it reach the echo server.
+		s := shim.NewStreamSocket(shim.RelayTransport(strict.Wisp, &shim.RelayOptions{AppID: "cred-app", Secret: credSecret, Header: app}))
+		if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+			t.Fatalf("credentialed app: %v", err)
+		}
+		echoOnce(t, s, 64<<10)
+		s.Close()
+		// A wrong secret: the session is refused with CLOSE 0xC0.
+		_, err = wispclient.Dial(ctxT(t, 30*time.Second), strict.Wisp, &wispclient.Options{AppID: "cred-app", Secret: "wrong", Header: app})
+		var he *wispclient.HandshakeError
+		if !errors.As(err, &he) || he.Reason != wisp.ReasonAuthBad {
+			t.Errorf("wrong secret: %v, want a handshake refused with 0xC0", err)
+		}
+		// No credential from an origin only the credentialed app admits: 0xC2.
+		_, err = wispclient.Dial(ctxT(t, 30*time.Second), strict.Wisp, &wispclient.Options{Header: app})
+		if !errors.As(err, &he) || he.Reason != wisp.ReasonAuthRequired {
+			t.Errorf("no credential: %v, want a handshake refused with 0xC2", err)
+		}
+	})
+
+	t.Run("UDPNotSupported", func(t *testing.T) {
+		t.Parallel()
+		udp := testutil.UDPEchoServer(t)
+		d := shim.NewDatagramSocket(shim.RelayTransport(dev.Wisp, nil))
+		err := d.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), strconv.Itoa(udp.Port))
+		if err == nil {
+			d.Close()
+			t.Fatal("UDP through the edge relay succeeded")
+		}
+		if !errors.Is(err, shim.ErrNotSupported) || !strings.Contains(err.Error(), "edge relay") {
+			t.Fatalf("UDP through the edge relay: %v, want ErrNotSupported naming the edge relay", err)
+		}
+		d = shim.NewDatagramSocket(shim.RelayTransport(dev.Wisp, nil))
+		if err := d.Bind(ctxT(t, 30*time.Second), "0"); !errors.Is(err, shim.ErrNotSupported) || !strings.Contains(err.Error(), "edge relay") {
+			d.Close()
+			t.Fatalf("bound UDP through the edge relay: %v, want ErrNotSupported naming the edge relay", err)
+		}
+	})
+
+	t.Run("ListenNotSupported", func(t *testing.T) {
+		t.Parallel()
+		l := shim.NewStreamSocketListener(shim.RelayTransport(dev.Wisp, nil))
+		err := l.BindServiceName(ctxT(t, 30*time.Second), "0")
+		if err == nil {
+			l.Close()
+			t.Fatal("a listener through the edge relay succeeded")
+		}
+		if !errors.Is(err, shim.ErrNotSupported) || !strings.Contains(err.Error(), "edge relay") {
+			t.Fatalf("listen through the edge relay: %v, want ErrNotSupported naming the edge relay", err)
+		}
+	})
+
+	t.Run("SeventhStreamRefused", func(t *testing.T) {
+		t.Parallel()
+		tr := shim.RelayTransport(dev.Wisp, nil) // one session for all
+		var open []*shim.StreamSocket
+		defer func() {
+			for _, s := range open {
+				s.Close()
+			}
+		}()
+		for i := range 6 {
+			s := shim.NewStreamSocket(tr)
+			if err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort); err != nil {
+				t.Fatalf("stream %d of 6: %v", i+1, err)
+			}
+			open = append(open, s)
+		}
+		s := shim.NewStreamSocket(tr)
+		err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort)
+		if err == nil {
+			s.Close()
+			t.Fatal("a 7th simultaneous stream was allowed")
+		}
+		if !strings.Contains(err.Error(), "6") || !strings.Contains(err.Error(), "edge relay") {
+			t.Errorf("7th stream: %v, want an error naming the edge relay's limit of 6", err)
+		}
+		for _, s := range open {
+			echoOnce(t, s, 64<<10) // the six still work
+		}
+		// Closing one frees its slot.
+		open[0].Close()
+		open = open[1:]
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s := shim.NewStreamSocket(tr)
+			err := s.Connect(ctxT(t, 30*time.Second), host(t, "127.0.0.1"), echoPort)
+			if err == nil {
+				open = append(open, s)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no stream after closing one of six: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond) // the relay sees the CLOSE asynchronously
+		}
+	})
+
+	t.Run("RelayTLS", func(t *testing.T) {
+		t.Parallel()
+		srv := testutil.TLSServer(t, relayCA.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		sess, err := wispclient.Dial(ctxT(t, 30*time.Second), dev.Wisp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		if p, ok := sess.Profile(); !ok || p.Flags&wisp.ProfileRelayTLS == 0 || p.MaxStreams != 6 {
+			t.Fatalf("relay profile %+v (sent: %v), want relay TLS and 6 streams", p, ok)
+		}
+		st, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(srv.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		echoOnce(t, st, 256<<10)
+
+		// A certificate from a CA workerd does not trust fails the stream.
+		other := testutil.NewCA(t, "untrusted CA")
+		bad := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		st2, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(bad.Port))
+		if err == nil {
+			defer st2.Close()
+			st2.Write([]byte("x"))
+			_, err = st2.Read(make([]byte, 1))
+		}
+		var ce *wisp.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("relay TLS to an untrusted certificate: %v, want a CLOSE", err)
+		}
+		t.Logf("relay TLS to an untrusted certificate: %v", err)
+	})
+
+	t.Run("Chromium", func(t *testing.T) {
+		t.Parallel()
+		runner := os.Getenv("SOCKSHIM_WASMBROWSER")
+		if runner == "" {
+			t.Fatal("SOCKSHIM_WASMBROWSER is not set: `make test-edge` passes the Chromium runner (bin/wasmbrowser)")
+		}
+		ca := testutil.NewCA(t, "sockshim edge browser CA")
+		srv := testutil.TLSServer(t, ca.ServerCert(t, "127.0.0.1"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		cmd := exec.CommandContext(ctxT(t, 3*time.Minute), "go", "test", "-count=1", "-timeout", "120s", "-exec", runner, "-v", "./test/edge/browser/")
+		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm",
+			"SOCKSHIM_EDGE_WISP="+dev.Wisp,
+			"SOCKSHIM_ECHO_ADDR="+echo.String(),
+			"SOCKSHIM_TLS_ADDR="+srv.String(),
+			"SOCKSHIM_TLS_CA_PEM="+string(ca.RootPEM()))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestEdgeFromPage") {
+			t.Fatalf("the wasm app in Chromium through the edge relay: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("WispJS", func(t *testing.T) {
+		t.Parallel()
+		for _, v := range []string{"1", "2"} {
+			res := runWispJS(t, dev.Wisp, "127.0.0.1", echoPort, "--wisp-version="+v, "--bytes="+strconv.Itoa(1<<20), "--streams=3")
+			if !strings.Contains(res, `"ok":true`) || !strings.Contains(res, `"negotiated_version":`+v) {
+				t.Errorf("wisp-js v%s through the edge relay: %s", v, res)
+			}
+		}
+		closed := testutil.ClosedPort(t)
+		if res := runWispJS(t, dev.Wisp, "127.0.0.1", strconv.Itoa(closed.Port), "--expect-close=0x44"); !strings.Contains(res, `"ok":true`) {
+			t.Errorf("wisp-js to a closed port: %s (want CLOSE 0x44)", res)
+		}
+		if res := runWispJS(t, strict.Wisp, "127.0.0.1", echoPort, "--expect-close=0x48"); !strings.Contains(res, `"ok":true`) {
+			t.Errorf("wisp-js to a denied address: %s (want CLOSE 0x48)", res)
+		}
+	})
+}
+
+// runWispJS runs test/interop/client.mjs (the unmodified wisp-js client) and
+// returns its JSON result line.
+func runWispJS(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot, "test", "interop")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@mercuryworkshop", "wisp-js", "package.json")); err != nil {
+		t.Fatalf("wisp-js is not installed: run scripts/install-npm.sh (%v)", err)
+	}
+	cmd := exec.CommandContext(ctxT(t, 90*time.Second), "node", append([]string{"client.mjs"}, args...)...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	if err != nil {
+		t.Logf("client.mjs %v: %v\nstderr: %s", args, err, stderr.String())
+	}
+	return out
+}
