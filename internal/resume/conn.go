@@ -59,8 +59,8 @@ type Options struct {
 	// even when nothing changed (it doubles as the heartbeat). Default 2 s.
 	AckInterval time.Duration
 	// DeadAfter: a link on which nothing arrived for this long is dead
-	// (the peer sends an ACK every AckInterval). Default 15 s; negative
-	// turns the check off.
+	// (the peer sends an ACK every AckInterval). Default 15 s
+	// (DefaultDeadAfter); negative turns the check off.
 	DeadAfter time.Duration
 	// OnLinkDown is called, outside every lock, each time the current link
 	// fails (not when Detach or Close drops it). It must not block.
