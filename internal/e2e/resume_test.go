@@ -187,12 +187,16 @@ func metric(t *testing.T, base, name string) int64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\d+)$`).FindSubmatch(body)
+	// Prometheus writes large values as floats (1.048576e+06).
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
 		t.Fatalf("/metrics has no %s:\n%s", name, body)
 	}
-	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return v
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("/metrics %s: %v", name, err)
+	}
+	return int64(v)
 }
 
 func hostPort(r *relayProcess) string { return strings.TrimPrefix(r.URL, "http://") }
