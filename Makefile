@@ -17,7 +17,7 @@ BROWSER_UNIT_PKGS := ./internal/wisp/ ./internal/wispclient/ ./internal/rfc6455/
 BROWSER_UNIT_SKIP := -skip '^(TestJS|Fuzz)'
 WASM_UNIT_SKIP := -skip '^TestJS'
 
-.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration clean
+.PHONY: run test deps wasm relay edge edge-dev test-edge bench fuzz vet test-native test-wasm-node test-wasm-browser test-jsapi test-integration bench-jsapi clean
 
 run: wasm
 	$(GO) run ./cmd/relay -dev
@@ -40,11 +40,13 @@ edge:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(EDGE_DIR)/app.wasm ./cmd/edge
 	@echo "edge: $(EDGE_DIR)/app.wasm $$(gzip -9 -c $(EDGE_DIR)/app.wasm | wc -c) bytes gzip (free plan: 3 MB)"
 
-# The edge relay in workerd (wrangler 4, offline) on 127.0.0.1:$(EDGE_PORT),
-# with wrangler.toml's development policy (loopback allowed).
+# The edge relay in workerd (wrangler 4, offline: no metrics, no cf fetch, and
+# no banner, whose npm update check is wrangler's only other network call)
+# on 127.0.0.1:$(EDGE_PORT), with wrangler.toml's development policy
+# (loopback allowed).
 edge-dev: edge
 	./scripts/install-wrangler.sh
-	WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+	WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false \
 		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
 
 # The client tests against the edge relay in real workerd (test/edge builds
@@ -61,8 +63,8 @@ deps:
 	./scripts/install-npm.sh
 	./scripts/install-nginx.sh
 
-bin/wasmbrowser: $(wildcard internal/cmd/wasmbrowser/*.go)
-	$(GO) build -o bin/wasmbrowser ./internal/cmd/wasmbrowser
+bin/wasmbrowser: $(wildcard tools/wasmbrowser/*.go)
+	$(GO) build -o bin/wasmbrowser ./tools/wasmbrowser
 
 vet:
 	$(GO) vet ./...
@@ -75,16 +77,19 @@ test: deps wasm bin/wasmbrowser vet test-native test-wasm-node test-wasm-browser
 # (web/app.js, the wasm build's _js.go files...), so these always run
 # (-count=1) instead of replaying an old pass; every other package may be
 # cached. Add a package here when its tests start such a subprocess.
-UNCACHED_TEST_PKGS := ./internal/e2e/ ./internal/cmd/wasmbrowser/ ./wasm/
+UNCACHED_TEST_PKGS := ./internal/e2e/ ./tools/wasmbrowser/ ./wasm/
 MODULE := $(shell $(GO) list -m)
 # The others, as a shell expression (evaluated where used).
 CACHED_TEST_PKGS = $$($(GO) list ./... | grep -v -x -F $(foreach p,$(UNCACHED_TEST_PKGS),-e $(MODULE)/$(patsubst ./%/,%,$(p))))
 NATIVE_TEST_ENV := CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1 SOCKSHIM_REQUIRE_NGINX=1
 
 # Native tests, with the race detector (which needs cgo).
+# The two runs go side by side, so the split costs no wall time.
 test-native:
-	$(NATIVE_TEST_ENV) $(GO) test -race -timeout 600s $(CACHED_TEST_PKGS)
-	$(NATIVE_TEST_ENV) $(GO) test -race -count=1 -timeout 600s $(UNCACHED_TEST_PKGS)
+	@$(NATIVE_TEST_ENV) $(GO) test -race -timeout 600s $(CACHED_TEST_PKGS) & cached=$$!; \
+	$(NATIVE_TEST_ENV) $(GO) test -race -count=1 -timeout 600s $(UNCACHED_TEST_PKGS) & uncached=$$!; \
+	a=0; b=0; wait $$cached || a=$$?; wait $$uncached || b=$$?; \
+	if [ $$a -ne 0 ] || [ $$b -ne 0 ]; then echo "test-native: FAIL (cached run $$a, uncached run $$b)" >&2; exit 1; fi
 
 test-wasm-node:
 	GOOS=js GOARCH=wasm $(GO) test -timeout 120s -exec="$(NODE_EXEC)" $(WASM_UNIT_SKIP) $(WASM_UNIT_PKGS)
@@ -106,7 +111,16 @@ test-jsapi: wasm
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
 	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
-	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-timeout=240000 *.test.mjs
+	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-concurrency=2 --test-timeout=240000 *.test.mjs
+
+# The JS API beside the wisp-js client in one Chromium (bare DevTools pipe),
+# bulk echo and 64-byte round trips; a quick check, not the bench's table.
+bench-jsapi: wasm
+	./scripts/install-npm.sh
+	./test/jsapi/install.sh
+	./scripts/install-chromium.sh
+	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
+	node test/jsapi/bench.mjs
 
 # Real client libraries (pgx, x/crypto/ssh, go-redis, net/http) over
 # shim.Dialer against real PostgreSQL, sshd, Redis and nginx from Debian,
@@ -138,7 +152,7 @@ bench:
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
-	$(GO) run ./internal/cmd/bench -relay bin/relay $(BENCHFLAGS)
+	$(GO) run ./tools/bench -relay bin/relay $(BENCHFLAGS)
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s

@@ -23,7 +23,7 @@ var repoRoot = func() string {
 }()
 
 // TestWasmChromium runs ./wasmtest (the same scenarios, compiled to wasm)
-// in headless Chromium with internal/cmd/wasmbrowser, against the same
+// in headless Chromium with tools/wasmbrowser, against the same
 // kinds of servers, through a relay the page reaches from its own origin.
 func TestWasmChromium(t *testing.T) {
 	t.Parallel()
@@ -46,7 +46,7 @@ func TestWasmChromium(t *testing.T) {
 	sum := sha256.Sum256(ng.Files["/big.bin"])
 
 	runner := filepath.Join(t.TempDir(), "wasmbrowser")
-	build := exec.Command("go", "build", "-o", runner, "./internal/cmd/wasmbrowser")
+	build := exec.Command("go", "build", "-o", runner, "./tools/wasmbrowser")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build wasmbrowser: %v\n%s", err, out)

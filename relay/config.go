@@ -1,8 +1,6 @@
 package relay
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -73,33 +71,34 @@ type ListenConfig struct {
 	rules policy.ListenRules // Addresses and Ports, parsed by validate
 }
 
-func (l *ListenConfig) validate() error {
+// validate parses Addresses and Ports; on error it names the key.
+func (l *ListenConfig) validate() (string, error) {
 	if len(l.Addresses) == 0 {
-		return errors.New("listen: addresses is required")
+		return "addresses", errors.New("required: the IP literals the app may bind")
 	}
 	l.rules.Addrs = nil
 	for _, a := range l.Addresses {
 		ip, err := netip.ParseAddr(a)
 		if err != nil || ip.Zone() != "" {
-			return fmt.Errorf("listen: address %q: want an IP literal without a zone", a)
+			return "addresses", fmt.Errorf("address %q: want an IP literal without a zone", a)
 		}
 		l.rules.Addrs = append(l.rules.Addrs, ip.Unmap())
 	}
 	ports, err := policy.ParsePortRanges(l.Ports)
 	if err != nil {
-		return fmt.Errorf("listen: ports: %w", err)
+		return "ports", errors.New(strings.TrimPrefix(err.Error(), "policy: "))
 	}
 	if len(ports) == 0 {
-		return errors.New("listen: ports is required")
+		return "ports", errors.New(`required: the ports the app may bind, as "20000-20100, 8080"`)
 	}
 	l.rules.Ports = ports
 	if len(l.PublicHost) > 255 {
-		return errors.New("listen: publicHost longer than 255 bytes")
+		return "publicHost", errors.New("longer than 255 bytes")
 	}
 	if l.MaxListeners < 0 {
-		return errors.New("listen: maxListeners is negative")
+		return "maxListeners", errors.New("negative (0 means the default, 16)")
 	}
-	return nil
+	return "", nil
 }
 
 func (l *ListenConfig) maxListeners() int {
@@ -109,84 +108,110 @@ func (l *ListenConfig) maxListeners() int {
 	return l.MaxListeners
 }
 
-// App returns the policy view of the app.
-func (a *AppConfig) App() *policy.App {
+// policyApp is the policy view of the app.
+func (a *AppConfig) policyApp() *policy.App {
 	return &policy.App{ID: a.ID, Capabilities: a.caps, LoopbackExempt: a.LoopbackExempt}
 }
 
-// LoadConfig reads and validates a config file.
+// LoadConfig reads and validates a config file. A mistake is a
+// *ConfigError naming the file, line, column and key.
 func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("relay: config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	c, err := ParseConfig(b)
 	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+			return nil, ce
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
-// ParseConfig parses and validates a JSON config. Unknown fields are errors,
-// so a typo never silently weakens policy.
+// ParseConfig parses and validates a JSON config. Unknown keys (also in
+// another case), duplicate keys and trailing data are errors, so a typo never
+// silently weakens policy; so is a config without apps, which would refuse
+// every client. A mistake is a *ConfigError with its line, column and key.
 func ParseConfig(b []byte) (*Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("relay: config: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("relay: config: trailing data after the JSON object")
-	}
-	if err := c.validate(); err != nil {
+	if err := decode(b, &c); err != nil {
 		return nil, err
 	}
+	if len(c.Apps) == 0 {
+		return nil, withPosition(b, fieldErr("/apps", "no app is configured: the relay would refuse every client (see README, Configuration)"))
+	}
+	if err := c.validate(); err != nil {
+		return nil, withPosition(b, err)
+	}
 	return &c, nil
+}
+
+// Warnings are what in a valid config likely is a mistake: apps whose
+// sessions get no network at all.
+func (c *Config) Warnings() []string {
+	var w []string
+	for _, a := range c.Apps {
+		if a.caps == 0 {
+			w = append(w, fmt.Sprintf("app %q has no capabilities: its sessions are admitted but every stream is refused", a.ID))
+		}
+	}
+	return w
 }
 
 func (c *Config) validate() error {
 	seen := map[string]bool{}
 	for i := range c.Apps {
 		a := &c.Apps[i]
-		where := fmt.Sprintf("relay: config: apps[%d]", i)
-		if a.ID == "" {
-			return fmt.Errorf("%s: id is required", where)
+		at := func(key string) string {
+			if key == "" {
+				return fmt.Sprintf("/apps/%d", i)
+			}
+			return fmt.Sprintf("/apps/%d/%s", i, key)
 		}
-		if len(a.ID) > 255 {
-			return fmt.Errorf("%s: id is longer than 255 bytes", where)
-		}
-		if seen[a.ID] {
-			return fmt.Errorf("%s: duplicate id %q", where, a.ID)
+		switch {
+		case a.ID == "":
+			return fieldErr(at(""), "id is required")
+		case len(a.ID) > 255:
+			return fieldErr(at("id"), "longer than 255 bytes")
+		case seen[a.ID]:
+			return fieldErr(at("id"), "duplicate id %q", a.ID)
 		}
 		seen[a.ID] = true
-		where = fmt.Sprintf("relay: config: app %q", a.ID)
 		if len(a.Origins) == 0 && !a.AllowNoOrigin {
-			return fmt.Errorf("%s: no origins and allowNoOrigin is false: no client could use it", where)
+			return fieldErr(at(""), "app %q: no origins and allowNoOrigin is false: no client could use it", a.ID)
 		}
-		for _, o := range a.Origins {
+		for j, o := range a.Origins {
 			if err := validOriginPattern(o); err != nil {
-				return fmt.Errorf("%s: origin %q: %w", where, o, err)
+				return fieldErr(at(fmt.Sprintf("origins/%d", j)), "origin %q: %v", o, err)
 			}
 		}
 		a.caps = 0
-		for _, s := range a.Capabilities {
+		for j, s := range a.Capabilities {
 			cp, err := policy.ParseCapability(s)
 			if err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+				return fieldErr(at(fmt.Sprintf("capabilities/%d", j)), "%v", strings.TrimPrefix(err.Error(), "policy: "))
 			}
 			a.caps |= cp
 		}
-		if err := a.Limits.validate(); err != nil {
-			return fmt.Errorf("%s: limits: %w", where, err)
+		if key, err := a.Limits.validate(); err != nil {
+			return fieldErr(at("limits/"+key), "%v", err)
 		}
 		if len(a.Secret) > 0xffff {
-			return fmt.Errorf("%s: secret longer than 65535 bytes", where)
+			return fieldErr(at("secret"), "longer than 65535 bytes")
 		}
 		if a.Listen != nil {
-			if err := a.Listen.validate(); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+			if key, err := a.Listen.validate(); err != nil {
+				return fieldErr(at("listen/"+key), "%v", err)
 			}
+		}
+	}
+	if c.WebRTC != nil {
+		if key, err := c.WebRTC.validate(); err != nil {
+			return fieldErr("/webrtc/"+key, "%v", err)
 		}
 	}
 	return nil

@@ -220,16 +220,23 @@ func (s *session) refuseThrottled(id uint32) {
 	s.write(wisp.AppendClose(nil, id, wisp.ReasonThrottled))
 }
 
-func (l Limits) validate() error {
-	switch {
-	case l.MaxSessions < 0, l.MaxStreamsPerSession < 0, l.MaxStreams < 0, l.StreamBurst < 0:
-		return errors.New("counts must not be negative (0 means the default)")
-	case l.StreamsPerSecond < 0 || math.IsNaN(l.StreamsPerSecond) || math.IsInf(l.StreamsPerSecond, 0):
-		return errors.New("streamsPerSecond must be a finite number >= 0")
-	case l.BytesPerSecond < 0:
-		return errors.New("bytesPerSecond must not be negative (0 means unlimited)")
-	case l.BytesPerSecond > 0 && l.BytesPerSecond < 1024:
-		return fmt.Errorf("bytesPerSecond %d is below 1024: no session could work", l.BytesPerSecond)
+// validate checks every limit; on error it names the key.
+func (l Limits) validate() (string, error) {
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"maxSessions", l.MaxSessions}, {"maxStreamsPerSession", l.MaxStreamsPerSession}, {"maxStreams", l.MaxStreams}, {"streamBurst", l.StreamBurst}} {
+		if f.v < 0 {
+			return f.key, fmt.Errorf("%d is negative (0 means the default)", f.v)
+		}
 	}
-	return nil
+	switch {
+	case l.StreamsPerSecond < 0 || math.IsNaN(l.StreamsPerSecond) || math.IsInf(l.StreamsPerSecond, 0):
+		return "streamsPerSecond", errors.New("want a finite number >= 0 (0 means the default)")
+	case l.BytesPerSecond < 0:
+		return "bytesPerSecond", errors.New("negative (0 means unlimited)")
+	case l.BytesPerSecond > 0 && l.BytesPerSecond < 1024:
+		return "bytesPerSecond", fmt.Errorf("%d is below 1024: no session could work", l.BytesPerSecond)
+	}
+	return "", nil
 }

@@ -1,12 +1,7 @@
 package relay
 
 import (
-	"net/http"
 	"sync/atomic"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sockshim/sockshim/internal/policy"
 )
@@ -31,13 +26,49 @@ type metrics struct {
 	bytesToDest   atomic.Int64
 	bytesToClient atomic.Int64
 
-	dialSeconds    prometheus.Histogram // policy check, resolution and connect of a stream
-	sessionSeconds prometheus.Histogram // handshake done to session end
+	dialSeconds    observer // policy check, resolution and connect of a stream
+	sessionSeconds observer // handshake done to session end
 }
+
+// observer is a histogram (prometheus.Histogram natively; a no-op in the js
+// build, which links no Prometheus: metrics_js.go).
+type observer interface{ Observe(float64) }
 
 func (m *metrics) handshakeFailed(c handshakeCause) {
 	m.sessionsDenied.Add(1)
 	m.handshakes[c].Add(1)
+}
+
+// newEngine builds the relay's policy engine from the options; its
+// decision hook logs and counts every decision (recordDecision).
+func (s *Server) newEngine() *policy.Engine {
+	e := &policy.Engine{
+		ResolveTimeout: s.opts.ResolveTimeout,
+		DenyNames:      s.opts.DenyNames,
+		NAT64Prefixes:  s.opts.NAT64Prefixes,
+		OnDecision:     s.recordDecision,
+	}
+	for _, r := range []struct {
+		list string
+		dst  *[]policy.PortRange
+	}{{s.opts.AllowPorts, &e.Ports.Allow}, {s.opts.DenyPorts, &e.Ports.Deny}} {
+		ports, err := policy.ParsePortRanges(r.list)
+		if err != nil {
+			panic("relay: Options port rules: " + err.Error())
+		}
+		*r.dst = ports
+	}
+	if s.opts.Resolver != nil {
+		e.Resolver = s.opts.Resolver
+	}
+	if len(s.opts.SelfAddrs) > 0 {
+		var self policy.SelfSet
+		for _, ap := range s.opts.SelfAddrs {
+			self.Add(ap)
+		}
+		e.Self = self.Contains
+	}
+	return e
 }
 
 // recordDecision logs a policy decision once and counts it. Installed as
@@ -47,6 +78,7 @@ func (s *Server) recordDecision(d policy.Decision) {
 	s.metrics.decisions.Record(d)
 	if d.Allowed() {
 		s.log.Debug("relay: policy allowed", "decision", d)
+		s.report(d)
 		return
 	}
 	msg := "relay: policy denied"
@@ -63,62 +95,12 @@ func (s *Server) recordDecision(d policy.Decision) {
 		msg = "relay: ICE candidate denied"
 	}
 	s.log.Info(msg, "decision", d)
+	s.report(d)
 }
 
-// newRegistry builds the relay's Prometheus registry: the Go runtime and
-// process collectors (process_open_fds is the descriptor count), and the
-// relay's own metrics, every one named sockshim_*.
-func (s *Server) newRegistry() *prometheus.Registry {
-	m := &s.metrics
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	counter := func(name, help string, v *atomic.Int64) {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) }))
+func (s *Server) report(d policy.Decision) {
+	if s.opts.OnDecision == nil {
+		return
 	}
-	gauge := func(name, help string, f func() int64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
-	}
-	gauge("sockshim_sessions_open", "Wisp sessions open now.", m.sessionsOpen.Load)
-	counter("sockshim_sessions_total", "Wisp sessions accepted.", &m.sessionsTotal)
-	counter("sockshim_sessions_refused_total", "Sessions refused by origin, credential or limits, or whose handshake failed.", &m.sessionsDenied)
-	gauge("sockshim_streams_open", "Streams open now.", s.streamsTotal.Load)
-	counter("sockshim_streams_opened_total", "Streams admitted.", &m.streamsOpened)
-	counter("sockshim_throttled_total", "Sessions or streams refused for a limit (CLOSE 0x49).", &m.throttled)
-	counter("sockshim_bandwidth_waits_total", "Reads or writes delayed by an app's bandwidth limit.", &m.bandwidthWaits)
-	counter("sockshim_dead_peers_total", "Sessions ended because the client did not answer a keepalive ping.", &m.deadPeers)
-	counter("sockshim_reload_closed_sessions_total", "Sessions closed because a config reload no longer admits them.", &m.reloadClosed)
-	for c := range numCauses {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "sockshim_handshake_failures_total", Help: "Wisp handshakes that failed, by cause.",
-			ConstLabels: prometheus.Labels{"cause": c.String()},
-		}, func() float64 { return float64(m.handshakes[c].Load()) }))
-	}
-	for _, r := range policy.Reasons() {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "sockshim_policy_decisions_total", Help: "Policy decisions by reason.",
-			ConstLabels: prometheus.Labels{"reason": r.String()},
-		}, func() float64 { return float64(m.decisions.Load(r)) }))
-	}
-	for dir, v := range map[string]*atomic.Int64{"to_destination": &m.bytesToDest, "to_client": &m.bytesToClient} {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "sockshim_relayed_bytes_total", Help: "Payload bytes relayed, by direction (TCP and UDP).",
-			ConstLabels: prometheus.Labels{"direction": dir},
-		}, func() float64 { return float64(v.Load()) }))
-	}
-	m.dialSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "sockshim_dial_duration_seconds", Help: "Time to open a TCP stream's destination: policy check, resolution and connect, failures included.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10), // 0.5 ms .. 131 s
-	})
-	m.sessionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "sockshim_session_duration_seconds", Help: "How long sessions lasted, from the handshake to their end.",
-		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. 3 days
-	})
-	reg.MustRegister(m.dialSeconds, m.sessionSeconds)
-	s.registerResumeMetrics(counter, gauge) // resume.go
-	return reg
-}
-
-// MetricsHandler serves the relay's metrics in the Prometheus text format.
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	s.opts.OnDecision(Decision{App: d.App, Op: d.Op.String(), Allowed: d.Allowed(), Reason: d.Reason.String(), Host: d.Host, Port: d.Port, Addr: d.Addr})
 }

@@ -10,12 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/policy"
@@ -37,8 +37,35 @@ type Binder interface {
 type Options struct {
 	// Config is the app policy; nil means no apps (no client gets network).
 	Config *Config
-	// Engine decides destinations; nil means a default policy.Engine.
-	Engine *policy.Engine
+	// Resolver looks up destination host names; nil means Go's pure-Go
+	// resolver (*net.Resolver implements Resolver). Tests inject one that
+	// lies.
+	Resolver Resolver
+	// ResolveTimeout bounds each lookup; default 5 s. A lookup that fails
+	// or times out denies the destination (fail closed).
+	ResolveTimeout time.Duration
+	// SelfAddrs are the addresses at which the relay is reachable (its
+	// listeners, and any NAT or load balancer in front of it): destinations
+	// there are always denied, so nobody loops through the relay. An
+	// unspecified address (0.0.0.0:P, [::]:P) stands for every local
+	// address at port P.
+	SelfAddrs []netip.AddrPort
+	// DenyNames are host names denied before any lookup, each with every
+	// name under it ("example.com" denies "a.example.com").
+	DenyNames []string
+	// AllowPorts and DenyPorts are destination port rules for connect,
+	// datagram and ICE, as "80, 443, 8000-8100": a port in DenyPorts is
+	// denied; if AllowPorts is set only its ports pass; 25 is denied unless
+	// AllowPorts names it. New panics on a malformed list.
+	AllowPorts, DenyPorts string
+	// NAT64Prefixes are the network-specific NAT64 prefixes of the relay's
+	// network (RFC 6052); addresses in them are decided as the IPv4 address
+	// they embed. The well-known prefix needs no entry.
+	NAT64Prefixes []netip.Prefix
+	// OnDecision, if not nil, is called for every policy decision, allowed
+	// or denied, after the relay has logged and counted it. It must be fast
+	// and safe for concurrent use.
+	OnDecision func(Decision)
 	// Dialer opens TCP connections to checked addresses; nil means a
 	// net.Dialer whose ControlContext re-checks each address (a second gate).
 	Dialer Dialer
@@ -81,6 +108,23 @@ type Options struct {
 	Edge *EdgeOptions
 }
 
+// Resolver looks up host names; *net.Resolver implements it. It must honour
+// ctx's deadline.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Decision is one policy decision, as reported to Options.OnDecision.
+type Decision struct {
+	App     string     // the app id, "" for a session without an app
+	Op      string     // connect, datagram, bind, accept or ice
+	Allowed bool       //
+	Reason  string     // why, as in sockshim_policy_decisions_total{reason}: "allowed", "loopback_not_exempt", ...
+	Host    string     // as the client gave it
+	Port    uint16     //
+	Addr    netip.Addr // the address that decided, if any
+}
+
 // Server is a relay. Use Handler to serve it.
 type Server struct {
 	opts   Options
@@ -90,7 +134,7 @@ type Server struct {
 	log    *slog.Logger
 
 	metrics      metrics
-	registry     *prometheus.Registry
+	registry     registry // metrics_notjs.go; none in the js (edge) build
 	streamsTotal atomic.Int64
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
@@ -137,20 +181,7 @@ func New(opts *Options) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	// The engine is copied, never mutated: the relay adds its own
-	// decision hook (log once, count) in front of the caller's.
-	var e policy.Engine
-	if s.opts.Engine != nil {
-		e = *s.opts.Engine
-	}
-	next := e.OnDecision
-	e.OnDecision = func(d policy.Decision) {
-		s.recordDecision(d)
-		if next != nil {
-			next(d)
-		}
-	}
-	s.engine = &e
+	s.engine = s.newEngine()
 	s.dialer = s.opts.Dialer
 	s.registry = s.newRegistry()
 	cfg := s.opts.Config

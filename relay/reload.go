@@ -21,7 +21,7 @@ func newAppState(a *AppConfig) *appState {
 	if a == nil {
 		return &appState{}
 	}
-	return &appState{cfg: a, policy: a.App()}
+	return &appState{cfg: a, policy: a.policyApp()}
 }
 
 func (a *appState) id() string {
@@ -86,7 +86,12 @@ func (s *session) reload(c *Config) {
 	s.appState.Store(st)
 	s.mu.Lock()
 	if s.limits != nil && app != nil {
-		s.limits.update(app.Limits)
+		l := app.Limits
+		if e := s.srv.opts.Edge; e != nil && e.MaxStreamsPerSession > 0 {
+			l = l.withDefaults()
+			l.MaxStreamsPerSession = min(l.MaxStreamsPerSession, e.MaxStreamsPerSession)
+		}
+		s.limits.update(l)
 	}
 	var udp []*udpStream
 	for _, m := range s.table.m {

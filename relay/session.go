@@ -40,9 +40,9 @@ type session struct {
 	cancelDials context.CancelFunc
 
 	mu      sync.Mutex
-	table   idTable       // every stream and listener (table.go)
-	closing bool          // closeAll or shutdown ran: register nothing new
-	dgram   datagramState // the WebRTC peer (webrtc.go)
+	table   idTable  // every stream and listener (table.go)
+	closing bool     // closeAll or shutdown ran: register nothing new
+	rtc     *rtcPeer // the WebRTC peer (webrtc.go)
 	wg      sync.WaitGroup
 
 	limits         *sessionLimits // set by the handshake (limits.go)

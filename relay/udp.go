@@ -49,16 +49,8 @@ type udpStream struct {
 	channel   interface{ Close() error } // the WebRTC data channel, if any
 	closeOnce sync.Once
 
-	link    atomic.Pointer[channelLink] // an open WebRTC data channel
+	link    wisp.DatagramChannel // the data channel's link, while it is open
 	dropped atomic.Uint64
-}
-
-// channelLink sends one message on a data channel.
-type channelLink struct{ send func([]byte) error }
-
-// datagramState is a session's WebRTC peer, guarded by session.mu.
-type datagramState struct {
-	rtc *rtcPeer
 }
 
 // connectUDP opens a connected UDP stream (CONNECT with stream type 0x02).
@@ -156,7 +148,7 @@ func (st *udpStream) close(r wisp.CloseReason) {
 		if r != 0 {
 			s.write(wisp.AppendClose(nil, st.id, r))
 		}
-		st.link.Store(nil)
+		st.link.Detach()
 		st.mu.Lock()
 		if st.sock != nil {
 			st.sock.Close()
@@ -282,14 +274,8 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 		}
 		data := buf[64 : 64+n]
 		s.srv.metrics.bytesToClient.Add(int64(n))
-		if l := st.link.Load(); l != nil {
-			msg := data
-			if st.bound {
-				msg = append(wisp.AppendAddrPort(make([]byte, 0, 19+n), peer), data...)
-			}
-			if l.send(msg) == nil {
-				continue
-			}
+		if st.link.Send(st.bound, peer, data) {
+			continue
 		}
 		var pkt []byte
 		if st.bound {

@@ -54,14 +54,14 @@ func (s *Server) rtcSettings() (*webrtc.SettingEngine, error) {
 		se.LoggerFactory = lf
 		if o.PortMin != 0 || o.PortMax != 0 {
 			if err := se.SetEphemeralUDPPortRange(o.PortMin, o.PortMax); err != nil {
-				return nil, fmt.Errorf("relay: WebRTC port range %d-%d: %w", o.PortMin, o.PortMax, err)
+				return nil, fmt.Errorf("WebRTC port range %d-%d: %w", o.PortMin, o.PortMax, err)
 			}
 		}
 		if len(o.PublicIPs) > 0 {
 			if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 				External: o.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
 			}); err != nil {
-				return nil, fmt.Errorf("relay: WebRTC public addresses: %w", err)
+				return nil, fmt.Errorf("WebRTC public addresses: %w", err)
 			}
 		}
 		if len(o.Interfaces) > 0 {
@@ -119,7 +119,7 @@ func (s *session) signal(b []byte) {
 			return
 		}
 		s.mu.Lock()
-		p := s.dgram.rtc
+		p := s.rtc
 		s.mu.Unlock()
 		if p != nil {
 			p.pc.AddICECandidate(c)
@@ -192,7 +192,7 @@ func (s *session) answer(body []byte) error {
 		pc.Close()
 		return errors.New("session closing")
 	}
-	s.dgram.rtc = p
+	s.rtc = p
 	s.mu.Unlock()
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) { s.attachChannel(dc) })
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -247,7 +247,7 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 		dc.Close()
 		return
 	}
-	link := &channelLink{send: func(b []byte) error {
+	link := &wisp.ChannelLink{Send: func(b []byte) error {
 		if dc.BufferedAmount() > maxChannelBuffer {
 			st.dropped.Add(1)
 			return nil
@@ -256,7 +256,7 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 	}}
 	dc.OnOpen(func() {
 		if !st.done.Done() {
-			st.link.Store(link)
+			st.link.Open(link)
 		}
 	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
@@ -265,7 +265,7 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 			st.fromChannel(m.Data)
 		}
 	})
-	dc.OnClose(func() { st.link.CompareAndSwap(link, nil) })
+	dc.OnClose(func() { st.link.Closed(link) })
 	st.mu.Lock()
 	st.channel = dc
 	st.mu.Unlock()
@@ -277,8 +277,8 @@ func (s *session) attachChannel(dc *webrtc.DataChannel) {
 // closeRTC closes the session's peer connection, if any.
 func (s *session) closeRTC() {
 	s.mu.Lock()
-	p := s.dgram.rtc
-	s.dgram.rtc = nil
+	p := s.rtc
+	s.rtc = nil
 	s.mu.Unlock()
 	if p != nil {
 		go p.pc.Close() // Close waits for pion's goroutines; never on the reader

@@ -1,5 +1,12 @@
 package relay
 
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
 // WebRTCOptions configure the relay's WebRTC peer, which carries the
 // datagrams of DatagramSockets with QualityOfService LowLatency on
 // unordered, unreliable data channels (one message per datagram).
@@ -35,4 +42,39 @@ type ICEServer struct {
 	URLs       []string `json:"urls"`
 	Username   string   `json:"username,omitempty"`
 	Credential string   `json:"credential,omitempty"`
+}
+
+// validate checks the port range, addresses and ICE servers; on error it
+// names the key.
+func (o *WebRTCOptions) validate() (string, error) {
+	switch {
+	case (o.PortMin == 0) != (o.PortMax == 0):
+		return "portMin", fmt.Errorf("portMin %d and portMax %d: set both, or neither (any port)", o.PortMin, o.PortMax)
+	case o.PortMin > o.PortMax:
+		return "portMin", fmt.Errorf("portMin %d is above portMax %d", o.PortMin, o.PortMax)
+	}
+	for i, ip := range o.PublicIPs {
+		if a, err := netip.ParseAddr(ip); err != nil || a.Zone() != "" {
+			return fmt.Sprintf("publicIPs/%d", i), fmt.Errorf("%q: want an IP literal", ip)
+		}
+	}
+	for i, s := range o.ICEServers {
+		if len(s.URLs) == 0 {
+			return fmt.Sprintf("iceServers/%d", i), errors.New("urls is required")
+		}
+		for j, u := range s.URLs {
+			scheme, _, _ := strings.Cut(u, ":")
+			switch scheme {
+			case "stun", "stuns", "turn", "turns":
+			default:
+				return fmt.Sprintf("iceServers/%d/urls/%d", i, j), fmt.Errorf("%q: want a stun:, stuns:, turn: or turns: URL", u)
+			}
+		}
+	}
+	for i, name := range o.Interfaces {
+		if name == "" {
+			return fmt.Sprintf("interfaces/%d", i), errors.New("empty interface name")
+		}
+	}
+	return "", nil
 }

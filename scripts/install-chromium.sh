@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install Debian's chromium for the browser wasm tests (internal/cmd/wasmbrowser).
+# Install Debian's chromium for the browser wasm tests (tools/wasmbrowser).
 # Idempotent: does nothing when chromium is already present.
 # Honours $CHROMIUM (a custom binary path) the same way the runner does.
 set -eu

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install Debian's firefox-esr for the browser wasm tests (internal/cmd/wasmbrowser
+# Install Debian's firefox-esr for the browser wasm tests (tools/wasmbrowser
 # -browser=firefox, driven over WebDriver BiDi by internal/bidi).
 # Idempotent: does nothing when Firefox is already present.
 # Honours $FIREFOX (a custom binary path) the same way the runner does.

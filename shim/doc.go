@@ -51,6 +51,13 @@
 // custom roots or ignorable certificate errors, or a non-default
 // transport), sockshim runs its own RFC 6455 client over a StreamSocket
 // tunnelled through the relay, so the API behaves the same. On the
-// browser's WebSocket, a refused handshake carries no HTTP status
-// (WebErrorStatus CannotConnect) and the server's close code reads as 1006.
+// browser's WebSocket: OnClosed reports the browser's close event (code,
+// reason, wasClean); Close accepts only the codes a browser lets script
+// send (1000, 3000-4999); PartialMessage mode delivers whole messages (the
+// browser has nothing else); Send waits while the browser's bufferedAmount
+// is over OutboundBufferSizeInBytes (default 1 MiB); and a refused
+// handshake's status is WebErrorUnknown, since the browser hides it,
+// unless SetProbeRefusedHandshake opted in to a fetch that can read one.
+// The README's browser support table lists where Chromium and Firefox
+// differ.
 package shim

@@ -46,7 +46,11 @@ func (c *MessageWebSocketControl) MessageType() SocketMessageType { return c.msg
 func (c *MessageWebSocketControl) SetMessageType(t SocketMessageType) { c.msgType.set(t) }
 
 // MaxMessageSize returns the largest message accepted; a larger one closes
-// the connection with 1009 (message too big). Default 32 MiB.
+// the connection with 1009 (message too big). Default 32 MiB. Over the
+// browser's own WebSocket the browser has received the whole message
+// before sockshim can see its size, and script cannot send 1009: the
+// server gets 1000 with the reason "read limited at N bytes", and the
+// Closed callback reports 1009.
 func (c *MessageWebSocketControl) MaxMessageSize() uint32 {
 	if n := c.maxSize.get(); n != 0 {
 		return n
@@ -59,7 +63,9 @@ func (c *MessageWebSocketControl) MaxMessageSize() uint32 {
 func (c *MessageWebSocketControl) SetMaxMessageSize(n uint32) { c.maxSize.set(n) }
 
 // ReceiveMode returns whether MessageReceived fires per message or per
-// fragment. Default FullMessage.
+// fragment. Default FullMessage. Over the browser's own WebSocket, which
+// gives script whole messages only, PartialMessage delivers each message
+// whole, in one delivery with IsMessageComplete set.
 func (c *MessageWebSocketControl) ReceiveMode() MessageWebSocketReceiveMode { return c.mode.get() }
 
 // SetReceiveMode sets the receive mode. Set it before Connect.
@@ -129,7 +135,11 @@ func (s *MessageWebSocket) Connect(ctx context.Context, uri string) error {
 		return err
 	}
 	d.conn.SetReadLimit(int64(s.control.MaxMessageSize()))
-	go s.readLoop(d.conn, f, s.control.ReceiveMode())
+	mode := s.control.ReceiveMode()
+	if _, ok := d.conn.(wholeMessages); ok {
+		mode = ReceiveModeFullMessage // the browser hands over whole messages only
+	}
+	go s.readLoop(d.conn, f, mode)
 	return nil
 }
 
@@ -225,7 +235,9 @@ func (s *MessageWebSocket) readMessage(typ SocketMessageType, r io.Reader, deliv
 }
 
 // Send sends data as one message of Control().MessageType(), in frames of
-// at most OutboundBufferSizeInBytes. A Utf8 message must be valid UTF-8
+// at most OutboundBufferSizeInBytes (over the browser's own WebSocket:
+// after waiting, bounded by ctx, until the browser's send buffer has room
+// for it under OutboundBufferSizeInBytes). A Utf8 message must be valid UTF-8
 // (RFC 6455 section 5.6): otherwise Send sends nothing and fails with an
 // error wrapping ErrInvalidArgument. An invalid text message from the
 // server closes the socket with 1007 (the Closed callback reports it).
@@ -247,6 +259,9 @@ func (s *MessageWebSocket) Send(ctx context.Context, data []byte) error {
 
 // Close performs the closing handshake with code (1000 is a normal
 // closure) and reason (at most 123 bytes), then releases the socket; the
-// Closed callback reports them. Closing a socket that never connected only
+// Closed callback reports them (over the browser's own WebSocket: the
+// close event, which carries the server's answer). A browser lets script
+// send only 1000 and 3000-4999: there, another code fails with an error
+// wrapping ErrInvalidArgument and leaves the socket open. Closing a socket that never connected only
 // releases it. It may be called from a callback.
 func (s *MessageWebSocket) Close(code uint16, reason string) error { return s.close(code, reason) }

@@ -3,6 +3,7 @@
 package shim_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -40,22 +41,27 @@ func TestRelaySessionLostStatus(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		kill   func(*testutil.Proxy)
+		kill   func(*testutil.Proxy, *relay.Server)
 		status shim.SocketErrorStatus
 		is     error
 	}{
-		{"reset", (*testutil.Proxy).Reset, shim.SocketErrorConnectionResetByPeer, syscall.ECONNRESET},
-		{"blackhole", (*testutil.Proxy).Blackhole, shim.SocketErrorConnectionTimedOut, wispclient.ErrPeerTimeout},
+		{"reset", func(p *testutil.Proxy, _ *relay.Server) { p.Reset() }, shim.SocketErrorConnectionResetByPeer, syscall.ECONNRESET},
+		{"blackhole", func(p *testutil.Proxy, _ *relay.Server) { p.Blackhole() }, shim.SocketErrorConnectionTimedOut, wispclient.ErrPeerTimeout},
+		{"relay shutdown", func(_ *testutil.Proxy, srv *relay.Server) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+		}, shim.SocketErrorSoftwareCausedConnectionAbort, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wispURL, _ := testutil.Relay(t, noResume) // the session must end, not resume
+			wispURL, srv := testutil.Relay(t, noResume) // the session must end, not resume
 			p, url := testutil.NewProxy(t, wispURL)
 			s := echoSocket(t, shim.RelayTransport(url, &shim.RelayOptions{PeerTimeout: 2 * time.Second}), testutil.EchoServer(t))
-			tc.kill(p)
+			tc.kill(p, srv)
 			s.SetReadDeadline(time.Now().Add(20 * time.Second))
 			_, err := s.Read(make([]byte, 1))
-			if got := shim.GetStatus(err); got != tc.status || !errors.Is(err, tc.is) || !errors.Is(err, wispclient.ErrSessionLost) {
+			if got := shim.GetStatus(err); got != tc.status || tc.is != nil && (!errors.Is(err, tc.is) || !errors.Is(err, wispclient.ErrSessionLost)) {
 				t.Fatalf("Read on a lost session: %v, status %v; want %v, errors.Is %v", err, got, tc.status, tc.is)
 			}
 			var ne net.Error

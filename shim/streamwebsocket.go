@@ -99,7 +99,10 @@ func (s *StreamWebSocket) Read(b []byte) (int, error) {
 }
 
 // Write sends b as one binary message, in frames of at most
-// OutboundBufferSizeInBytes.
+// OutboundBufferSizeInBytes (over the browser's own WebSocket: after
+// waiting until the browser's send buffer has room for it under
+// OutboundBufferSizeInBytes, without a time limit; see
+// MessageWebSocket.Send for one with a context).
 func (s *StreamWebSocket) Write(b []byte) (int, error) {
 	c, err := s.conn()
 	if err != nil {
@@ -114,5 +117,6 @@ func (s *StreamWebSocket) Write(b []byte) (int, error) {
 }
 
 // Close performs the closing handshake with code (1000 is a normal
-// closure) and reason, then releases the socket.
+// closure) and reason, then releases the socket; see
+// MessageWebSocket.Close for the codes a browser allows.
 func (s *StreamWebSocket) Close(code uint16, reason string) error { return s.close(code, reason) }

@@ -114,15 +114,8 @@ func TestJSMessageWebSocket(t *testing.T) {
 			}
 			ws.Send(jsenv.Context(t), []byte("close-me"))
 			ev := <-closed
-			switch {
-			case !tc.header && ev.Code == 1006:
-				// KNOWN GAP: coder/websocket's js build keeps the browser's
-				// close code to itself, so over the browser's WebSocket a
-				// server's close arrives as 1006. Fixing it means wrapping
-				// the browser WebSocket directly (syscall/js).
-				t.Logf("browser path: Closed = %+v (server sent 4001 bye)", ev)
-			case ev.Code != 4001 || ev.Reason != "bye":
-				t.Errorf("Closed = %+v", ev)
+			if ev.Code != 4001 || ev.Reason != "bye" || !ev.WasClean {
+				t.Errorf("Closed = %+v, want 4001 bye, clean", ev)
 			}
 			ws.Close(1000, "")
 		})

@@ -197,10 +197,10 @@ func directErr(err error) error {
 	}
 	var pe *policy.Error
 	switch {
+	case errors.Is(err, policy.ErrHostNotFound): // also a concealed DNS denial: no address the app may reach
+		return statusErr(SocketErrorHostNotFound, err)
 	case errors.As(err, &pe) && errors.Is(err, policy.ErrDenied):
 		return kindErr(ErrAccessDenied, pe.Reason.String(), err)
-	case errors.Is(err, policy.ErrHostNotFound):
-		return statusErr(SocketErrorHostNotFound, err)
 	case errors.Is(err, udpopt.ErrNotSupported), errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrNotSupported):
 		return kindErr(ErrNotSupported, "", err)
 	}

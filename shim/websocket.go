@@ -108,6 +108,7 @@ type WebSocketControl struct {
 	serverCred  option[*PasswordCredential]
 	proxyCred   option[*PasswordCredential]
 	outboundBuf option[uint32]
+	probe       option[bool]
 
 	tlsControl
 }
@@ -135,12 +136,40 @@ func (c *WebSocketControl) ProxyCredential() *PasswordCredential { return c.prox
 // relay no proxy is used and the credential is never sent.
 func (c *WebSocketControl) SetProxyCredential(p *PasswordCredential) { c.proxyCred.set(p) }
 
-// OutboundBufferSizeInBytes returns the largest frame sent; longer
-// messages go out as several frames. Default 0: one frame per message.
+// OutboundBufferSizeInBytes returns the send buffer's size. Natively and
+// over the tunnelled RFC 6455 path (see the package doc) it is the largest
+// frame sent: longer messages go out as several frames; default 0, one
+// frame per message. Over the browser's own WebSocket, which frames
+// messages itself, it bounds the bytes the browser may hold unsent
+// (WebSocket.bufferedAmount): Send waits, honouring its context, until
+// the message fits under it (a message larger than the bound waits for
+// an empty buffer and goes alone); 0 means DefaultOutboundBufferSize.
 func (c *WebSocketControl) OutboundBufferSizeInBytes() uint32 { return c.outboundBuf.get() }
 
-// SetOutboundBufferSizeInBytes sets the largest frame sent.
+// SetOutboundBufferSizeInBytes sets the send buffer's size. Set it before
+// Connect.
 func (c *WebSocketControl) SetOutboundBufferSizeInBytes(n uint32) { c.outboundBuf.set(n) }
+
+// DefaultOutboundBufferSize is the browser WebSocket's send bound when
+// OutboundBufferSizeInBytes is 0: 1 MiB.
+const DefaultOutboundBufferSize = 1 << 20
+
+// ProbeRefusedHandshake reports whether a refused handshake on the
+// browser's own WebSocket is followed by a fetch of the same URL to learn
+// an HTTP status. Default false.
+func (c *WebSocketControl) ProbeRefusedHandshake() bool { return c.probe.get() }
+
+// SetProbeRefusedHandshake opts in to the probe: a browser hides the
+// status of a refused WebSocket handshake from script, so when it fails,
+// sockshim fetches the URL (http:// for ws://, https:// for wss://; a
+// plain GET in CORS mode with same-origin credentials, no redirects
+// followed, 10 s at most) and, when the page may read the answer
+// (same-origin, or the server allows it with CORS) and the answer is an
+// HTTP error other than 426 Upgrade Required, reports that status. It is
+// the status of that GET, not of the handshake itself: the error says so.
+// Natively and over the tunnelled path the handshake's own status is
+// always known and this option does nothing.
+func (c *WebSocketControl) SetProbeRefusedHandshake(on bool) { c.probe.set(on) }
 
 // WebSocketInformation describes a connected MessageWebSocket or
 // StreamWebSocket, mirroring
@@ -164,10 +193,44 @@ type WebSocketInformation struct {
 // WebSocketClosedEventArgs is what the Closed callback receives, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.websocketclosedeventargs.
 // Code is 1006 (abnormal closure) when the connection ended without a
-// close frame.
+// close frame. Over the browser's own WebSocket, Code, Reason and WasClean
+// are the browser's close event's (see the README's browser support table
+// for where Chromium and Firefox differ).
 type WebSocketClosedEventArgs struct {
 	Code   uint16
 	Reason string
+	// WasClean reports a closing handshake. Over the browser's WebSocket it
+	// is the close event's wasClean: close frames went both ways and the
+	// connection then closed cleanly (false when this side closed and the
+	// event did not come within 5 s). Natively and over the tunnelled path
+	// it is true when a close frame arrived or this side sent one, that
+	// is, whenever Code is not 1006.
+	WasClean bool
+}
+
+// closeReporter is a wsConn that knows how the connection ended better
+// than its errors say: the browser's close event.
+type closeReporter interface {
+	closedEvent() (WebSocketClosedEventArgs, bool)
+}
+
+// closeChecker is a wsConn that refuses some close codes or reasons
+// before the socket is closed (a browser accepts only 1000 and 3000-4999
+// from script).
+type closeChecker interface {
+	checkClose(code uint16, reason string) error
+}
+
+// messageSender is a wsConn that sends whole messages itself (the
+// browser's WebSocket: it frames, and Send waits on bufferedAmount).
+type messageSender interface {
+	sendMessage(ctx context.Context, typ websocket.MessageType, p []byte) error
+}
+
+// wholeMessages is a wsConn that only ever has whole messages to give
+// (the browser's WebSocket), so PartialMessage mode delivers them whole.
+type wholeMessages interface {
+	wholeMessages()
 }
 
 // wsConn is what a WebSocket needs from an implementation:
@@ -191,8 +254,17 @@ type wsDialParams struct {
 	proxyCred  *PasswordCredential
 	tls        *tlsControl
 	transport  Transport
-	forceRaw   bool // tests: use the RFC 6455 client over a StreamSocket natively too
+	// rfc6455 asks for sockshim's RFC 6455 client over a StreamSocket
+	// natively too (the browser build decides by browserCan).
+	rfc6455   bool
+	sendBound uint32 // the browser's WebSocket: OutboundBufferSizeInBytes
+	probe     bool   // the browser's WebSocket: ProbeRefusedHandshake
 }
+
+// testRFC6455 reports whether a test asked w to use the RFC 6455 client
+// natively (websocket_export_test.go sets it); nil outside tests, so no
+// production struct carries the hook.
+var testRFC6455 func(w *webSocket) bool
 
 // wsDialed is a connected WebSocket.
 type wsDialed struct {
@@ -211,7 +283,6 @@ type webSocket struct {
 	dialed   *wsDialed
 	openedAt time.Time
 	closed   bool
-	forceRaw bool
 	onClosed func(WebSocketClosedEventArgs)
 	closeEv  sync.Once
 }
@@ -235,7 +306,9 @@ func (w *webSocket) connect(ctx context.Context, uri string, ctl *WebSocketContr
 		w.mu.Unlock()
 		return nil, &WebSocketError{Op: "connect", URL: uri, Status: WebErrorOperationCanceled, Err: errAlreadyConnected}
 	}
-	p := &wsDialParams{url: u, header: w.header.Clone(), transport: w.Transport, forceRaw: w.forceRaw, tls: new(tlsControl)}
+	p := &wsDialParams{url: u, header: w.header.Clone(), transport: w.Transport, tls: new(tlsControl),
+		sendBound: ctl.outboundBuf.get(), probe: ctl.probe.get()}
+	p.rfc6455 = testRFC6455 != nil && testRFC6455(w)
 	w.mu.Unlock()
 	if p.header == nil {
 		p.header = http.Header{}
@@ -307,11 +380,20 @@ func (w *webSocket) fireClosed(err error) {
 		ev := WebSocketClosedEventArgs{Code: uint16(websocket.StatusAbnormalClosure)}
 		var ce websocket.CloseError
 		if errors.As(err, &ce) {
-			ev = WebSocketClosedEventArgs{Code: uint16(ce.Code), Reason: ce.Reason}
+			ev = WebSocketClosedEventArgs{Code: uint16(ce.Code), Reason: ce.Reason, WasClean: true}
 		}
 		w.mu.Lock()
 		f := w.onClosed
+		var c wsConn
+		if w.dialed != nil {
+			c = w.dialed.conn
+		}
 		w.mu.Unlock()
+		if r, ok := c.(closeReporter); ok {
+			if e, ok := r.closedEvent(); ok {
+				ev = e
+			}
+		}
 		if f != nil {
 			f(ev)
 		}
@@ -321,6 +403,14 @@ func (w *webSocket) fireClosed(err error) {
 func (w *webSocket) close(code uint16, reason string) error {
 	w.mu.Lock()
 	d := w.dialed
+	if d != nil && !w.closed {
+		if cc, ok := d.conn.(closeChecker); ok {
+			if err := cc.checkClose(code, reason); err != nil {
+				w.mu.Unlock()
+				return &WebSocketError{Op: "close", Err: err}
+			}
+		}
+	}
 	already := w.closed
 	w.closed = true
 	w.mu.Unlock()
@@ -331,6 +421,8 @@ func (w *webSocket) close(code uint16, reason string) error {
 		return nil
 	}
 	err := d.conn.Close(websocket.StatusCode(code), reason)
+	// Natively the event reports this side's code and reason; a close
+	// reporter (the browser) reports its close event instead.
 	w.fireClosed(websocket.CloseError{Code: websocket.StatusCode(code), Reason: reason})
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		var ce websocket.CloseError
@@ -345,6 +437,9 @@ func (w *webSocket) close(code uint16, reason string) error {
 // writeMessage sends p as one message of type typ, in frames of at most
 // frame bytes (0: one frame).
 func writeMessage(ctx context.Context, c wsConn, typ websocket.MessageType, p []byte, frame uint32) error {
+	if ms, ok := c.(messageSender); ok {
+		return ms.sendMessage(ctx, typ, p)
+	}
 	wr, err := c.Writer(ctx, typ)
 	if err != nil {
 		return err

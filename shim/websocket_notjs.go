@@ -15,7 +15,7 @@ import (
 // connections are shim StreamSockets, so transports, the capability policy
 // and sockshim's certificate handling apply to WebSockets too.
 func dialWebSocket(ctx context.Context, p *wsDialParams) (*wsDialed, error) {
-	if p.forceRaw {
+	if p.rfc6455 {
 		return dialRFC6455(ctx, p)
 	}
 	var (

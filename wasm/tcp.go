@@ -53,6 +53,13 @@ type tcpSocket struct {
 	started time.Time
 
 	bytesIn, bytesOut atomic.Int64
+	sample            rateSample // the counters at the previous info() (mu)
+}
+
+// rateSample is a socket's byte counters at one moment.
+type rateSample struct {
+	at      time.Time
+	in, out int64
 }
 
 // wjob is a write (data) or an operation ordered after the writes before
@@ -180,6 +187,31 @@ func (t *tcpSocket) info() js.Value {
 	o.Set("bytesSent", float64(t.bytesOut.Load()))
 	o.Set("bytesReceived", float64(t.bytesIn.Load()))
 	o.Set("openMs", float64(time.Since(t.started).Milliseconds()))
+	o.Set("bandwidthStatistics", t.bandwidth())
+	return o
+}
+
+// bandwidth is WinRT's BandwidthStatistics as this end measures it: the
+// bits per second the socket moved through the tunnel in each direction
+// over the interval since the previous info() (since open, the first
+// time), and that interval in ms.
+func (t *tcpSocket) bandwidth() js.Value {
+	now := rateSample{at: time.Now(), in: t.bytesIn.Load(), out: t.bytesOut.Load()}
+	t.mu.Lock()
+	prev := t.sample
+	if prev.at.IsZero() {
+		prev.at = t.started
+	}
+	t.sample = now
+	t.mu.Unlock()
+	dt := now.at.Sub(prev.at).Seconds()
+	o := jsObject.New()
+	if dt <= 0 {
+		dt = 1e-6
+	}
+	o.Set("inboundBitsPerSecond", float64(now.in-prev.in)*8/dt)
+	o.Set("outboundBitsPerSecond", float64(now.out-prev.out)*8/dt)
+	o.Set("intervalMs", dt*1000)
 	return o
 }
 

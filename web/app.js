@@ -119,8 +119,15 @@ class Row {
     const sent = this.kind === "tcp" ? info.bytesSent : info.datagramsSent;
     const recv = this.kind === "tcp" ? info.bytesReceived : info.datagramsReceived;
     this.td[4].textContent = this.kind === "tcp" ? `${fmtBytes(sent)} / ${fmtBytes(recv)}` : `${sent} / ${recv} datagrams`;
-    if (this.last) {
-      const rate = (sent + recv - this.last.n) / ((now - this.last.t) / 1000);
+    // TCP: info().bandwidthStatistics (since the previous info()); UDP: datagrams per second.
+    let rate = null;
+    if (this.kind === "tcp") {
+      const bw = info.bandwidthStatistics;
+      rate = (bw.inboundBitsPerSecond + bw.outboundBitsPerSecond) / 8;
+    } else if (this.last) {
+      rate = (sent + recv - this.last.n) / ((now - this.last.t) / 1000);
+    }
+    if (rate !== null) {
       this.rates.push(rate);
       if (this.rates.length > HISTORY) this.rates.shift();
     }

@@ -28,7 +28,7 @@ async function init(config) {
     if (!resp.ok) throw { name: "NetworkError", message: `sockshim: ${config.wasmURL}: HTTP ${resp.status}`, status: "Unknown", accessDenied: false };
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
-  go.run(instance);
+  go.run(instance).then(() => postMessage(["exit", 0, null]), (e) => postMessage(["exit", 0, String(e?.message ?? e)]));
   const a = await ready;
   delete globalThis[readyName];
   const err = a.configure({ ...config, worker: true, emit });

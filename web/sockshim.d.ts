@@ -99,6 +99,12 @@ export interface TCPSocketInfo extends SocketInfo {
   bytesQueued: number;
   /** Milliseconds since the socket opened. */
   openMs: number;
+  /**
+   * WinRT's BandwidthStatistics as measured in this tab: what the socket moved
+   * through the tunnel, in bits per second, over the interval since the
+   * previous info() call (since open, the first time).
+   */
+  bandwidthStatistics: { inboundBitsPerSecond: number; outboundBitsPerSecond: number; intervalMs: number };
 }
 
 export interface UDPSocketInfo extends SocketInfo {
@@ -216,7 +222,7 @@ export interface Sockshim {
   readonly version: string;
   /** Calls f for each diagnostic the instance logs (also console.info); returns a function that stops it. */
   onLog(f: (message: string) => void): () => void;
-  /** Stops the instance's Worker, and every socket with it. */
+  /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. If the wasm exits or the Worker fails, the same happens by itself. */
   terminate(): void;
 }
 

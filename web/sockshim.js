@@ -155,23 +155,28 @@ async function goInstance(wasmURL, env) {
     if (!resp.ok) throw new TypeError(`sockshim: ${wasmURL}: HTTP ${resp.status}`);
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
-  go.run(instance);
+  const exited = go.run(instance);
   const api = await ready;
   delete globalThis[readyName];
-  return api;
+  return { api, exited };
 }
 
 // The page backend calls the wasm directly; Go calls dispatch for events.
 async function pageBackend(config) {
-  const api = await goInstance(config.wasmURL);
+  const { api, exited } = await goInstance(config.wasmURL);
   const b = new Backend();
+  exited.then(() => b.die("the wasm program exited"), (e) => b.die(`the wasm program failed: ${e?.message ?? e}`));
   const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(t, id, x, y, z) });
   if (err) throw fromGo(err);
-  b.call = (op, args) => api.call(op, args).catch((e) => { throw fromGo(e); });
+  b.call = (op, args) => (b.dead ? Promise.reject(b.dead) : Promise.race([api.call(op, args).catch((e) => { throw fromGo(e); }), b.died]));
   b.write = (id, bytes) => api.write(id, bytes);
   b.send = (id, bytes, host, port) => api.send(id, bytes, host, port);
   b.pull = (id, n) => api.pull(id, n);
-  b.terminate = () => {};
+  // The wasm stays in the page: close what it holds, then fail the rest.
+  b.terminate = () => {
+    for (const id of b.handlers.keys()) api.call("close", { id }).catch(() => {});
+    b.die("the instance was terminated");
+  };
   b.version = api.version;
   return b;
 }
@@ -202,10 +207,26 @@ async function workerBackend(config) {
       else if (m[0] === "failed") reject(fromGo(m[2]));
     };
   });
-  const version = await started;
-  w.onerror = (e) => console.error("sockshim worker:", e.message);
+  let version;
+  try {
+    version = await started;
+  } catch (e) {
+    w.terminate();
+    throw e;
+  }
+  w.onerror = (e) => {
+    b.die(`the Worker failed: ${e.message || "script error"}`);
+    for (const p of pending.values()) p.reject(b.dead);
+    pending.clear();
+  };
   w.onmessage = (e) => {
     const m = e.data;
+    if (m[0] === "exit") {
+      b.die(`the wasm program in the Worker ${m[2] ? `failed: ${m[2]}` : "exited"}`);
+      for (const p of pending.values()) p.reject(b.dead);
+      pending.clear();
+      return;
+    }
     if (m[0] === "result") {
       const p = pending.get(m[1]);
       pending.delete(m[1]);
@@ -215,19 +236,28 @@ async function workerBackend(config) {
     b.dispatch(m[0], m[1], m[2], m[3], m[4]);
   };
   b.call = (op, args) => new Promise((resolve, reject) => {
+    if (b.dead) {
+      reject(b.dead);
+      return;
+    }
     pending.set(++req, { resolve, reject });
     w.postMessage(["call", req, op, args]);
   });
   b.write = (id, bytes) => {
-    const copy = bytes.slice(); // one copy, whose buffer moves to the Worker
+    const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
     w.postMessage(["write", id, copy.buffer], [copy.buffer]);
   };
   b.send = (id, bytes, host, port) => {
-    const copy = bytes.slice();
+    const copy = new Uint8Array(bytes);
     w.postMessage(["send", id, copy.buffer, host, port], [copy.buffer]);
   };
   b.pull = (id, n) => w.postMessage(["pull", id, n]);
-  b.terminate = () => w.terminate();
+  b.terminate = () => {
+    w.terminate();
+    b.die("the instance was terminated");
+    for (const p of pending.values()) p.reject(b.dead);
+    pending.clear();
+  };
   b.version = version;
   return b;
 }
@@ -238,6 +268,19 @@ class Backend {
     this.nextId = 0;
   }
   newId() { return ++this.nextId; }
+  dead = null;
+  #died = null;
+  died = new Promise((_, reject) => { this.#died = reject; });
+  // die ends the instance: every open socket fails with a NetworkError, and
+  // every later call rejects with it.
+  die(why) {
+    if (this.dead) return;
+    this.dead = socketError("NetworkError", `sockshim: ${why}`, { status: "OperationAborted" });
+    this.died.catch(() => {});
+    this.#died(this.dead);
+    for (const h of [...this.handlers.values()]) h.event("end", this.dead);
+    this.handlers.clear();
+  }
   dispatch(type, id, x, y, z) {
     if (type === "log") {
       console.info(x);
@@ -760,7 +803,7 @@ function makeInstance(backend, { relay, worker }) {
     version: backend.version,
     /** Calls f(message) for every diagnostic the instance logs (also console.info). */
     onLog(f) { backend.loggers.add(f); return () => backend.loggers.delete(f); },
-    /** Ends the instance: its Worker stops and every socket with it. */
+    /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. */
     terminate() { backend.terminate(); },
   });
 }

@@ -14,11 +14,11 @@ import (
 	"os"
 	"strings"
 	"syscall/js"
+	"time"
 
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -34,7 +34,6 @@ func main() {
 	}
 	srv := relay.New(&relay.Options{
 		Config: cfg,
-		Engine: &policy.Engine{},
 		Logger: log,
 		Edge: &relay.EdgeOptions{
 			Name:                 relayName,
@@ -75,6 +74,10 @@ func main() {
 	case <-workers.Done():
 	case <-ended:
 	}
+	// ended may close inside the upgrade callback (a refused upgrade):
+	// sleeping hands control back to JS, so the callback returns its
+	// Response before the Go program exits.
+	time.Sleep(time.Millisecond)
 	handle.Release()
 }
 
@@ -91,6 +94,7 @@ func isWispUpgrade(req js.Value) bool {
 func upgrade(srv *relay.Server, req js.Value, ended chan struct{}) js.Value {
 	r := httpRequest(req)
 	if status, text, ok := srv.AdmitUpgrade(r); !ok {
+		close(ended)
 		init := object.New()
 		init.Set("status", status)
 		return js.Global().Get("Response").New(text+"\n", init)
@@ -101,9 +105,18 @@ func upgrade(srv *relay.Server, req js.Value, ended chan struct{}) js.Value {
 			sub = "wisp-v2"
 		}
 	}
-	pair := js.Global().Get("WebSocketPair").New()
-	client, server := pair.Index(0), pair.Index(1)
-	conn := newWSConn(server, sub, 1<<20+5)
+	var client js.Value
+	var conn *wsConn
+	if err := try(func() {
+		pair := js.Global().Get("WebSocketPair").New()
+		client = pair.Index(0)
+		conn = newWSConn(pair.Index(1), sub, 1<<20+5)
+	}); err != nil {
+		close(ended) // no session: the instance is done
+		init := object.New()
+		init.Set("status", http.StatusInternalServerError)
+		return js.Global().Get("Response").New("edge: cannot accept the WebSocket: "+err.Error()+"\n", init)
+	}
 	go func() {
 		defer close(ended)
 		srv.ServeMessages(conn, r)

@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim"
-	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/relay"
 )
@@ -93,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		for _, w := range c.Warnings() {
+			log.Warn("relay: config: " + w)
+		}
 		cfg = c
 	case *dev:
 		cfg = relay.DevConfig()
@@ -104,8 +106,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var self policy.SelfSet
-	self.Add(ln.Addr().(*net.TCPAddr).AddrPort())
 	if *dev {
 		// Same-host WebRTC for the demo: loopback candidates only.
 		cfg.WebRTC = &relay.WebRTCOptions{Loopback: true, UDP4Only: true, Interfaces: []string{"lo"}}
@@ -113,8 +113,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv := relay.New(&relay.Options{
 		Config: cfg,
 		WebRTC: cfg.WebRTC,
-		Engine: &policy.Engine{Self: self.Contains},
-		Logger: log,
+		// No stream may loop back into the relay itself.
+		SelfAddrs: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()},
+		Logger:    log,
 		Resume: &relay.ResumeOptions{Disabled: *noResume, Instance: *instance, Window: *resumeWindow,
 			Buffer: *resumeBuffer, DeadAfter: *resumeDeadAfter},
 
@@ -205,6 +206,9 @@ func reload(log *slog.Logger, srv *relay.Server, path string) {
 	if err != nil {
 		log.Error("relay: config reload failed; keeping the previous policy", "err", err)
 		return
+	}
+	for _, w := range c.Warnings() {
+		log.Warn("relay: config: " + w)
 	}
 	if !reflect.DeepEqual(c.WebRTC, srv.Config().WebRTC) {
 		log.Warn("relay: config reload: webrtc settings changed; they apply at the next start")

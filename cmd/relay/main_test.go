@@ -226,3 +226,30 @@ func TestSIGHUPReachesOpenSessions(t *testing.T) {
 		t.Fatalf("session error %v, want %v", s.Err(), wisp.ReasonAuthBad)
 	}
 }
+
+// TestConfigErrorsSayWhere: a broken config stops the relay with exit 1 and
+// one line naming the file, line, column and key, prefixed "relay:" once;
+// a config without apps is refused too.
+func TestConfigErrorsSayWhere(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"{\n \"apps\": [{\"id\": \"a\", \"allowNoOrigin\": true,\n  \"limits\": {\"maxStreamz\": 1}}]}": ":3:14: apps[0].limits.maxStreamz: unknown key",
+		`{"apps":[{"id":"a","allowNoOrigin":true}`:                                                      ":1:41: apps: unexpected end of the file",
+		`{}`: ": apps: no app is configured",
+	}
+	for body, want := range cases {
+		path := writeConfig(t, body)
+		cmd := exec.Command(os.Args[0], "-config", path, "-listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "SOCKSHIM_RELAY_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("config %q: %v, want exit status 1\n%s", body, err, out)
+			continue
+		}
+		line := strings.TrimSpace(string(out))
+		if !strings.HasPrefix(line, "relay: "+path+want) || strings.Count(line, "relay:") != 1 {
+			t.Errorf("config %q: printed\n\t%s\nwant\n\trelay: %s%s...", body, line, path, want)
+		}
+	}
+}

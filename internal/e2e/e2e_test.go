@@ -231,7 +231,7 @@ func wasmTest(t *testing.T, execCmd string, env map[string]string, run string) {
 func buildRunner(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "wasmbrowser")
-	cmd := exec.Command("go", "build", "-o", bin, "./internal/cmd/wasmbrowser")
+	cmd := exec.Command("go", "build", "-o", bin, "./tools/wasmbrowser")
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build wasmbrowser: %v\n%s", err, out)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/syncbuf"
 	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
 	"github.com/sockshim/sockshim/relay"
 	"github.com/sockshim/sockshim/shim"
@@ -486,4 +487,37 @@ func pipe(t *testing.T, tr shim.Transport) (net.Conn, net.Conn, func(), error) {
 		s := shim.NewStreamSocket(tr)
 		return s, s.Connect(context.Background(), hostName(t, "127.0.0.1"), port)
 	})
+}
+
+// TestPeerTimeoutWithoutLiveness: against a Wisp server without sockshim's
+// liveness extension (wisp-js), the native client checks the relay with
+// WebSocket pings: an idle session stays up, a blackholed one ends with
+// ErrPeerTimeout.
+func TestPeerTimeoutWithoutLiveness(t *testing.T) {
+	needNode(t)
+	t.Parallel()
+	p, url := testutil.NewProxy(t, wispJSServer(t, `{"allow_loopback_ips":true}`))
+	const timeout = 2 * time.Second
+	sess, err := wispclient.Dial(ctxTimeout(t, 10*time.Second), url, &wispclient.Options{PeerTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if sess.Extension(wisp.ExtLiveness) {
+		t.Fatal("wisp-js advertises sockshim's liveness extension; this test needs a server without it")
+	}
+	select {
+	case <-sess.Done():
+		t.Fatalf("an idle session to a live server ended: %v", sess.Err())
+	case <-time.After(3 * timeout):
+	}
+	p.Blackhole()
+	select {
+	case <-sess.Done():
+	case <-time.After(5 * timeout):
+		t.Fatal("a blackholed session did not end")
+	}
+	if err := sess.Err(); !errors.Is(err, wispclient.ErrPeerTimeout) {
+		t.Fatalf("session error %v, want ErrPeerTimeout", err)
+	}
 }

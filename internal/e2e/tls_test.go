@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"crypto/tls"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,7 +42,7 @@ func tlsWasmEnv(t *testing.T) map[string]string {
 	wrong := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{ca.ServerCert(t, "other.example")}}, func(c *tls.Conn) { echo(c) })
 	ws := httptest.NewServer(wsHandler())
 	t.Cleanup(ws.Close)
-	return map[string]string{
+	env := map[string]string{
 		"SOCKSHIM_RELAY_URL":          relayURL,
 		"SOCKSHIM_TLS_ADDR":           good.String(),
 		"SOCKSHIM_TLS_EXPIRED_ADDR":   expired.String(),
@@ -49,6 +50,8 @@ func tlsWasmEnv(t *testing.T) map[string]string {
 		"SOCKSHIM_TLS_CA_PEM":         string(ca.RootPEM()),
 		"SOCKSHIM_WS_URL":             "ws" + strings.TrimPrefix(ws.URL, "http"),
 	}
+	maps.Copy(env, webSocketWasmEnv(t)) // shim/websocket_browser_js_test.go's server
+	return env
 }
 
 // wsHandler: /echo echoes (after sending the X-Sockshim-Test header back

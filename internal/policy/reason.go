@@ -91,7 +91,9 @@ var ErrInvalid = errors.New("invalid destination")
 // does not exist, timed out, or resolves to an address the app may not
 // reach), an app that cannot reach private networks and loopback (it lacks
 // privateNetworkClientServer or the loopback exemption) gets the same error
-// in every case: Unwrap returns ErrDenied and Error() omits the reason.
+// in every case: Unwrap returns ErrDenied, errors.Is matches ErrHostNotFound
+// too (the name has no address the app may reach, so a name that does not
+// exist reads as not found), and Error() omits the reason.
 // Otherwise Unwrap returns ErrHostNotFound for a name that does not exist,
 // ErrInvalid for a malformed host or port, and ErrDenied for the rest.
 //
@@ -129,6 +131,9 @@ func (e *Error) Unwrap() error {
 	}
 	return ErrDenied
 }
+
+// Is makes a concealed denial match ErrHostNotFound as well as ErrDenied.
+func (e *Error) Is(target error) bool { return e.concealed && target == ErrHostNotFound }
 
 // Timeout reports whether resolution timed out (and saying so reveals
 // nothing), so that *Error satisfies net.Error.

@@ -4,7 +4,7 @@ package testutil
 
 import (
 	"net"
-	"strings"
+	"net/url"
 	"sync"
 	"testing"
 )
@@ -29,12 +29,17 @@ func NewProxy(t testing.TB, wispURL string) (*Proxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostport := strings.TrimSuffix(strings.TrimPrefix(wispURL, "ws://"), "/wisp/")
-	p := &Proxy{ln: ln, target: hostport, dropped: map[net.Conn]bool{}}
+	u, err := url.Parse(wispURL)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: u.Host, dropped: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(p.close)
-	return p, "ws://" + ln.Addr().String() + "/wisp/"
+	u.Host = ln.Addr().String()
+	return p, u.String()
 }
 
 func (p *Proxy) serve() {

@@ -93,7 +93,6 @@ type clientResume struct {
 	lastLoss error
 }
 
-
 // Status is the session's connection state. Sessions without resume are
 // connected until they are closed.
 func (s *Session) Status() Status {

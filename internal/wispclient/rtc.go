@@ -113,7 +113,7 @@ func (s *Session) UseDataChannel(c *UDPConn) {
 	if err != nil {
 		return
 	}
-	link := &channelLink{send: func(b []byte) error {
+	link := &wisp.ChannelLink{Send: func(b []byte) error {
 		if dc.BufferedAmount() > maxChannelBuffer {
 			c.dropped.Add(1)
 			return nil
@@ -125,11 +125,11 @@ func (s *Session) UseDataChannel(c *UDPConn) {
 	dc.OnMessage(c.fromChannel)
 	dc.OnOpen(func() {
 		if !c.closed.Done() {
-			c.link.Store(link)
+			c.link.Open(link)
 		}
 		close(opened)
 	})
-	dc.OnClose(func() { c.link.CompareAndSwap(link, nil) })
+	dc.OnClose(func() { c.link.Closed(link) })
 	c.mu.Lock()
 	c.channel = dc
 	c.mu.Unlock()
@@ -140,15 +140,15 @@ func (s *Session) UseDataChannel(c *UDPConn) {
 		case <-opened:
 			select {
 			case <-r.failed:
-				c.link.CompareAndSwap(link, nil)
+				c.link.Closed(link)
 			case <-c.closed.C:
 			}
 		case <-t.C:
 		case <-r.failed:
 		case <-c.closed.C:
 		}
-		c.link.CompareAndSwap(link, nil)
-		if c.closed.Done() || c.link.Load() == nil {
+		c.link.Closed(link)
+		if c.closed.Done() || !c.link.IsOpen() {
 			dc.Close()
 		}
 	}()

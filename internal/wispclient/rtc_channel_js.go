@@ -57,7 +57,7 @@ dc.addEventListener("message", (e) => {
 	q.push(e.data);
 	if (!waiting) return;
 	waiting = false;
-	if (performance.now() - turnEnd < 100) mc.port2.postMessage(null); else run();
+	if (performance.now() - turnEnd < 0.1) mc.port2.postMessage(null); else run();
 });
 g.close = () => { g.dead = true; mc.port1.close(); };
 const put32 = (v, o, n) => { v[o] = n; v[o+1] = n >>> 8; v[o+2] = n >>> 16; v[o+3] = n >>> 24; };

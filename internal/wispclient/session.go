@@ -221,18 +221,26 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 				continue
 			}
 			s.info = p.Info
-			_, s.udp = p.Info.Find(wisp.ExtUDP)
-			_, s.sockshim = p.Info.Find(wisp.ExtSockshim)
-			_, s.halfClose = p.Info.Find(wisp.ExtHalfClose)
-			var le wisp.Extension
-			le, s.canListen = p.Info.Find(wisp.ExtListen)
-			s.listenAck = s.canListen && len(le.Payload) > 0 && le.Payload[0]&wisp.ListenFlagCloseAck != 0
-			_, s.liveness = p.Info.Find(wisp.ExtLiveness)
-			s.readProfile(p.Info)
-			if _, ok := p.Info.Find(wisp.ExtFlowControl); ok {
-				s.window = o.Window
+			// One negotiation for both ends (internal/wisp): the relay
+			// computes the same set from the same two INFOs.
+			var pw *wisp.Password
+			if o.AppID != "" {
+				pw = &wisp.Password{User: o.AppID, Password: o.Secret}
 			}
-			if err := s.sendInfo(ctx, o); err != nil {
+			mine, err := wisp.ClientInfo(p.Info, o.Window, pw)
+			if err != nil {
+				return err
+			}
+			mine.Extensions = append(mine.Extensions, resumeRecord(o)...) // resume.go
+			n, err := wisp.Negotiate(p.Info, mine)
+			if err != nil {
+				return err
+			}
+			s.udp, s.sockshim, s.halfClose, s.liveness = n.UDP, n.Sockshim, n.HalfClose, n.Liveness
+			s.canListen, s.listenAck = n.Listen, n.ListenCloseAck
+			s.window = n.Window
+			s.readProfile(p.Info)
+			if err := s.conn.Write(ctx, websocket.MessageBinary, wisp.Append(nil, &wisp.Packet{Type: wisp.TypeInfo, Info: mine})); err != nil {
 				return err
 			}
 		case wisp.TypeContinue:
@@ -247,27 +255,6 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			return fmt.Errorf("wisp: handshake: unexpected %v", p.Type)
 		}
 	}
-}
-
-func (s *Session) sendInfo(ctx context.Context, o *Options) error {
-	info := wisp.Packet{Type: wisp.TypeInfo, Info: wisp.Info{Major: 2, Minor: 0}}
-	info.Info.Extensions = append(info.Info.Extensions,
-		wisp.Extension{ID: wisp.ExtUDP},
-		wisp.Extension{ID: wisp.ExtSockshim, Payload: []byte{1}},
-		wisp.Extension{ID: wisp.ExtHalfClose},
-		wisp.Extension{ID: wisp.ExtFlowControl, Payload: wisp.AppendFlowControlInfo(nil, wisp.FlowControlInfo{Window: o.Window})},
-		wisp.Extension{ID: wisp.ExtListen},
-		wisp.Extension{ID: wisp.ExtLiveness},
-	)
-	info.Info.Extensions = append(info.Info.Extensions, resumeRecord(o)...)
-	if _, ok := s.info.Find(wisp.ExtPassword); ok && o.AppID != "" {
-		pw, err := wisp.AppendPassword(nil, wisp.Password{User: o.AppID, Password: o.Secret})
-		if err != nil {
-			return err
-		}
-		info.Info.Extensions = append(info.Info.Extensions, wisp.Extension{ID: wisp.ExtPassword, Payload: pw})
-	}
-	return s.conn.Write(ctx, websocket.MessageBinary, wisp.Append(nil, &info))
 }
 
 // V2 reports whether the session negotiated Wisp v2.

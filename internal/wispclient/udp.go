@@ -68,7 +68,7 @@ type UDPConn struct {
 	readable netutil.Signal
 	closed   *netutil.Once
 	rdl, wdl *netutil.Deadline
-	link     atomic.Pointer[channelLink]
+	link     wisp.DatagramChannel // the data channel's link, while it is open
 	dropped  atomic.Uint64
 	viaChan  atomic.Uint64 // datagrams received on the data channel
 }
@@ -77,9 +77,6 @@ type datagram struct {
 	peer netip.AddrPort
 	data []byte
 }
-
-// channelLink sends one message on an open WebRTC data channel.
-type channelLink struct{ send func([]byte) error }
 
 // DialUDP opens a connected UDP socket to host:port through the relay.
 func (s *Session) DialUDP(ctx context.Context, host string, port uint16) (*UDPConn, error) {
@@ -252,7 +249,7 @@ func (c *UDPConn) fromChannel(msg []byte) {
 }
 
 // ChannelOpen reports whether datagrams are sent on a WebRTC data channel.
-func (c *UDPConn) ChannelOpen() bool { return c.link.Load() != nil }
+func (c *UDPConn) ChannelOpen() bool { return c.link.IsOpen() }
 
 // ChannelReceived counts datagrams received on the data channel.
 func (c *UDPConn) ChannelReceived() uint64 { return c.viaChan.Load() }
@@ -387,7 +384,7 @@ func (c *UDPConn) Write(b []byte) (int, error) {
 	if err := c.checkSend(len(b), o.Remote.Addr().Is6() && !o.Remote.Addr().Is4In6()); err != nil {
 		return 0, c.opErr("write", err)
 	}
-	if l := c.link.Load(); l != nil && l.send(b) == nil {
+	if c.link.Send(false, netip.AddrPort{}, b) {
 		return len(b), nil
 	}
 	if err := c.send(wisp.AppendData(make([]byte, 0, wisp.HeaderLen+len(b)), c.id, b)); err != nil {
@@ -407,11 +404,8 @@ func (c *UDPConn) WriteTo(b []byte, ap netip.AddrPort) (int, error) {
 	if err := c.checkSend(len(b), ap.Addr().Is6()); err != nil {
 		return 0, c.opErr("write", err)
 	}
-	if l := c.link.Load(); l != nil {
-		msg := append(wisp.AppendAddrPort(make([]byte, 0, 19+len(b)), ap), b...)
-		if l.send(msg) == nil {
-			return len(b), nil
-		}
+	if c.link.Send(true, ap, b) {
+		return len(b), nil
 	}
 	if err := c.send(wisp.AppendDatagram(make([]byte, 0, wisp.HeaderLen+19+len(b)), c.id, ap, b)); err != nil {
 		return 0, c.opErr("write", err)
@@ -484,7 +478,7 @@ func (c *UDPConn) Close() error {
 	}
 	c.closed.Close()
 	c.forget()
-	c.link.Store(nil)
+	c.link.Detach()
 	c.mu.Lock()
 	remoteGone := c.rerr != nil
 	c.q = nil

@@ -168,7 +168,7 @@ func startWorker(t *testing.T, bundle, policy string, secrets map[string]string,
 	cmd := exec.Command(wranglerBin(), "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
 		"--show-interactive-dev-session=false", "--persist-to", filepath.Join(dir, "state"), "--log-level", "info")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
+	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"), "NO_COLOR=1")
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler and its workerd, stopped together
@@ -272,6 +272,18 @@ func TestEdge(t *testing.T) {
 	if err := errors.Join(devErr, strictErr); err != nil {
 		t.Fatal(err)
 	}
+	// After every subtest: the Worker never crashed or hung (a Go panic,
+	// a callback into an exited Go program, workerd's hung-request error).
+	t.Cleanup(func() {
+		for _, w := range []*worker{dev, strict} {
+			out := w.log.String()
+			for _, bad := range []string{"panic:", "Go program has already exited", "code had hung", "fatal error:"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("the Worker logged %q:\n%s", bad, out)
+				}
+			}
+		}
+	})
 	echo := testutil.EchoServer(t)
 	echoPort := strconv.Itoa(echo.Port)
 

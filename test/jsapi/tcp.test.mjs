@@ -92,11 +92,19 @@ for (const worker of [true, false]) {
           w.write(chunk);
         }
         const got = await reading;
+        const bw = (await s.info()).bandwidthStatistics;
+        const idle = (await s.info()).bandwidthStatistics;
         await s.close();
-        return got;
+        return { ...got, bw, idle };
       });
       assert.equal(r.n, 16 << 20);
       assert.equal(r.bad, 0);
+      // bandwidthStatistics: since open, then (nothing moved) since the previous info().
+      assert.ok(r.bw.inboundBitsPerSecond > 0 && r.bw.outboundBitsPerSecond > 0, JSON.stringify(r.bw));
+      const expected = (16 << 20) * 8 / (r.bw.intervalMs / 1000);
+      assert.ok(Math.abs(r.bw.inboundBitsPerSecond - expected) < expected * 0.01, JSON.stringify(r.bw));
+      assert.equal(r.idle.inboundBitsPerSecond, 0);
+      assert.equal(r.idle.outboundBitsPerSecond, 0);
     });
 
     test("half-close: closing the writable sends FIN, reading goes on to EOF, then closed resolves", async () => {
@@ -386,6 +394,26 @@ for (const worker of [true, false]) {
       assert.equal(r.got, "piped");
       assert.equal(r.e.name, "AbortError");
     });
+  });
+}
+
+for (const worker of [true, false]) {
+  test(`terminate() (${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
+    const page = await instancePage(env, { worker });
+    const r = await page.evaluate(async ({ srv }) => {
+      const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
+      const o = await s.opened;
+      const read = o.readable.getReader().read();
+      S.terminate();
+      return {
+        read: await T.rejects(read),
+        closed: await T.rejects(s.closed),
+        next: await T.rejects(new S.TCPSocket(srv.echo.host, srv.echo.port).opened),
+      };
+    }, { srv: env.srv });
+    for (const k of ["read", "closed", "next"]) assert.equal(r[k].name, "NetworkError", `${k}: ${JSON.stringify(r[k])}`);
+    assert.match(r.read.message, /terminated/);
+    await page.close();
   });
 }
 

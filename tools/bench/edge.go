@@ -126,7 +126,7 @@ func startEdge(tmp, wrangler string) (*server, int, error) {
 	cmd := exec.Command(wrangler, "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
 		"--show-interactive-dev-session=false", "--persist-to", filepath.Join(dir, "state"), "--log-level", "info")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false", "NO_COLOR=1",
+	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false", "NO_COLOR=1",
 		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logs := &syncbuf.Buffer{Max: 1 << 20}

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sockshim/sockshim/internal/cmd/bench/internal/echoload"
+	"github.com/sockshim/sockshim/internal/echoload"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
 )

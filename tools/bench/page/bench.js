@@ -1,4 +1,4 @@
-// The page of the bench's Chromium rows. The driver (internal/cmd/bench,
+// The page of the bench's Chromium rows. The driver (tools/bench,
 // over a bare DevTools pipe) calls these with Runtime.evaluate:
 //
 //	bench.runGo({prog, argv, env, worker})  a Go wasm program, in the page or
@@ -71,7 +71,7 @@ async function runGo({ prog, argv, env, worker }) {
 }
 
 // The payloads: cut from one random pattern at a prime stride, as
-// internal/cmd/bench/internal/echoload does, so a lost, repeated or
+// internal/echoload does, so a lost, repeated or
 // reordered payload fails the byte-for-byte comparison.
 const patternLen = 1 << 20;
 let pattern = null;
@@ -196,4 +196,101 @@ async function wispRTT({ url, host, port, size, warm, ms, label }) {
 	return { n: rtts.length, p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.floor(rtts.length * 99 / 100)] };
 }
 
-globalThis.bench = { runGo, wispBulk, wispRTT, crossOriginIsolated: globalThis.crossOriginIsolated };
+// jsapiBulk is wispBulk for sockshim's JS API (web/sockshim.js, the Direct
+// Sockets API): one TCPSocket per stream, window payloads in flight, every
+// byte compared; writes wait on writer.ready (the API's backpressure).
+async function jsapiBulk({ relay, host, port, streams, size, window, ms, label, worker }) {
+	const { load } = await import("/web/sockshim.js");
+	const sockshim = await load({ relay, worker });
+	let stop = false, total = 0;
+	const socks = [];
+	for (let i = 0; i < streams; i++) {
+		const s = new sockshim.TCPSocket(host, port);
+		socks.push({ s, o: await s.opened, base: i * 1000003 });
+	}
+	await benchMark(label + ":start");
+	const t0 = performance.now();
+	setTimeout(() => { stop = true; }, ms);
+	await Promise.all(socks.map(async ({ o, base }) => {
+		const w = o.writable.getWriter();
+		const r = o.readable.getReader();
+		let sent = 0, recv = 0, off = 0, wake = null;
+		const writing = (async () => {
+			while (!stop) {
+				if (sent - recv >= window) {
+					await new Promise((res) => { wake = res; });
+					continue;
+				}
+				await w.ready;
+				w.write(payloadAt(base + sent, size));
+				sent++;
+			}
+			// Everything sent is back, and the reader may be waiting for more.
+			if (recv === sent) r.cancel();
+		})();
+		for (;;) {
+			if (stop && recv === sent) break;
+			const { value, done } = await r.read();
+			if (done) {
+				if (stop && recv === sent) break;
+				throw new Error("JS API: the echo ended the stream");
+			}
+			let i = 0;
+			while (i < value.length) {
+				if (recv >= sent) throw new Error("JS API: bytes nobody sent");
+				const want = payloadAt(base + recv, size);
+				const n = Math.min(value.length - i, size - off);
+				for (let j = 0; j < n; j++) {
+					if (value[i + j] !== want[off + j]) throw new Error("JS API: payload " + recv + " came back different");
+				}
+				i += n;
+				off += n;
+				if (off === size) {
+					off = 0;
+					recv++;
+					total += size;
+					if (wake) { const f = wake; wake = null; f(); }
+				}
+			}
+		}
+		await writing;
+	}));
+	const elapsed = performance.now() - t0;
+	await benchMark(label + ":end");
+	for (const { s } of socks) await s.close();
+	sockshim.terminate();
+	return { bytes: total, ms: elapsed };
+}
+
+// jsapiRTT is wispRTT for the JS API.
+async function jsapiRTT({ relay, host, port, size, warm, ms, label, worker }) {
+	const { load } = await import("/web/sockshim.js");
+	const sockshim = await load({ relay, worker });
+	const s = new sockshim.TCPSocket(host, port);
+	const o = await s.opened;
+	const w = o.writable.getWriter();
+	const r = o.readable.getReader();
+	const out = new Uint8Array(size);
+	const once = async (i) => {
+		out[0] = i & 0xff;
+		w.write(out);
+		let got = 0;
+		while (got < size) got += (await r.read()).value.byteLength;
+	};
+	for (let i = 0; i < warm; i++) await once(i);
+	await benchMark(label + ":start");
+	const rtts = [];
+	const end = performance.now() + ms;
+	for (let i = 0; performance.now() < end; i++) {
+		const t0 = performance.now();
+		await once(i);
+		rtts.push((performance.now() - t0) * 1000);
+	}
+	await benchMark(label + ":end");
+	await s.close();
+	sockshim.terminate();
+	rtts.sort((a, b) => a - b);
+	return { n: rtts.length, p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.floor(rtts.length * 99 / 100)] };
+}
+
+globalThis.bench = { runGo, wispBulk, wispRTT, jsapiBulk, jsapiRTT, crossOriginIsolated: globalThis.crossOriginIsolated };

@@ -6,7 +6,7 @@
 //
 // Run it from the repository root:
 //
-//	go build -o bin/relay ./cmd/relay && go run ./internal/cmd/bench -relay bin/relay
+//	go build -o bin/relay ./cmd/relay && go run ./tools/bench -relay bin/relay
 //
 // Every server runs on 127.0.0.1, every destination is a TCP (for the
 // DatagramSocket row, UDP) echo server in this process. The relay and the
@@ -52,7 +52,7 @@ type config struct {
 	dgramPayload, dgramWindow                             int
 	browserWindow, browserRounds                          int
 	relayBin, interopDir, wranglerBin, browserProfile     string
-	browser, browserOnly, browserNetwork                  bool
+	browser, browserOnly, browserNetwork, firefox         bool
 	profileLoad                                           string
 }
 
@@ -74,6 +74,7 @@ func run() error {
 	flag.IntVar(&c.browserWindow, "browser-window", 4, "payloads in flight per stream in the browser bulk echo (every client)")
 	flag.IntVar(&c.browserRounds, "browser-rounds", 1, "rounds of the Chromium table (clients interleaved in each; medians shown)")
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
+	flag.BoolVar(&c.firefox, "firefox", true, "also run the browser table in headless Firefox ($FIREFOX or /usr/bin/firefox-esr), over WebDriver BiDi")
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
 	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
 	flag.StringVar(&c.browserProfile, "browser-profile", "", "write a V8 CPU profile of each page row into this directory and print its top functions (slows the page down)")
@@ -169,7 +170,10 @@ func run() error {
 	case relaySrv == nil:
 		fmt.Println("\nChromium table: not measured (no relay)")
 	default:
-		fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port()).render())
+		fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port(), false).render())
+		if c.firefox {
+			fmt.Println(runBrowserTable(tmp, &c, relaySrv, echo.port(), true).render())
+		}
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sockshim/sockshim/internal/bidi"
 )
 
 // goBuild builds pkg for js/wasm (when wasm) or natively into out.
@@ -62,8 +64,10 @@ var pageFS embed.FS
 // performance.now() and Go's monotonic clock 5 µs resolution instead of
 // 100 µs.
 type browserBench struct {
-	c      *chromium
-	p      *page
+	name   string        // "Chromium" or "Firefox"
+	c      *chromium     // nil in Firefox
+	ff     *bidi.Browser // nil in Chromium
+	p      pageEval
 	hs     *http.Server
 	origin string
 
@@ -71,9 +75,40 @@ type browserBench struct {
 	marks map[string]cpuSnapshot
 }
 
+// pageEval evaluates a JavaScript expression in the bench page, awaiting a
+// promise, and decodes its JSON value into out.
+type pageEval interface {
+	eval(ctx context.Context, expr string, out any) error
+}
+
+// firefoxPage is the bench page in Firefox, over WebDriver BiDi.
+type firefoxPage struct{ b *bidi.Browser }
+
+func (p firefoxPage) eval(ctx context.Context, expr string, out any) error {
+	return p.b.Evaluate(ctx, expr, out)
+}
+
+// measuresCPU: the renderer's threads are sampled (Chromium only: the
+// bench knows which of its threads is the page's and which the Worker's).
+func (b *browserBench) measuresCPU() bool { return b.c != nil }
+
+func (b *browserBench) rendererCPU() cpuSnapshot {
+	if b.c == nil {
+		return cpuSnapshot{}
+	}
+	return b.c.rendererCPU()
+}
+
+func (b *browserBench) recentLog(n int) string {
+	if b.c == nil {
+		return ""
+	}
+	return b.c.recentLog(n)
+}
+
 // startBrowserBench builds the wasm programs into tmp, serves the page and
-// opens it in a fresh Chromium.
-func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*browserBench, error) {
+// opens it in a fresh Chromium, or in Firefox when firefox is set.
+func startBrowserBench(tmp, chromiumPath, interopDir string, network, firefox bool) (*browserBench, error) {
 	wispClient := filepath.Join(interopDir, "node_modules", "@mercuryworkshop", "wisp-js", "dist", "wisp-client.mjs")
 	if _, err := os.Stat(wispClient); err != nil {
 		return nil, fmt.Errorf("the wisp-js client is not installed (run scripts/install-npm.sh): %v", err)
@@ -83,27 +118,38 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 		return nil, fmt.Errorf("go env GOROOT: %v", err)
 	}
 	files := map[string]string{
-		"/wasm_exec.js":     filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
-		"/wisp-client.mjs":  wispClient,
-		"/prog/bench.wasm":  filepath.Join(tmp, "bench.wasm"),
-		"/prog/dgram.wasm":  filepath.Join(tmp, "dgram.wasm"),
-		"/bench.js":         "page/bench.js",
-		"/worker.js":        "page/worker.js",
-		"/":                 "page/index.html",
-		"/favicon.ico":      "",
-		"/wisp-client.map":  "",
-		"/wasm_exec.js.map": "",
+		"/wasm_exec.js":    filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
+		"/wisp-client.mjs": wispClient,
+		"/prog/bench.wasm": filepath.Join(tmp, "bench.wasm"),
+		"/prog/dgram.wasm": filepath.Join(tmp, "dgram.wasm"),
+		// The JS API (web/sockshim.js) with its Worker and the ./wasm build.
+		"/web/sockshim.js":        "web/sockshim.js",
+		"/web/sockshim-worker.js": "web/sockshim-worker.js",
+		"/web/wasm_exec.js":       filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"),
+		"/web/main.wasm":          filepath.Join(tmp, "jsapi.wasm"),
+		"/bench.js":               "page/bench.js",
+		"/worker.js":              "page/worker.js",
+		"/":                       "page/index.html",
+		"/favicon.ico":            "",
+		"/wisp-client.map":        "",
+		"/wasm_exec.js.map":       "",
 	}
-	if err := goBuild(files["/prog/bench.wasm"], "./internal/cmd/bench/wasm", true); err != nil {
+	if err := goBuild(files["/prog/bench.wasm"], "./tools/bench/wasm", true); err != nil {
 		return nil, err
 	}
-	if err := goBuild(files["/prog/dgram.wasm"], "./internal/cmd/bench/wasmdgram", true); err != nil {
+	if err := goBuild(files["/prog/dgram.wasm"], "./tools/bench/wasmdgram", true); err != nil {
 		return nil, err
 	}
-	b := &browserBench{marks: map[string]cpuSnapshot{}}
+	if err := goBuild(files["/web/main.wasm"], "./wasm", true); err != nil {
+		return nil, err
+	}
+	b := &browserBench{name: "Chromium", marks: map[string]cpuSnapshot{}}
+	if firefox {
+		b.name = "Firefox"
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /mark", func(w http.ResponseWriter, r *http.Request) {
-		cpu := b.c.rendererCPU()
+		cpu := b.rendererCPU()
 		b.mu.Lock()
 		b.marks[r.URL.Query().Get("label")] = cpu
 		b.mu.Unlock()
@@ -149,16 +195,28 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 	b.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go b.hs.Serve(ln)
 
-	b.c, err = startChromium(chromiumPath)
-	if err != nil {
-		b.hs.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if b.p, err = b.c.openPage(ctx, b.origin+"/", network); err != nil {
-		b.close()
-		return nil, err
+	if firefox {
+		if b.ff, err = bidi.Start(ctx, nil); err != nil {
+			b.hs.Close()
+			return nil, err
+		}
+		if err := b.ff.Navigate(ctx, b.origin+"/"); err != nil {
+			b.close()
+			return nil, err
+		}
+		b.p = firefoxPage{b.ff}
+	} else {
+		b.c, err = startChromium(chromiumPath)
+		if err != nil {
+			b.hs.Close()
+			return nil, err
+		}
+		if b.p, err = b.c.openPage(ctx, b.origin+"/", network); err != nil {
+			b.close()
+			return nil, err
+		}
 	}
 	for {
 		var isolated *bool
@@ -171,7 +229,7 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 		}
 		select {
 		case <-ctx.Done():
-			log := b.c.recentLog(10)
+			log := b.recentLog(10)
 			b.close()
 			return nil, fmt.Errorf("the bench page did not load: %v\n%s", ctx.Err(), log)
 		case <-time.After(50 * time.Millisecond):
@@ -182,6 +240,9 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network bool) (*bro
 func (b *browserBench) close() {
 	if b.c != nil {
 		b.c.close()
+	}
+	if b.ff != nil {
+		b.ff.Close()
 	}
 	b.hs.Close()
 }
@@ -214,7 +275,7 @@ func (b *browserBench) runGo(prog string, args []string, env map[string]string, 
 	defer cancel()
 	var r goRun
 	if err := b.p.eval(ctx, expr, &r); err != nil {
-		return nil, r, fmt.Errorf("%v\n%s", err, b.c.recentLog(10))
+		return nil, r, fmt.Errorf("%v\n%s", err, b.recentLog(10))
 	}
 	vals := map[string]string{}
 	for _, line := range strings.Split(r.Stdout, "\n") {
@@ -295,12 +356,12 @@ func (b *browserBench) wispBulk(w workload, label string) (bulkRow, error) {
 		MS    float64 `json:"ms"`
 	}
 	if err := b.p.eval(ctx, expr, &r); err != nil {
-		return bulkRow{}, fmt.Errorf("wisp-js bulk: %v\n%s", err, b.c.recentLog(10))
+		return bulkRow{}, fmt.Errorf("wisp-js bulk: %v\n%s", err, b.recentLog(10))
 	}
 	return b.bulkResult(label, r.Bytes, r.MS)
 }
 
-type rttRow struct{ p50, p99 float64 }
+type rttRow struct{ p50, p99, cpuUS float64 } // cpuUS: the client's thread (main or Worker), µs per round trip
 
 func (b *browserBench) goRTT(w workload, worker bool, label string) (rttRow, error) {
 	vals, _, err := b.runGo("bench", []string{"rtt"}, map[string]string{
@@ -315,10 +376,19 @@ func (b *browserBench) goRTT(w workload, worker bool, label string) (rttRow, err
 	}
 	p50, err1 := strconv.ParseFloat(vals["rtt_p50_us"], 64)
 	p99, err2 := strconv.ParseFloat(vals["rtt_p99_us"], 64)
-	if err := errors.Join(err1, err2); err != nil {
+	n, err3 := strconv.ParseFloat(vals["rtt_n"], 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return rttRow{}, fmt.Errorf("bench wasm printed no result: %v", err)
 	}
-	return rttRow{p50, p99}, nil
+	cpu, err := b.cpu(label)
+	if err != nil {
+		return rttRow{}, err
+	}
+	t := cpu.main
+	if worker {
+		t = cpu.worker
+	}
+	return rttRow{p50, p99, float64(t) / float64(time.Microsecond) / n}, nil
 }
 
 func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
@@ -326,28 +396,62 @@ func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
 		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
 	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
 	defer cancel()
+	var r struct{ N, P50, P99 float64 }
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return rttRow{}, fmt.Errorf("wisp-js RTT: %v\n%s", err, b.recentLog(10))
+	}
+	cpu, err := b.cpu(label)
+	if err != nil {
+		return rttRow{}, err
+	}
+	return rttRow{r.P50, r.P99, float64(cpu.main) / float64(time.Microsecond) / r.N}, nil
+}
+
+// jsapiBulk runs the bulk echo with the JS API (web/sockshim.js, its wasm
+// in a dedicated Worker) in the page.
+func (b *browserBench) jsapiBulk(w workload, label string) (bulkRow, error) {
+	expr := fmt.Sprintf("bench.jsapiBulk({relay: %q, host: '127.0.0.1', port: %d, streams: %d, size: %d, window: %d, ms: %d, label: %q, worker: true})",
+		w.relayURL, w.echoPort, w.streams, w.size, w.window, w.d.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.d+time.Minute)
+	defer cancel()
+	var r struct {
+		Bytes float64 `json:"bytes"`
+		MS    float64 `json:"ms"`
+	}
+	if err := b.p.eval(ctx, expr, &r); err != nil {
+		return bulkRow{}, fmt.Errorf("JS API bulk: %v\n%s", err, b.recentLog(10))
+	}
+	return b.bulkResult(label, r.Bytes, r.MS)
+}
+
+func (b *browserBench) jsapiRTT(w workload, label string) (rttRow, error) {
+	expr := fmt.Sprintf("bench.jsapiRTT({relay: %q, host: '127.0.0.1', port: %d, size: 64, warm: 500, ms: %d, label: %q, worker: true})",
+		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
+	defer cancel()
 	var r struct{ P50, P99 float64 }
 	if err := b.p.eval(ctx, expr, &r); err != nil {
-		return rttRow{}, fmt.Errorf("wisp-js RTT: %v\n%s", err, b.c.recentLog(10))
+		return rttRow{}, fmt.Errorf("JS API RTT: %v\n%s", err, b.recentLog(10))
 	}
-	return rttRow{r.P50, r.P99}, nil
+	return rttRow{p50: r.P50, p99: r.P99}, nil
 }
 
 // profile runs V8's profiler on the page around one row when -browser-profile
 // is set (not for the Worker column, whose thread the page's profiler does
 // not see) and prints the top functions; the returned func stops it.
 func (b *browserBench) profile(c *config, col int, label string) func() {
-	if c.browserProfile == "" || col == bcolGoWorker {
+	cp, ok := b.p.(*page) // V8's profiler over CDP: Chromium only
+	if c.browserProfile == "" || col == bcolGoWorker || !ok {
 		return func() {}
 	}
 	ctx := context.Background()
-	if err := b.p.startProfile(ctx); err != nil {
+	if err := cp.startProfile(ctx); err != nil {
 		progress("profiler: %v", err)
 		return func() {}
 	}
 	return func() {
 		path := filepath.Join(c.browserProfile, label+".cpuprofile")
-		top, err := b.p.stopProfile(ctx, path, 30)
+		top, err := cp.stopProfile(ctx, path, 30)
 		if err != nil {
 			progress("profiler: %v", err)
 			return
@@ -362,6 +466,7 @@ const (
 	bcolGo = iota
 	bcolGoWorker
 	bcolWispJS
+	bcolJSAPI
 	nBCols
 )
 
@@ -372,30 +477,35 @@ const (
 	browAllCPU
 	browRTT50
 	browRTT99
+	browRTTCPU
 	browDgram
 	nBRows
 )
 
-var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)"}
+var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)", "JS API (Worker)"}
 
 type browserTable struct {
-	c     *config
-	cells [nBRows][nBCols]cell
-	note  string
+	c       *config
+	browser string // "Chromium" or "Firefox"
+	cells   [nBRows][nBCols]cell
+	note    string
 }
 
 // runBrowserTable measures every client of the Chromium table in one
 // browser: rounds rounds, the clients interleaved in each, median shown.
-func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *browserTable {
+func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16, firefox bool) *browserTable {
 	relayURL := relay.url
-	t := &browserTable{c: c}
+	t := &browserTable{c: c, browser: "Chromium"}
+	if firefox {
+		t.browser = "Firefox"
+	}
 	for r := range t.cells {
 		for col := range t.cells[r] {
 			t.cells[r][col] = cell{v: nan}
 		}
 	}
 	fail := func(err error) *browserTable {
-		progress("Chromium: %v", err)
+		progress("%s: %v", t.browser, err)
 		for r := range t.cells {
 			for col := range t.cells[r] {
 				t.cells[r][col] = cell{text: "error: " + firstLine(err.Error())}
@@ -407,22 +517,28 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 	if path == "" {
 		path = "/usr/bin/chromium"
 	}
-	b, err := startBrowserBench(tmp, path, c.interopDir, c.browserNetwork)
+	b, err := startBrowserBench(tmp, path, c.interopDir, c.browserNetwork, firefox)
 	if err != nil {
 		return fail(err)
 	}
 	defer b.close()
-	var version struct {
-		Product string `json:"product"`
+	if firefox {
+		var ua string
+		b.p.eval(context.Background(), "navigator.userAgent", &ua)
+		t.note = ua[strings.LastIndex(ua, " ")+1:]
+	} else {
+		var version struct {
+			Product string `json:"product"`
+		}
+		if res, err := b.c.call(context.Background(), "", "Browser.getVersion", nil); err == nil {
+			json.Unmarshal(res, &version)
+		}
+		t.note = version.Product
 	}
-	if res, err := b.c.call(context.Background(), "", "Browser.getVersion", nil); err == nil {
-		json.Unmarshal(res, &version)
-	}
-	t.note = version.Product
 	w := workload{relayURL: relayURL, echoPort: echoPort, streams: c.streams, size: c.payload,
 		window: c.browserWindow, d: c.browserDuration, rttDuration: c.rttDuration}
 
-	type sample struct{ bulk, mainCPU, workerCPU, allCPU, rtt50, rtt99 []float64 }
+	type sample struct{ bulk, mainCPU, workerCPU, allCPU, rtt50, rtt99, rttCPU []float64 }
 	var s [nBCols]sample
 	errs := [nBCols]error{}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -432,19 +548,21 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 				continue
 			}
 			label := fmt.Sprintf("bulk-%d-%d", col, round)
-			progress("Chromium, round %d: %s bulk echo, %d streams x %d KiB, window %d, %v", round+1, bcolNames[col], w.streams, w.size>>10, w.window, w.d)
+			progress("%s, round %d: %s bulk echo, %d streams x %d KiB, window %d, %v", t.browser, round+1, bcolNames[col], w.streams, w.size>>10, w.window, w.d)
 			var r bulkRow
 			stop := b.profile(c, col, label)
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispBulk(w, label)
+			case bcolJSAPI:
+				r, err = b.jsapiBulk(w, label)
 			default:
 				r, err = b.goBulk(w, col == bcolGoWorker, label)
 			}
 			stop()
 			if err != nil {
 				errs[col] = err
-				progress("Chromium, %s bulk: %v", bcolNames[col], err)
+				progress("%s, %s bulk: %v", t.browser, bcolNames[col], err)
 				continue
 			}
 			s[col].bulk = append(s[col].bulk, r.mibps)
@@ -457,23 +575,26 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 				continue
 			}
 			label := fmt.Sprintf("rtt-%d-%d", col, round)
-			progress("Chromium, round %d: %s 64-byte round trips, %v", round+1, bcolNames[col], w.rttDuration)
+			progress("%s, round %d: %s 64-byte round trips, %v", t.browser, round+1, bcolNames[col], w.rttDuration)
 			var r rttRow
 			stop := b.profile(c, col, label)
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispRTT(w, label)
+			case bcolJSAPI:
+				r, err = b.jsapiRTT(w, label)
 			default:
 				r, err = b.goRTT(w, col == bcolGoWorker, label)
 			}
 			stop()
 			if err != nil {
 				errs[col] = err
-				progress("Chromium, %s RTT: %v", bcolNames[col], err)
+				progress("%s, %s RTT: %v", t.browser, bcolNames[col], err)
 				continue
 			}
 			s[col].rtt50 = append(s[col].rtt50, r.p50)
 			s[col].rtt99 = append(s[col].rtt99, r.p99)
+			s[col].rttCPU = append(s[col].rttCPU, r.cpuUS)
 		}
 	}
 	for col := range nBCols {
@@ -490,12 +611,30 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16) *bro
 		set(browAllCPU, s[col].allCPU)
 		set(browRTT50, s[col].rtt50)
 		set(browRTT99, s[col].rtt99)
-		if col != bcolGoWorker {
+		set(browRTTCPU, s[col].rttCPU)
+		if col != bcolGoWorker && col != bcolJSAPI {
 			t.cells[browWorkerCPU][col] = cell{text: "-"}
+		}
+	}
+	t.cells[browRTTCPU][bcolJSAPI] = cell{text: "- (not measured)"}
+	if !b.measuresCPU() {
+		for _, row := range []int{browMainCPU, browWorkerCPU, browAllCPU, browRTTCPU} {
+			for col := range nBCols {
+				if errs[col] == nil {
+					t.cells[row][col] = cell{text: "- (threads not sampled in " + t.browser + ")"}
+				}
+			}
 		}
 	}
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
+	t.cells[browDgram][bcolJSAPI] = cell{text: "- (no RTCPeerConnection in a Worker)"}
+	if firefox {
+		// Firefox offers no loopback ICE candidate (README, Browser
+		// support), so its data channel cannot reach a relay on 127.0.0.1.
+		t.cells[browDgram][bcolGo] = cell{text: "- (no loopback ICE candidate in Firefox)"}
+		return t
+	}
 	progress("Chromium: DatagramSocket echo over a WebRTC data channel, %d B, window %d", c.dgramPayload, c.dgramWindow)
 	t.cells[browDgram][bcolGo] = b.dgramRow(c, relay)
 	return t
@@ -565,6 +704,7 @@ func (t *browserTable) render() string {
 		"  renderer CPU ms per MiB (all its threads)",
 		fmt.Sprintf("RTT p50 µs (64 B, one stream, %v)", t.c.rttDuration),
 		"RTT p99 µs",
+		"  client thread CPU µs per round trip",
 		fmt.Sprintf("DatagramSocket datagrams/s (data channel, %d B)", t.c.dgramPayload),
 	}
 	format := func(row int, v float64) string {
@@ -583,9 +723,13 @@ func (t *browserTable) render() string {
 	if t.c.browserNetwork {
 		how = "WITH the Network domain enabled (-browser-cdp-network): DevTools copies every frame"
 	}
-	fmt.Fprintf(&sb, "\nheadless %s over a bare DevTools pipe (%s), one run, through our relay%s\n\n", t.note, how, rounds)
+	if t.browser == "Firefox" {
+		fmt.Fprintf(&sb, "\nheadless Firefox %s over WebDriver BiDi, one run, through our relay%s\n\n", t.note, rounds)
+	} else {
+		fmt.Fprintf(&sb, "\nheadless %s over a bare DevTools pipe (%s), one run, through our relay%s\n\n", t.note, how, rounds)
+	}
 	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.Debug)
-	fmt.Fprintf(tw, "metric\t%s\t%s\t%s\ttarget (Go wasm, page)\tmet?\n", bcolNames[0], bcolNames[1], bcolNames[2])
+	fmt.Fprintf(tw, "metric\t%s\ttarget (Go wasm, page)\tmet?\n", strings.Join(bcolNames[:], "\t"))
 	for row := range nBRows {
 		fmt.Fprintf(tw, "%s", names[row])
 		for col := range nBCols {
@@ -604,7 +748,25 @@ func (t *browserTable) render() string {
 		fmt.Fprintf(tw, "\t%s\t%s\n", target, met)
 	}
 	tw.Flush()
+	sb.WriteString(t.jsapiTargets())
 	return sb.String()
+}
+
+// jsapiTargets: issue 16's targets for the JS API against the wisp-js
+// client of the same run.
+func (t *browserTable) jsapiTargets() string {
+	j, jok := t.value(browBulk, bcolJSAPI)
+	w, wok := t.value(browBulk, bcolWispJS)
+	j99, j99ok := t.value(browRTT99, bcolJSAPI)
+	w99, w99ok := t.value(browRTT99, bcolWispJS)
+	bulk, p99 := "n/a", "n/a"
+	if jok && wok {
+		bulk = fmt.Sprintf("%.2fx wisp-js: %s", j/w, map[bool]string{true: "yes", false: "NO"}[j/w >= 1.2])
+	}
+	if j99ok && w99ok {
+		p99 = fmt.Sprintf("%.0f µs vs %.0f µs: %s", j99, w99, map[bool]string{true: "yes", false: "NO"}[j99 <= w99])
+	}
+	return fmt.Sprintf("JS API (Worker) targets: bulk >= 1.2x wisp-js (%s); RTT p99 <= wisp-js (%s)\n", bulk, p99)
 }
 
 func lastLines(s string, n int) string {

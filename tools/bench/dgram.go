@@ -49,7 +49,7 @@ func (e *udpEcho) close() {
 	<-e.done
 }
 
-// dgramResult is what internal/cmd/bench/wasmdgram measured.
+// dgramResult is what tools/bench/wasmdgram measured.
 type dgramResult struct {
 	perSecond, loss float64
 	viaTx, viaRx    float64 // fractions of sent and received datagrams the data channel carried
@@ -66,7 +66,7 @@ func (e *errNoChannel) Error() string { return "data channel did not open: " + e
 // number.
 const minViaChannel = 0.99
 
-// browserDatagram runs internal/cmd/bench/wasmdgram in the bench page: one
+// browserDatagram runs tools/bench/wasmdgram in the bench page: one
 // DatagramSocket with QualityOfService LowLatency through the relay (which
 // must offer WebRTC) to the UDP echo server, window datagrams of payload
 // bytes outstanding, for d.
@@ -149,9 +149,9 @@ func (b *browserBench) dgramRow(c *config, relay *server) cell {
 	defer echo.close()
 	// CPU per datagram echoed, for diagnosis (setup included: the program
 	// does not mark its measurement).
-	cpu0, relay0 := b.c.rendererCPU(), nanCPU(relay.pid)
+	cpu0, relay0 := b.rendererCPU(), nanCPU(relay.pid)
 	r, err := b.browserDatagram(relay.url, echo.port(), c.dgramPayload, c.dgramWindow, c.browserDuration)
-	cpu, relayCPU := b.c.rendererCPU().sub(cpu0), nanCPU(relay.pid)-relay0
+	cpu, relayCPU := b.rendererCPU().sub(cpu0), nanCPU(relay.pid)-relay0
 	if err == nil && r.perSecond > 0 {
 		n := r.perSecond * c.browserDuration.Seconds()
 		us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / n }
