@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim"
+	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -47,6 +48,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	configPath := fl.String("config", "", "app policy file (JSON, see README)")
 	dev := fl.Bool("dev", false, "use the embedded development policy and start a loopback echo service for the demo")
 	verbose := fl.Bool("v", false, "log every decision (debug level)")
+	noResume := fl.Bool("no-resume", false, "do not offer session resume (extension 0x5E)")
+	instance := fl.String("instance", "", "this relay's instance id for resumes behind a load balancer ([A-Za-z0-9._-], default random)")
+	resumeWindow := fl.Duration("resume-window", 60*time.Second, "how long a session whose WebSocket is lost is held for a resume")
+	resumeBuffer := fl.Int("resume-buffer", 2<<20, "bytes of replay buffer per resumable session")
+	resumeDeadAfter := fl.Duration("resume-dead-after", 0, "a resumable session's WebSocket with nothing received for this long is lost (0: -peer-timeout)")
 	grace := fl.Duration("grace", 5*time.Second, "on SIGINT/SIGTERM, how long sessions get to close before the relay exits")
 	handshake := fl.Duration("handshake-timeout", 5*time.Second, "bound on a client's HTTP upgrade request and its Wisp handshake")
 	peerTimeout := fl.Duration("peer-timeout", 20*time.Second, "a client that answers no keepalive ping for this long is dropped")
@@ -67,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if !wisp.ValidInstance(*instance) {
+		return fmt.Errorf("-instance %q: want at most %d bytes of [A-Za-z0-9._-]", *instance, wisp.MaxInstanceLen)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -107,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// No stream may loop back into the relay itself.
 		SelfAddrs: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()},
 		Logger:    log,
+		Resume: &relay.ResumeOptions{Disabled: *noResume, Instance: *instance, Window: *resumeWindow,
+			Buffer: *resumeBuffer, DeadAfter: *resumeDeadAfter},
 
 		HandshakeTimeout: *handshake,
 		PeerTimeout:      *peerTimeout,
@@ -152,6 +163,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// A client that never finishes its upgrade request is dropped after
 	// the handshake timeout, as one that never sends its Wisp INFO is.
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: *handshake}
+	log.Info("relay: instance", "id", srv.Instance())
 	fmt.Fprintf(stdout, "sockshim relay listening on http://%s\n", ln.Addr())
 
 	sigs := make(chan os.Signal, 1)

@@ -16,6 +16,7 @@ func TestTypeString(t *testing.T) {
 		{TypeBind, "BIND"}, {TypeDatagram, "DATAGRAM"}, {TypeDatagramTo, "DATAGRAM_TO"},
 		{TypeUDPOptions, "UDP_OPTIONS"}, {TypeJoin, "JOIN"}, {TypeUDPResult, "UDP_RESULT"},
 		{TypeSignal, "SIGNAL"}, {TypePing, "PING"}, {TypePong, "PONG"},
+		{TypeAck, "ACK"}, {TypeSkip, "SKIP"}, {TypeResumeToken, "RESUME_TOKEN"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {
