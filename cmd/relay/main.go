@@ -129,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux.Handle("GET /metrics", srv.MetricsHandler())
 	mux.Handle("/", corsAssets(srv, http.FileServerFS(sockshim.Assets)))
 
-	var echoAddr, udpEchoAddr, tlsAddr, tlsCA string
+	var echoAddr, udpEchoAddr, tlsAddr, tlsCA, httpAddr string
 	if *dev {
 		dt, err := startDevTLS()
 		if err != nil {
@@ -151,10 +151,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer udpEcho.Close()
 		udpEchoAddr = udpEcho.LocalAddr().String()
 		log.Info("relay: dev echo service", "addr", echoAddr)
+		// An HTTP server for the demo's net/http card: the relay refuses to
+		// dial its own address, so the page cannot use the relay's.
+		devHTTP, err := startDevHTTP()
+		if err != nil {
+			return err
+		}
+		defer devHTTP.Close()
+		httpAddr = devHTTP.Addr().String()
+		log.Info("relay: dev HTTP service", "addr", httpAddr)
 	}
 	mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "udpEcho": udpEchoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "dev": *dev})
+		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "udpEcho": udpEchoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "http": httpAddr, "dev": *dev})
 	})
 	if _, err := fs.Stat(sockshim.Assets, "web/main.wasm"); err != nil {
 		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")
@@ -237,6 +246,21 @@ func startUDPEcho() (net.PacketConn, error) {
 }
 
 // startEcho serves TCP echo on a loopback port for the demo page.
+// startDevHTTP serves a small HTTP/1.1 page on loopback for the demo.
+func startDevHTTP() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hello from Go's net/http on %s; you sent %s %s with User-Agent %q\n", r.Host, r.Proto, r.URL.Path, r.UserAgent())
+	})
+	go (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return ln, nil
+}
+
 func startEcho() (net.Listener, error) {
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0).String())
 	if err != nil {
