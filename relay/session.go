@@ -194,9 +194,13 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 			return causeProtocol, err
 		}
 		s.password = s.ext.Password
-		if s.resumeReq, err = s.resumeRequest(p.Info); err != nil {
-			s.refuse(ctx, wisp.ReasonIncompatible)
-			return causeProtocol, err
+		// A client's resume record counts only when this relay offered
+		// resume (never the edge, never with resume disabled).
+		if _, offered := server.Find(wisp.ExtResume); offered {
+			if s.resumeReq, err = s.resumeRequest(p.Info); err != nil {
+				s.refuse(ctx, wisp.ReasonIncompatible)
+				return causeProtocol, err
+			}
 		}
 	}
 	app, reason := cfg.authenticate(s.origin, s.hasOrigin, s.password)
