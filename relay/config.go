@@ -48,6 +48,9 @@ type AppConfig struct {
 	// Limits bound the app's sessions, streams and bandwidth; zero fields
 	// mean the defaults documented on Limits.
 	Limits Limits `json:"limits"`
+	// Broker bounds the sockets the relay holds for the app between its
+	// sessions (broker.go); zero fields mean its defaults.
+	Broker BrokerConfig `json:"broker"`
 
 	caps policy.Capabilities
 }
@@ -196,6 +199,9 @@ func (c *Config) validate() error {
 				return fieldErr(at(fmt.Sprintf("capabilities/%d", j)), "%v", strings.TrimPrefix(err.Error(), "policy: "))
 			}
 			a.caps |= cp
+		}
+		if err := a.Broker.validate(); err != nil {
+			return fieldErr(at("broker"), "%v", err)
 		}
 		if key, err := a.Limits.validate(); err != nil {
 			return fieldErr(at("limits/"+key), "%v", err)

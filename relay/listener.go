@@ -23,6 +23,7 @@ type listener struct {
 	mu     sync.Mutex
 	ln     net.Listener // nil until bound
 	closed bool
+	exited chan struct{} // closed when run returns (the broker waits for it)
 }
 
 // openListener handles LISTEN; it runs on the session reader and binds on a
@@ -35,7 +36,7 @@ func (s *session) openListener(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
 		return
 	}
-	l := &listener{s: s, id: id, flags: req.Flags}
+	l := &listener{s: s, id: id, flags: req.Flags, exited: make(chan struct{})}
 	if _, ok := s.register(id, member{ln: l}); !ok {
 		return
 	}
@@ -47,6 +48,7 @@ func (s *session) openListener(p *wisp.Packet) {
 }
 
 func (l *listener) run(req wisp.Listen) {
+	defer close(l.exited)
 	s := l.s
 	ln, reason := l.bind(req)
 	if ln == nil {

@@ -66,6 +66,7 @@ func (s *Server) newRegistry() *prometheus.Registry {
 	reg.MustRegister(dial, session)
 	s.registerResumeMetrics(counter, gauge) // resume.go
 	m.dialSeconds, m.sessionSeconds = dial, session
+	s.broker.register(reg) // broker_metrics_notjs.go
 	return reg
 }
 

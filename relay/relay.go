@@ -140,6 +140,7 @@ type Server struct {
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
 	res          serverResume         // resume.go
+	broker       *broker              // broker.go
 	dcDatagrams  atomic.Int64         // datagrams received from clients on data channels
 
 	mu       sync.Mutex
@@ -183,6 +184,7 @@ func New(opts *Options) *Server {
 	}
 	s.engine = s.newEngine()
 	s.dialer = s.opts.Dialer
+	s.broker = newBroker(s)
 	s.registry = s.newRegistry()
 	cfg := s.opts.Config
 	if cfg == nil {

@@ -309,6 +309,11 @@ func (s *session) route(p *wisp.Packet) {
 			s.openListener(p)
 		}
 		return
+	case wisp.TypeTransfer, wisp.TypeUnread, wisp.TypeList, wisp.TypeReclaim:
+		if s.ext.Broker && s.srv.opts.Edge == nil {
+			s.brokerPacket(p) // broker.go
+		}
+		return
 	case wisp.TypePing:
 		if nonce, err := wisp.ParsePing(p.Data); err == nil && s.ext.Liveness && p.StreamID == 0 {
 			s.write(wisp.AppendPong(nil, nonce))

@@ -23,6 +23,7 @@ type shutdownState struct {
 // every session is gone, or ctx.Err() if some are still winding down a
 // second after that.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.broker.close() // held sockets, once the sessions are gone (broker.go)
 	now := time.Now()
 	wd := now.Add(2500 * time.Millisecond)
 	if d, ok := ctx.Deadline(); ok {

@@ -75,6 +75,13 @@ type tcpStream struct {
 	queuedBytes atomic.Int64 // client payload bytes in queue
 	heldBytes   atomic.Int64 // destination bytes read, not yet written to the WebSocket
 
+	// The broker's handoff (broker.go): handoff is closed by TRANSFER;
+	// then the pump closes drained instead of shutting the write side, the
+	// reader leaves at its next read, and readerExit is closed when it has.
+	// peerEOF: the reader saw the destination's EOF or an error.
+	handoff, drained, readerExit *netutil.Once
+	peerEOF                      atomic.Bool
+
 	mu        sync.Mutex
 	conn      net.Conn
 	wclosed   bool // the TCP write side was shut after a client FIN
@@ -87,7 +94,8 @@ type tcpStream struct {
 
 func newTCPStream(s *session, id uint32) *tcpStream {
 	c := s.srv.opts.StreamCredit
-	st := &tcpStream{s: s, id: id, cap: c, queue: make(chan []byte, c), done: netutil.NewOnce(), windowSig: netutil.NewSignal()}
+	st := &tcpStream{s: s, id: id, cap: c, queue: make(chan []byte, c), done: netutil.NewOnce(), windowSig: netutil.NewSignal(),
+		handoff: netutil.NewOnce(), drained: netutil.NewOnce(), readerExit: netutil.NewOnce()}
 	st.allowed.Store(c)
 	if s.ext.Window > 0 {
 		st.flow, st.initial = true, int64(s.ext.Window)
@@ -396,6 +404,10 @@ func (st *tcpStream) pump(conn net.Conn) {
 // queueDrained runs when everything the client sent before its CLOSE or
 // FIN is written: CLOSE ends the stream, FIN shuts the TCP write side.
 func (st *tcpStream) queueDrained(conn net.Conn) {
+	if st.handoff.Done() {
+		st.drained.Close() // the broker takes the connection (broker.go)
+		return
+	}
 	st.mu.Lock()
 	if st.gone.Load() {
 		st.mu.Unlock()
@@ -426,12 +438,15 @@ func (st *tcpStream) waitWindow() (int, bool) {
 		case <-st.windowSig:
 		case <-st.done.C:
 			return 0, false
+		case <-st.handoff.C:
+			return 0, false
 		}
 	}
 }
 
 // toClient copies destination data to the client as DATA packets.
 func (st *tcpStream) toClient(conn net.Conn) {
+	defer st.readerExit.Close()
 	// A socket's read buffer comes from bufPool only while the
 	// destination is sending (see rawSock.doRead); other connections keep one.
 	rs := newRawSock(conn)
@@ -489,7 +504,10 @@ func (st *tcpStream) toClient(conn net.Conn) {
 			}
 		}
 		if err != nil {
-			if st.done.Done() || st.gone.Load() {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				st.peerEOF.Store(true)
+			}
+			if st.done.Done() || st.gone.Load() || st.handoff.Done() {
 				return
 			}
 			switch {

@@ -39,6 +39,7 @@ type StreamSocketListener struct {
 	ln     streamListener
 	info   StreamSocketListenerInformation
 	closed bool
+	own    ownership // EnableTransferOwnership (broker.go)
 }
 
 // NewStreamSocketListener returns a listener on the given transport (nil

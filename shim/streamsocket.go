@@ -28,6 +28,7 @@ type StreamSocket struct {
 	info    StreamSocketInformation
 	conn    net.Conn
 	closed  bool
+	own     ownership // EnableTransferOwnership (broker.go)
 
 	tlsConn *tls.Conn // set by UpgradeToSsl / ConnectWithProtectionLevel (tls.go)
 }

@@ -88,10 +88,11 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtLiveness},
 		{ID: ExtUDP},
 		{ID: ExtBoundUDP, Payload: []byte{1}},
+		{ID: ExtBroker},
 	}}
 	if o.Profile != nil {
 		info.Extensions = slices.DeleteFunc(info.Extensions, func(e Extension) bool {
-			return e.ID == ExtListen || e.ID == ExtUDP || e.ID == ExtBoundUDP
+			return e.ID == ExtListen || e.ID == ExtUDP || e.ID == ExtBoundUDP || e.ID == ExtBroker
 		})
 		info.Extensions = append(info.Extensions, Extension{ID: ExtRelayProfile, Payload: AppendRelayProfile(nil, *o.Profile)})
 		o.WebRTC = false
@@ -120,6 +121,7 @@ func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
 		{ID: ExtFlowControl, Payload: AppendFlowControlInfo(nil, FlowControlInfo{Window: window})},
 		{ID: ExtListen},
 		{ID: ExtLiveness},
+		{ID: ExtBroker},
 	}}
 	if _, ok := server.Find(ExtPassword); ok && pw != nil {
 		b, err := AppendPassword(nil, *pw)
@@ -142,6 +144,7 @@ type Negotiated struct {
 	// is free (ListenFlagCloseAck in the relay's ExtListen record).
 	ListenCloseAck bool
 	Liveness       bool // ExtLiveness: PING/PONG on stream 0
+	Broker         bool // ExtBroker: TRANSFER, LIST, RECLAIM (broker.go)
 	// Window is the client's relay-to-client byte window per stream
 	// (ExtFlowControl on both ends); 0 means off.
 	Window uint32
@@ -165,6 +168,7 @@ func Negotiate(server, client Info) (Negotiated, error) {
 		HalfClose: both(ExtHalfClose),
 		Listen:    both(ExtListen),
 		Liveness:  both(ExtLiveness),
+		Broker:    both(ExtBroker),
 	}
 	if e, ok := server.Find(ExtListen); ok && n.Listen && len(e.Payload) > 0 {
 		n.ListenCloseAck = e.Payload[0]&ListenFlagCloseAck != 0

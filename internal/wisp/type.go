@@ -91,6 +91,8 @@ var typeNames = map[Type]string{
 	TypeUDPOptions: "UDP_OPTIONS", TypeJoin: "JOIN", TypeUDPResult: "UDP_RESULT",
 	TypeSignal: "SIGNAL", TypePing: "PING", TypePong: "PONG",
 	TypeAck: "ACK", TypeSkip: "SKIP", TypeResumeToken: "RESUME_TOKEN",
+	TypeTransfer: "TRANSFER", TypeTransferred: "TRANSFERRED", TypeUnread: "UNREAD", // broker.go
+	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM",
 }
 
 // String is the packet type's name in docs/PROTOCOL.md ("CONNECT",

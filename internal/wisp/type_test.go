@@ -17,6 +17,8 @@ func TestTypeString(t *testing.T) {
 		{TypeUDPOptions, "UDP_OPTIONS"}, {TypeJoin, "JOIN"}, {TypeUDPResult, "UDP_RESULT"},
 		{TypeSignal, "SIGNAL"}, {TypePing, "PING"}, {TypePong, "PONG"},
 		{TypeAck, "ACK"}, {TypeSkip, "SKIP"}, {TypeResumeToken, "RESUME_TOKEN"},
+		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
+		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {

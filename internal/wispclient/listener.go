@@ -46,7 +46,7 @@ func (s *Session) Listen(ctx context.Context, host string, port uint16, flags ui
 	if !s.canListen {
 		return nil, s.errNoListen()
 	}
-	l := &Listener{s: s, boundCh: make(chan struct{}), closed: netutil.NewOnce(), gone: netutil.NewOnce(), accepts: make(chan *Stream, backlog)}
+	l := newListener(s)
 	if _, err := s.register(entry{listener: l}, 0); err != nil {
 		return nil, err
 	}
@@ -54,6 +54,15 @@ func (s *Session) Listen(ctx context.Context, host string, port uint16, flags ui
 		s.forgetListener(l)
 		return nil, err
 	}
+	return l.waitBound(ctx)
+}
+
+func newListener(s *Session) *Listener {
+	return &Listener{s: s, boundCh: make(chan struct{}), closed: netutil.NewOnce(), gone: netutil.NewOnce(), accepts: make(chan *Stream, backlog)}
+}
+
+// waitBound waits for LISTENING or the refusal (CLOSE) of the listener.
+func (l *Listener) waitBound(ctx context.Context) (*Listener, error) {
 	select {
 	case <-l.boundCh:
 		l.mu.Lock()

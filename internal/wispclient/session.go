@@ -113,6 +113,7 @@ type Session struct {
 	rc       *resume.Conn
 	res      *clientResume
 	onStatus func(Status)
+	brk      brokerState // the socket broker's requests (broker.go)
 }
 
 // Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
@@ -428,6 +429,10 @@ func (s *Session) readLoop() {
 			return
 		}
 		s.lastRecv.Store(time.Now().UnixNano())
+		if p.Type == wisp.TypeTransferred || p.Type == wisp.TypeHeld {
+			s.brokerPacket(&p) // broker.go
+			continue
+		}
 		if p.StreamID == 0 {
 			switch p.Type {
 			case wisp.TypeClose:
