@@ -61,6 +61,7 @@ deps:
 	./scripts/install-chromium.sh
 	./scripts/install-firefox.sh
 	./scripts/install-npm.sh
+	./scripts/install-nginx.sh
 
 bin/wasmbrowser: $(wildcard tools/wasmbrowser/*.go)
 	$(GO) build -o bin/wasmbrowser ./tools/wasmbrowser
@@ -80,7 +81,7 @@ UNCACHED_TEST_PKGS := ./internal/e2e/ ./tools/wasmbrowser/ ./wasm/
 MODULE := $(shell $(GO) list -m)
 # The others, as a shell expression (evaluated where used).
 CACHED_TEST_PKGS = $$($(GO) list ./... | grep -v -x -F $(foreach p,$(UNCACHED_TEST_PKGS),-e $(MODULE)/$(patsubst ./%/,%,$(p))))
-NATIVE_TEST_ENV := CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1
+NATIVE_TEST_ENV := CGO_ENABLED=1 SOCKSHIM_REQUIRE_BROWSER=1 SOCKSHIM_REQUIRE_NETNS=1 SOCKSHIM_REQUIRE_NODE=1 SOCKSHIM_REQUIRE_NGINX=1
 
 # Native tests, with the race detector (which needs cgo).
 # The two runs go side by side, so the split costs no wall time.

@@ -64,6 +64,7 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 s .. 3 days
 	})
 	reg.MustRegister(dial, session)
+	s.registerResumeMetrics(counter, gauge) // resume.go
 	m.dialSeconds, m.sessionSeconds = dial, session
 	s.broker.register(reg) // broker_metrics_notjs.go
 	return reg

@@ -100,6 +100,9 @@ type Options struct {
 	// WebRTC enables data channels for DatagramSockets (webrtc.go); nil
 	// means off.
 	WebRTC *WebRTCOptions
+	// Resume configures session resume (resume.go); nil means defaults:
+	// on, for the clients that ask for it.
+	Resume *ResumeOptions
 	// Edge, if not nil, runs the relay as the Cloudflare Workers build does
 	// (msgconn.go); nil means the native relay.
 	Edge *EdgeOptions
@@ -136,6 +139,7 @@ type Server struct {
 	usageMu      sync.Mutex
 	apps         map[string]*appUsage // by app id
 	rtc          rtcServer            // webrtc.go
+	res          serverResume         // resume.go
 	broker       *broker              // broker.go
 	dcDatagrams  atomic.Int64         // datagrams received from clients on data channels
 
@@ -173,6 +177,7 @@ func New(opts *Options) *Server {
 	if s.opts.IdleTimeout <= 0 {
 		s.opts.IdleTimeout = 5 * time.Minute
 	}
+	s.res.init(s.opts.Resume)
 	s.log = s.opts.Logger
 	if s.log == nil {
 		s.log = slog.Default()

@@ -3,6 +3,8 @@ package relay
 import (
 	"context"
 
+	"github.com/coder/websocket"
+
 	"github.com/sockshim/sockshim/internal/policy"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
@@ -108,6 +110,10 @@ func (s *session) reload(c *Config) {
 func (s *session) revoke(r wisp.CloseReason) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.HandshakeTimeout)
 	defer cancel()
+	if s.rc != nil {
+		s.closeWS(r, websocket.StatusPolicyViolation, r.String()) // resume.go
+		return
+	}
 	s.refuse(ctx, r)
 	s.conn.CloseNow()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/sockshim/sockshim/internal/cork"
+	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
 
@@ -47,6 +48,14 @@ type session struct {
 	limits         *sessionLimits // set by the handshake (limits.go)
 	releaseSession func()         // gives the app's session slot back
 	lastActive     atomic.Int64   // unix nanoseconds of the last message read
+
+	// Session resume (resume.go): nil unless negotiated. rc carries every
+	// packet once the handshake is done; ready says it is set.
+	rc         *resume.Conn
+	res        *sessionResume
+	resumeReq  *wisp.ResumeClientInfo
+	ready      atomic.Bool
+	handedOver bool // the WebSocket now carries an older session (a resume)
 }
 
 func newSession(srv *Server, conn MessageConn, origin string, hasOrigin bool, remote string) *session {
@@ -67,6 +76,9 @@ func newSession(srv *Server, conn MessageConn, origin string, hasOrigin bool, re
 // load several packets cost one write, and a lone packet costs one instead
 // of coder/websocket's two (a 4 KiB buffer, then the rest).
 func (s *session) write(b []byte) error {
+	if s.rc != nil {
+		return s.rc.Write(s.ctx, b, false)
+	}
 	if s.out == nil {
 		return s.conn.Write(s.ctx, websocket.MessageBinary, b)
 	}
@@ -82,9 +94,17 @@ func (s *session) run() {
 	defer s.cancel()
 	// Every way out, a failed handshake's included, releases the socket:
 	// coder/websocket never closes a hijacked connection by itself.
-	defer s.conn.CloseNow()
+	defer func() {
+		if !s.handedOver {
+			s.conn.CloseNow()
+		}
+	}()
 	cfg := s.srv.Config()
 	if cause, err := s.handshake(cfg); err != nil {
+		if errors.Is(err, errHandedOver) {
+			s.handedOver = true
+			return // the WebSocket now carries the session it resumed
+		}
 		s.srv.metrics.handshakeFailed(cause)
 		s.log.Info("relay: session refused", "cause", cause.String(), "err", err)
 		return
@@ -104,8 +124,13 @@ func (s *session) run() {
 	if now := s.srv.Config(); now != cfg {
 		s.reload(now) // a reload came during the handshake
 	}
-	go s.keepalive(s.srv.opts.PeerTimeout, s.srv.opts.IdleTimeout)
+	if s.rc == nil {
+		go s.keepalive(s.srv.opts.PeerTimeout, s.srv.opts.IdleTimeout)
+	} else {
+		go s.resumeIdle(s.srv.opts.IdleTimeout) // the ACK heartbeat finds dead links
+	}
 	err := s.readLoop()
+	s.endResume()
 	s.closeAll()
 	s.wg.Wait()
 	var ce websocket.CloseError
@@ -123,10 +148,11 @@ const (
 	causeProtocol                        // not a Wisp INFO, or a malformed record
 	causeAuth                            // credential or origin refused
 	causeThrottled                       // the app has too many sessions
+	causeResume                          // a resume refused (resume.go)
 	numCauses
 )
 
-var causeNames = [numCauses]string{"timeout", "hangup", "protocol", "auth", "throttled"}
+var causeNames = [numCauses]string{"timeout", "hangup", "protocol", "auth", "throttled", "resume"}
 
 func (c handshakeCause) String() string { return causeNames[c] }
 
@@ -144,6 +170,7 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 	if s.v2 {
 		offer, required := cfg.wantsCredential(s.origin, s.hasOrigin)
 		server := wisp.ServerInfo(wisp.ServerOffer{WebRTC: s.srv.rtcEnabled(), Password: offer, PasswordRequired: required, Profile: s.srv.edgeProfile()})
+		server.Extensions = append(server.Extensions, s.resumeExtensions()...)
 		if err := s.writeCtx(ctx, wisp.Append(nil, &wisp.Packet{Type: wisp.TypeInfo, Info: server})); err != nil {
 			return ioCause(err), fmt.Errorf("sending INFO: %w", err)
 		}
@@ -167,6 +194,14 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 			return causeProtocol, err
 		}
 		s.password = s.ext.Password
+		// A client's resume record counts only when this relay offered
+		// resume (never the edge, never with resume disabled).
+		if _, offered := server.Find(wisp.ExtResume); offered {
+			if s.resumeReq, err = s.resumeRequest(p.Info); err != nil {
+				s.refuse(ctx, wisp.ReasonIncompatible)
+				return causeProtocol, err
+			}
+		}
 	}
 	app, reason := cfg.authenticate(s.origin, s.hasOrigin, s.password)
 	if reason != 0 {
@@ -176,6 +211,9 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 			user = s.password.User
 		}
 		return causeAuth, fmt.Errorf("authentication: %v (app %q)", reason, user)
+	}
+	if s.resumeReq != nil && s.resumeReq.Resume {
+		return causeResume, s.resumeOnto(ctx, s.resumeReq, app)
 	}
 	sl, release, ok := s.srv.admitSession(app)
 	if !ok {
@@ -190,6 +228,12 @@ func (s *session) handshake(cfg *Config) (handshakeCause, error) {
 	if err := s.writeCtx(ctx, wisp.AppendContinue(nil, 0, s.srv.opts.StreamCredit)); err != nil {
 		release()
 		return ioCause(err), err
+	}
+	if s.resumeReq != nil {
+		if err := s.startResume(ctx); err != nil {
+			release()
+			return ioCause(err), err
+		}
 	}
 	return 0, nil
 }
@@ -212,19 +256,27 @@ func (s *session) readLoop() error {
 	// fresh one per message); payloads that outlive it are copied once.
 	rd := messageReader(s.conn)
 	for {
-		typ, b, err := rd.Read(s.ctx)
+		var typ websocket.MessageType
+		var b []byte
+		var err error
+		if s.rc != nil {
+			typ = websocket.MessageBinary
+			b, _, err = s.rc.Read(s.ctx)
+		} else {
+			typ, b, err = rd.Read(s.ctx)
+		}
 		if err != nil {
 			return err
 		}
 		s.lastActive.Store(time.Now().UnixNano())
 		if typ != websocket.MessageBinary {
-			s.conn.Close(websocket.StatusUnsupportedData, "wisp uses binary messages")
+			s.closeWS(0, websocket.StatusUnsupportedData, "wisp uses binary messages")
 			return errors.New("text message")
 		}
 		p, err := wisp.Parse(b)
 		if err != nil {
 			if len(b) < wisp.HeaderLen {
-				s.conn.Close(websocket.StatusProtocolError, "short packet")
+				s.closeWS(0, websocket.StatusProtocolError, "short packet")
 				return err
 			}
 			s.log.Info("relay: malformed packet", "stream", p.StreamID, "err", err)
@@ -273,6 +325,10 @@ func (s *session) route(p *wisp.Packet) {
 		}
 		return
 	case wisp.TypeClose:
+		if p.StreamID == 0 && s.rc != nil {
+			s.rc.Close(errClientEnded) // resume.go: no resume will follow
+			return
+		}
 		s.mu.Lock()
 		m := s.table.remove(p.StreamID)
 		s.mu.Unlock()

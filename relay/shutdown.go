@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/coder/websocket"
@@ -66,8 +67,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // shutdown ends the session for Shutdown: dials stop, each stream gets
 // CLOSE, the WebSocket closes with 1001; no write waits past deadline.
 func (s *session) shutdown(deadline time.Time) {
-	if s.out != nil {
-		s.out.SetWriteDeadline(deadline)
+	if _, out := s.currentWS(); out != nil {
+		out.SetWriteDeadline(deadline)
 	}
 	// Members exist only after the handshake (register's lock orders
 	// them after it), so s.ext is settled when there are any.
@@ -80,12 +81,19 @@ func (s *session) shutdown(deadline time.Time) {
 	}
 	s.cancelDials() // after the CLOSEs: a cancelled dial must not pick the reason
 	s.closeRTC()
+	if s.rc != nil {
+		s.closeWS(wisp.ReasonShutdown, websocket.StatusGoingAway, "relay shutting down") // the client must not try to resume
+		return
+	}
 	s.conn.Close(websocket.StatusGoingAway, "relay shutting down")
 	s.conn.CloseNow()
 }
 
 // kill closes the session's socket and cancels all its work.
 func (s *session) kill() {
+	if s.rc != nil {
+		s.rc.Close(errors.New("relay: session killed"))
+	}
 	s.conn.CloseNow()
 	s.cancel()
 }

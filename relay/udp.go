@@ -283,7 +283,7 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 		} else {
 			pkt = wisp.AppendData(make([]byte, 0, wisp.HeaderLen+n), st.id, data)
 		}
-		if s.write(pkt) != nil {
+		if s.writeDatagram(pkt) != nil {
 			st.close(0)
 			return
 		}

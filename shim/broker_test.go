@@ -30,7 +30,9 @@ import (
 func brokerRelay(t *testing.T, b relay.BrokerConfig) (direct string, p *testutil.Proxy, proxied string, srv *relay.Server) {
 	cfg := relay.DevConfig()
 	cfg.Apps[0].Broker = b
-	direct, srv = testutil.Relay(t, &relay.Options{Config: cfg})
+	// A closed tab does not come back: without resume its session ends
+	// when its WebSocket does (with resume, the client would reconnect).
+	direct, srv = testutil.Relay(t, &relay.Options{Config: cfg, Resume: &relay.ResumeOptions{Disabled: true}})
 	p, proxied = testutil.NewProxy(t, direct)
 	return direct, p, proxied, srv
 }

@@ -20,5 +20,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/wispclient.(*Session).readLoop"),
 		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/wispclient.(*Session).writeLoop"),
 		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/wispclient.(*Session).keepalive"),
+		// and, for resumable sessions, their resume layer's
+		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/wispclient.(*Session).reconnectLoop"),
+		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/resume.(*Conn).acker"),
+		goleak.IgnoreAnyFunction("github.com/sockshim/sockshim/internal/resume.(*Conn).watchdog"),
 	)
 }

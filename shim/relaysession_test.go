@@ -55,7 +55,7 @@ func TestRelaySessionLostStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wispURL, srv := testutil.Relay(t, nil)
+			wispURL, srv := testutil.Relay(t, noResume) // the session must end, not resume
 			p, url := testutil.NewProxy(t, wispURL)
 			s := echoSocket(t, shim.RelayTransport(url, &shim.RelayOptions{PeerTimeout: 2 * time.Second}), testutil.EchoServer(t))
 			tc.kill(p, srv)
@@ -77,7 +77,9 @@ func TestRelaySessionLostStatus(t *testing.T) {
 // not noticed yet) gets a new session, not the dying one's error.
 func TestRelayTransportSkipsDyingSession(t *testing.T) {
 	t.Parallel()
-	wispURL, _ := testutil.Relay(t, nil)
+	// Without resume: a resumable session would not die, and after the
+	// proxy closes it would retry for the resume window past the test.
+	wispURL, _ := testutil.Relay(t, noResume)
 	p, url := testutil.NewProxy(t, wispURL)
 	echo := testutil.EchoServer(t)
 	tr := shim.RelayTransport(url, &shim.RelayOptions{PeerTimeout: 2 * time.Second})
@@ -87,3 +89,7 @@ func TestRelayTransportSkipsDyingSession(t *testing.T) {
 	echoSocket(t, tr, echo)
 	t.Logf("Connect on a new session after %v", time.Since(start))
 }
+
+// noResume: a relay that does not offer session resume, for tests of how a
+// session's sockets fail when its WebSocket is lost (with resume they go on).
+var noResume = &relay.Options{Resume: &relay.ResumeOptions{Disabled: true}}

@@ -139,6 +139,9 @@ func (b *bridge) remove(id int) closer {
 }
 
 func (b *bridge) call(op string, a js.Value) (any, error) {
+	if op == "http.get" {
+		return b.httpGet(a)
+	}
 	id := a.Get("id").Int()
 	switch op {
 	case "tcp.open":

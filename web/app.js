@@ -360,6 +360,31 @@ async function serve(s, id, el) {
   row.setState("closed");
 }
 
+// Go's net/http in the wasm, through shim.Dialer: a real TCP connection
+// through the relay, not the browser's fetch. The form takes any http URL
+// the app's policy admits; a server that is not there says so.
+function httpDemo(sockshim, cfg) {
+  const el = $("http");
+  const get = async (url) => {
+    logTo(el, `GET ${url}`);
+    try {
+      const r = await sockshim.httpGet(url);
+      logTo(el, `${r.proto} ${r.statusText} (${r.contentType || "no Content-Type"}): ${r.body.trim().slice(0, 200)}`, r.status < 400 ? "ok" : "err");
+      return r;
+    } catch (e) {
+      const why = e.status === "ConnectionRefused" ? "nothing is listening there" : e.status === "HostNotFound" ? "no such host" : e.message;
+      logTo(el, `${e.name}${e.status ? ` (${e.status})` : ""}: ${why}`, "err");
+      return null;
+    }
+  };
+  $("httpurl").value = `http://${cfg.http}/from-the-tab`;
+  $("httpform").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    get($("httpurl").value);
+  });
+  return get($("httpurl").value);
+}
+
 async function demo() {
   const cfg = await (await fetch("/demo.json")).json();
   if (!cfg.echo) {
@@ -372,7 +397,8 @@ async function demo() {
   const echoOK = await echoDemo(sockshim, cfg);
   const tlsOK = cfg.tls ? await tlsDemo(sockshim, cfg) : true;
   const dgramOK = cfg.udpEcho ? await datagramDemo(sockshim, cfg.udpEcho) : true;
-  document.body.dataset.demo = echoOK && tlsOK && dgramOK ? "ok" : "mismatch";
+  const httpOK = cfg.http ? (await httpDemo(sockshim, cfg))?.status === 200 : true;
+  document.body.dataset.demo = echoOK && tlsOK && dgramOK && httpOK ? "ok" : "mismatch";
   await listenDemo(sockshim);
 }
 

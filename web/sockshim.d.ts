@@ -220,10 +220,21 @@ export interface Sockshim {
   /** Whether the wasm runs in a dedicated Worker. */
   readonly worker: boolean;
   readonly version: string;
+  /** GETs url with Go's net/http in the wasm, over real TCP through the relay (not fetch: no CORS, any port); the body is its first 4 KiB. */
+  httpGet(url: string): Promise<HTTPResponse>;
   /** Calls f for each diagnostic the instance logs (also console.info); returns a function that stops it. */
   onLog(f: (message: string) => void): () => void;
   /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. If the wasm exits or the Worker fails, the same happens by itself. */
   terminate(): void;
+}
+
+/** What httpGet resolves to. */
+export interface HTTPResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly proto: string;
+  readonly contentType: string;
+  readonly body: string;
 }
 
 /** Loads an instance: the wasm, in a Worker unless worker is false. */

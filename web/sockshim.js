@@ -801,6 +801,16 @@ function makeInstance(backend, { relay, worker }) {
     /** Whether the wasm runs in a dedicated Worker. */
     worker,
     version: backend.version,
+    /**
+     * GETs url with Go's net/http inside the wasm, over real TCP through the
+     * relay (shim.Dialer), not the browser's fetch: no CORS, any port. It
+     * resolves to {status, statusText, proto, contentType, body} (body: the
+     * first 4 KiB, as text); failures reject like a TCPSocket's.
+     */
+    httpGet(url) {
+      if (typeof url !== "string") return Promise.reject(new TypeError("httpGet: url must be a string"));
+      return backend.call("http.get", { url });
+    },
     /** Calls f(message) for every diagnostic the instance logs (also console.info). */
     onLog(f) { backend.loggers.add(f); return () => backend.loggers.delete(f); },
     /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. */

@@ -18,12 +18,12 @@ func TestLoadConfig(t *testing.T) {
 		{"valid", map[string]string{envConfig: app}, "", ""},
 		{"secret from env", map[string]string{envConfig: app, "SOCKSHIM_SECRET_MY_APP": "s3cret"}, "", "s3cret"},
 		// The native relay's parser and its errors.
-		{"broken json", map[string]string{envConfig: `{"apps":[`}, "relay: config", ""},
+		{"broken json", map[string]string{envConfig: `{"apps":[`}, "SOCKSHIM_CONFIG: 1:10: apps: unexpected end", ""},
 		{"unknown key", map[string]string{envConfig: `{"apps":[],"nope":1}`}, "nope", ""},
 		{"bad capability", map[string]string{envConfig: `{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["everything"]}]}`}, "everything", ""},
 		// What the edge cannot do.
 		{"listen", map[string]string{envConfig: `{"apps":[{"id":"a","allowNoOrigin":true,"listen":{"addresses":["127.0.0.1"],"ports":"2000"}}]}`}, "cannot hold listeners", ""},
-		{"webrtc", map[string]string{envConfig: `{"apps":[],"webrtc":{}}`}, "webrtc", ""},
+		{"webrtc", map[string]string{envConfig: `{"apps":[{"id":"a","allowNoOrigin":true,"capabilities":["internetClient"]}],"webrtc":{}}`}, "webrtc", ""},
 		{"secret twice", map[string]string{envConfig: strings.Replace(app, `"id":"my-app"`, `"id":"my-app","secret":"x"`, 1), "SOCKSHIM_SECRET_MY_APP": "y"}, "both", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

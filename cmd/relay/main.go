@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim"
+	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/relay"
 )
 
@@ -47,6 +48,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	configPath := fl.String("config", "", "app policy file (JSON, see README)")
 	dev := fl.Bool("dev", false, "use the embedded development policy and start a loopback echo service for the demo")
 	verbose := fl.Bool("v", false, "log every decision (debug level)")
+	noResume := fl.Bool("no-resume", false, "do not offer session resume (extension 0x5E)")
+	instance := fl.String("instance", "", "this relay's instance id for resumes behind a load balancer ([A-Za-z0-9._-], default random)")
+	resumeWindow := fl.Duration("resume-window", 60*time.Second, "how long a session whose WebSocket is lost is held for a resume")
+	resumeBuffer := fl.Int("resume-buffer", 2<<20, "bytes of replay buffer per resumable session")
+	resumeDeadAfter := fl.Duration("resume-dead-after", 0, "a resumable session's WebSocket with nothing received for this long is lost (0: -peer-timeout)")
 	grace := fl.Duration("grace", 5*time.Second, "on SIGINT/SIGTERM, how long sessions get to close before the relay exits")
 	handshake := fl.Duration("handshake-timeout", 5*time.Second, "bound on a client's HTTP upgrade request and its Wisp handshake")
 	peerTimeout := fl.Duration("peer-timeout", 20*time.Second, "a client that answers no keepalive ping for this long is dropped")
@@ -67,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if !wisp.ValidInstance(*instance) {
+		return fmt.Errorf("-instance %q: want at most %d bytes of [A-Za-z0-9._-]", *instance, wisp.MaxInstanceLen)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -107,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// No stream may loop back into the relay itself.
 		SelfAddrs: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()},
 		Logger:    log,
+		Resume: &relay.ResumeOptions{Disabled: *noResume, Instance: *instance, Window: *resumeWindow,
+			Buffer: *resumeBuffer, DeadAfter: *resumeDeadAfter},
 
 		HandshakeTimeout: *handshake,
 		PeerTimeout:      *peerTimeout,
@@ -118,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mux.Handle("GET /metrics", srv.MetricsHandler())
 	mux.Handle("/", corsAssets(srv, http.FileServerFS(sockshim.Assets)))
 
-	var echoAddr, udpEchoAddr, tlsAddr, tlsCA string
+	var echoAddr, udpEchoAddr, tlsAddr, tlsCA, httpAddr string
 	if *dev {
 		dt, err := startDevTLS()
 		if err != nil {
@@ -140,10 +151,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer udpEcho.Close()
 		udpEchoAddr = udpEcho.LocalAddr().String()
 		log.Info("relay: dev echo service", "addr", echoAddr)
+		// An HTTP server for the demo's net/http card: the relay refuses to
+		// dial its own address, so the page cannot use the relay's.
+		devHTTP, err := startDevHTTP()
+		if err != nil {
+			return err
+		}
+		defer devHTTP.Close()
+		httpAddr = devHTTP.Addr().String()
+		log.Info("relay: dev HTTP service", "addr", httpAddr)
 	}
 	mux.HandleFunc("GET /demo.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "udpEcho": udpEchoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "dev": *dev})
+		json.NewEncoder(w).Encode(map[string]any{"echo": echoAddr, "udpEcho": udpEchoAddr, "tls": tlsAddr, "tlsCA": tlsCA, "http": httpAddr, "dev": *dev})
 	})
 	if _, err := fs.Stat(sockshim.Assets, "web/main.wasm"); err != nil {
 		log.Warn("relay: web/main.wasm is not embedded; the demo page needs `make wasm` before building the relay")
@@ -152,6 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// A client that never finishes its upgrade request is dropped after
 	// the handshake timeout, as one that never sends its Wisp INFO is.
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: *handshake}
+	log.Info("relay: instance", "id", srv.Instance())
 	fmt.Fprintf(stdout, "sockshim relay listening on http://%s\n", ln.Addr())
 
 	sigs := make(chan os.Signal, 1)
@@ -225,6 +246,21 @@ func startUDPEcho() (net.PacketConn, error) {
 }
 
 // startEcho serves TCP echo on a loopback port for the demo page.
+// startDevHTTP serves a small HTTP/1.1 page on loopback for the demo.
+func startDevHTTP() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hello from Go's net/http on %s; you sent %s %s with User-Agent %q\n", r.Host, r.Proto, r.URL.Path, r.UserAgent())
+	})
+	go (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return ln, nil
+}
+
 func startEcho() (net.Listener, error) {
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0).String())
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockshim/sockshim/internal/testutil"
+	"github.com/sockshim/sockshim/internal/testutil/netns"
 )
 
 // TestWasmDatagramFirefoxNetns checks Firefox's WebRTC data channel, which
@@ -20,15 +20,15 @@ import (
 // packets to 10.89.0.1 are delivered locally, and any other destination
 // reaches only veth1, which has no address and nothing behind it.
 func TestWasmDatagramFirefoxNetns(t *testing.T) {
-	if !testutil.InNewNetns(t, 4*time.Minute) {
+	if !netns.Run(t, 4*time.Minute) {
 		return
 	}
-	testutil.IP(t, "link", "set", "lo", "up")
-	testutil.IP(t, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
-	testutil.IP(t, "addr", "add", "10.89.0.1/24", "dev", "veth0")
-	testutil.IP(t, "link", "set", "veth1", "up")
-	testutil.IP(t, "link", "set", "veth0", "up")
-	testutil.IP(t, "route", "add", "default", "dev", "veth0")
+	netns.IP(t, "link", "set", "lo", "up")
+	netns.IP(t, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+	netns.IP(t, "addr", "add", "10.89.0.1/24", "dev", "veth0")
+	netns.IP(t, "link", "set", "veth1", "up")
+	netns.IP(t, "link", "set", "veth0", "up")
+	netns.IP(t, "route", "add", "default", "dev", "veth0")
 	ifs, err := net.Interfaces()
 	if err != nil {
 		t.Fatal(err)

@@ -198,7 +198,22 @@ func testDemoPage(t *testing.T, browser string) {
 	if !strings.Contains(lout, "GET /from-go HTTP/1.1") {
 		t.Errorf("listener log:\n%s", lout)
 	}
+	// Go's net/http in the tab through shim.Dialer reached the dev HTTP
+	// server over a tunnelled TCP connection (its User-Agent is Go's, not
+	// the browser's: no fetch); a port with no server says so.
+	hout, _ := p.eval(`document.getElementById("http").innerText`)
 	if state != "ok" || !strings.Contains(out, "echo: hello from a browser tab via sockshim") {
-		t.Fatalf("demo state %q, output:\n%s", state, out)
+		t.Fatalf("demo state %q, output:\n%s\nnet/http demo:\n%s", state, out, hout)
+	}
+	if !strings.Contains(hout, "HTTP/1.1 200 OK (text/plain; charset=utf-8): hello from Go's net/http") || !strings.Contains(hout, `HTTP/1.1 /from-the-tab with User-Agent "Go-http-client/1.1"`) {
+		t.Errorf("net/http demo output:\n%s", hout)
+	}
+	closed := testutil.ClosedPort(t)
+	if _, err := p.eval(fmt.Sprintf(`(document.getElementById("httpurl").value = "http://%s/", document.getElementById("httpform").requestSubmit(), "")`, closed)); err != nil {
+		t.Fatal(err)
+	}
+	refused, err := p.poll(`(t => t.includes("ConnectionRefused") ? t : "")(document.getElementById("http").innerText)`)
+	if err != nil || !strings.Contains(refused, "nothing is listening there") {
+		t.Errorf("net/http demo against a closed port (%v):\n%s", err, refused)
 	}
 }

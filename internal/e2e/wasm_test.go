@@ -26,7 +26,9 @@ func wasmEnv(t *testing.T) map[string]string {
 	denyURL, _ := testutil.Relay(t, &relay.Options{Config: noLoopback})
 	// A relay behind a proxy the browser-side test turns into a blackhole
 	// with a GET of SOCKSHIM_BLACKHOLE_CTL.
-	proxied, _ := testutil.Relay(t, nil)
+	// Without resume: the test checks how a session ends on a dead network
+	// (with resume it would go on over a new connection through the proxy).
+	proxied, _ := testutil.Relay(t, &relay.Options{Resume: &relay.ResumeOptions{Disabled: true}})
 	p, proxyURL := testutil.NewProxy(t, proxied)
 	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")

@@ -69,6 +69,17 @@ const (
 	// TypePong (ExtLiveness), both ways, stream 0: the nonce of the PING it
 	// answers.
 	TypePong Type = 0x90
+
+	// TypeAck (ExtResume), both ways, stream 0: u64 LE, the sender's
+	// count of session messages received (cumulative; also the heartbeat).
+	TypeAck Type = 0xA0
+	// TypeSkip (ExtResume), both ways, stream 0, in a replay: u32 LE, that
+	// many numbered messages (datagrams) are not replayed.
+	TypeSkip Type = 0xA1
+	// TypeResumeToken (ExtResume), relay -> client, stream 0: the 16-byte
+	// token for the next resume, then u64 LE, the relay's count of session
+	// messages received.
+	TypeResumeToken Type = 0xA2
 )
 
 // typeNames are the names docs/PROTOCOL.md gives the packet types.
@@ -79,6 +90,7 @@ var typeNames = map[Type]string{
 	TypeBind: "BIND", TypeDatagram: "DATAGRAM", TypeDatagramTo: "DATAGRAM_TO",
 	TypeUDPOptions: "UDP_OPTIONS", TypeJoin: "JOIN", TypeUDPResult: "UDP_RESULT",
 	TypeSignal: "SIGNAL", TypePing: "PING", TypePong: "PONG",
+	TypeAck: "ACK", TypeSkip: "SKIP", TypeResumeToken: "RESUME_TOKEN",
 	TypeTransfer: "TRANSFER", TypeTransferred: "TRANSFERRED", TypeUnread: "UNREAD", // broker.go
 	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM", TypePushSubscribe: "PUSH_SUBSCRIBE",
 }

@@ -16,6 +16,7 @@ func TestTypeString(t *testing.T) {
 		{TypeBind, "BIND"}, {TypeDatagram, "DATAGRAM"}, {TypeDatagramTo, "DATAGRAM_TO"},
 		{TypeUDPOptions, "UDP_OPTIONS"}, {TypeJoin, "JOIN"}, {TypeUDPResult, "UDP_RESULT"},
 		{TypeSignal, "SIGNAL"}, {TypePing, "PING"}, {TypePong, "PONG"},
+		{TypeAck, "ACK"}, {TypeSkip, "SKIP"}, {TypeResumeToken, "RESUME_TOKEN"},
 		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
 		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"}, {TypePushSubscribe, "PUSH_SUBSCRIBE"},
 		{Type(0x7f), "Type(0x7f)"},

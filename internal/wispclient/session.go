@@ -22,6 +22,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/netutil"
+	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wsmsg"
 )
@@ -61,6 +62,12 @@ type Options struct {
 	// negative turns the check off. In a browser a server without
 	// ExtLiveness cannot be checked (JS cannot send WebSocket pings).
 	PeerTimeout time.Duration
+	// Resume configures session resume (resume.go): on by default, used
+	// when the server offers it.
+	Resume ResumeOptions
+	// OnStatus, if set, is called on every status change (connected,
+	// reconnecting, closed) of a resumable session. It must not block.
+	OnStatus func(Status)
 }
 
 // DefaultPeerTimeout is the default Options.PeerTimeout: 20 s.
@@ -101,7 +108,12 @@ type Session struct {
 	ids    map[uint32]entry // every stream, UDP socket and listener (ids.go)
 	nextID uint32
 	dg     datagramState // the WebRTC peer (rtc.go)
-	brk    brokerState   // the socket broker's requests (broker.go)
+
+	// Session resume (resume.go): nil unless negotiated.
+	rc       *resume.Conn
+	res      *clientResume
+	onStatus func(Status)
+	brk      brokerState // the socket broker's requests (broker.go)
 }
 
 // Dial opens a session to a Wisp endpoint (a ws:// or wss:// URL ending
@@ -137,7 +149,12 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		nextID:    1,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if err := s.handshake(hctx, &o); err != nil {
+	s.onStatus = o.OnStatus
+	err = s.handshake(hctx, &o)
+	if err == nil {
+		err = s.startResume(hctx, url, &o)
+	}
+	if err != nil {
 		conn.Close(websocket.StatusProtocolError, "handshake failed")
 		s.cancel()
 		return nil, err
@@ -155,7 +172,18 @@ func (s *Session) readPacket(ctx context.Context) (wisp.Packet, error) {
 	if s.rd == nil {
 		s.rd = wsmsg.NewReader(s.conn)
 	}
-	typ, b, err := s.rd.Read(ctx)
+	var typ websocket.MessageType
+	var b []byte
+	var err error
+	if s.rc != nil {
+		var l resume.Link
+		typ = websocket.MessageBinary
+		if b, l, err = s.rc.Read(ctx); err == nil {
+			s.rd = l.(*resume.WSLink).Rd // for dataOf's Take
+		}
+	} else {
+		typ, b, err = s.rd.Read(ctx)
+	}
 	if err != nil {
 		return wisp.Packet{}, err
 	}
@@ -204,6 +232,7 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 			if err != nil {
 				return err
 			}
+			mine.Extensions = append(mine.Extensions, resumeRecord(o)...) // resume.go
 			n, err := wisp.Negotiate(p.Info, mine)
 			if err != nil {
 				return err
@@ -276,6 +305,11 @@ func (s *Session) fail(err error) {
 		case e.listener != nil:
 			e.listener.failed(lost)
 		}
+	}
+	if s.rc != nil {
+		s.endResume(err) // before cancel, which would drop the WebSocket without a close frame
+		s.cancel()
+		return
 	}
 	s.cancel()
 	if errors.Is(err, net.ErrClosed) {
@@ -350,9 +384,15 @@ func (s *Session) keepalive(timeout time.Duration) {
 			return
 		case <-t.C:
 		}
+		if s.rc != nil && !s.rc.Connected() {
+			s.lastRecv.Store(time.Now().UnixNano()) // reconnecting (resume.go): nothing to check
+		}
 		last := time.Unix(0, s.lastRecv.Load())
 		idle := time.Since(last)
-		if idle >= timeout {
+		if idle >= timeout && s.rc != nil {
+			s.rc.LinkDown(fmt.Errorf("wisp: nothing from the relay in %v: %w", idle.Round(time.Millisecond), ErrPeerTimeout))
+			s.lastRecv.Store(time.Now().UnixNano())
+		} else if idle >= timeout {
 			s.fail(fmt.Errorf("wisp: nothing from the relay in %v: %w", idle.Round(time.Millisecond), ErrPeerTimeout))
 			return
 		}
@@ -538,6 +578,9 @@ func (s *Session) doneWriting() {
 // writeFrames writes frames, one message each, coalesced into as few
 // syscalls as the cork buffer allows.
 func (s *Session) writeFrames(frames [][]byte) error {
+	if s.rc != nil {
+		return s.writeResumable(frames)
+	}
 	if s.out != nil {
 		s.out.Cork()
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
+	"github.com/sockshim/sockshim/relay"
 )
 
 func waitDone(t *testing.T, s *wispclient.Session, within time.Duration) (error, time.Duration) {
@@ -65,7 +66,7 @@ func dialVia(t *testing.T, url string, o *wispclient.Options) *wispclient.Sessio
 // a blackhole ends within PeerTimeout with an error naming the cause.
 func TestPeerTimeoutDeadRelay(t *testing.T) {
 	t.Parallel()
-	wispURL, _ := testutil.Relay(t, nil)
+	wispURL, _ := testutil.Relay(t, noResume) // the session must end, not resume
 	p, url := testutil.NewProxy(t, wispURL)
 	const timeout = 2 * time.Second
 	s := dialVia(t, url, &wispclient.Options{PeerTimeout: timeout})
@@ -114,7 +115,7 @@ func TestSessionLostCauses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wispURL, srv := testutil.Relay(t, nil)
+			wispURL, srv := testutil.Relay(t, noResume) // the session must end, not resume
 			p, url := testutil.NewProxy(t, wispURL)
 			s := dialVia(t, url, nil)
 			st := openEcho(t, s)
@@ -203,3 +204,7 @@ func TestCloseWriteIgnoresWriteDeadline(t *testing.T) {
 		st.Close()
 	}
 }
+
+// noResume: a relay that does not offer session resume, for tests of how a
+// session ends when its WebSocket is lost (with resume it goes on).
+var noResume = &relay.Options{Resume: &relay.ResumeOptions{Disabled: true}}

@@ -3,7 +3,7 @@
 // the same loopback echo: bulk echo throughput on one stream and 64-byte
 // round trips. Chromium is driven over a bare DevTools pipe (no Network
 // domain, which would copy every WebSocket frame). Not part of make test;
-// `make bench` owns the real table (internal/cmd/bench).
+// `make bench` owns the real table (tools/bench).
 //
 //   node test/jsapi/bench.mjs [seconds per row, default 3]
 //   PROFILE=1 node test/jsapi/bench.mjs   # the page's CPU profile of an in-page bulk row, by self time

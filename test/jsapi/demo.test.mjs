@@ -34,7 +34,7 @@ after(async () => {
   relay?.kill("SIGTERM");
 });
 
-test("the demo page: four demos, the live socket table, the send box; screenshot into docs/", async () => {
+test("the demo page: four demos, the live socket table, the send box; and a screenshot", async () => {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));

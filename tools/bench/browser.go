@@ -134,10 +134,10 @@ func startBrowserBench(tmp, chromiumPath, interopDir string, network, firefox bo
 		"/wisp-client.map":        "",
 		"/wasm_exec.js.map":       "",
 	}
-	if err := goBuild(files["/prog/bench.wasm"], "./internal/cmd/bench/wasm", true); err != nil {
+	if err := goBuild(files["/prog/bench.wasm"], "./tools/bench/wasm", true); err != nil {
 		return nil, err
 	}
-	if err := goBuild(files["/prog/dgram.wasm"], "./internal/cmd/bench/wasmdgram", true); err != nil {
+	if err := goBuild(files["/prog/dgram.wasm"], "./tools/bench/wasmdgram", true); err != nil {
 		return nil, err
 	}
 	if err := goBuild(files["/web/main.wasm"], "./wasm", true); err != nil {

@@ -49,7 +49,7 @@ func (e *udpEcho) close() {
 	<-e.done
 }
 
-// dgramResult is what internal/cmd/bench/wasmdgram measured.
+// dgramResult is what tools/bench/wasmdgram measured.
 type dgramResult struct {
 	perSecond, loss float64
 	viaTx, viaRx    float64 // fractions of sent and received datagrams the data channel carried
@@ -66,7 +66,7 @@ func (e *errNoChannel) Error() string { return "data channel did not open: " + e
 // number.
 const minViaChannel = 0.99
 
-// browserDatagram runs internal/cmd/bench/wasmdgram in the bench page: one
+// browserDatagram runs tools/bench/wasmdgram in the bench page: one
 // DatagramSocket with QualityOfService LowLatency through the relay (which
 // must offer WebRTC) to the UDP echo server, window datagrams of payload
 // bytes outstanding, for d.

@@ -6,7 +6,7 @@
 //
 // Run it from the repository root:
 //
-//	go build -o bin/relay ./cmd/relay && go run ./internal/cmd/bench -relay bin/relay
+//	go build -o bin/relay ./cmd/relay && go run ./tools/bench -relay bin/relay
 //
 // Every server runs on 127.0.0.1, every destination is a TCP (for the
 // DatagramSocket row, UDP) echo server in this process. The relay and the

@@ -6,7 +6,7 @@
 //
 // Use it as the -exec program of go test:
 //
-//	go build -o bin/wasmbrowser ./internal/cmd/wasmbrowser
+//	go build -o bin/wasmbrowser ./tools/wasmbrowser
 //	GOOS=js GOARCH=wasm go test -timeout 120s -exec="$(pwd)/bin/wasmbrowser" ./shim/...
 //
 // or run a program directly:

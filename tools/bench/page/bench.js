@@ -1,4 +1,4 @@
-// The page of the bench's Chromium rows. The driver (internal/cmd/bench,
+// The page of the bench's Chromium rows. The driver (tools/bench,
 // over a bare DevTools pipe) calls these with Runtime.evaluate:
 //
 //	bench.runGo({prog, argv, env, worker})  a Go wasm program, in the page or

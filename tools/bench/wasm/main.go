@@ -1,9 +1,9 @@
 //go:build js
 
 // Command wasm is the Go half of `make bench`'s Chromium rows: run by the
-// bench's page (internal/cmd/bench/page) in headless Chromium, in the page
+// bench's page (tools/bench/page) in headless Chromium, in the page
 // or in a dedicated Worker, it drives shim.StreamSocket over RelayTransport
-// with the workloads of the native bench (internal/cmd/bench/internal/echoload)
+// with the workloads of the native bench (internal/echoload)
 // and prints its result on stdout:
 //
 //	wasm bulk  -> "bulk_bytes=N" and "bulk_ms=F": the bulk echo, SOCKSHIM_BENCH_STREAMS
@@ -15,7 +15,7 @@
 // Both call benchMark("<SOCKSHIM_BENCH_LABEL>:start") once the streams are
 // open and ":end" when done, where the driver snapshots the renderer's CPU.
 //
-// Environment (set by internal/cmd/bench): SOCKSHIM_RELAY_URL,
+// Environment (set by tools/bench): SOCKSHIM_RELAY_URL,
 // SOCKSHIM_ECHO_ADDR, SOCKSHIM_BENCH_DURATION, SOCKSHIM_BENCH_STREAMS,
 // SOCKSHIM_BENCH_PAYLOAD, SOCKSHIM_BENCH_WINDOW, SOCKSHIM_BENCH_LABEL.
 package main

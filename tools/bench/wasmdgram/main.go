@@ -1,7 +1,7 @@
 //go:build js
 
 // Command wasmdgram is the datagram half of `make bench`'s browser rows:
-// run by the bench's page (internal/cmd/bench/page) in headless Chromium, it echoes datagrams through
+// run by the bench's page (tools/bench/page) in headless Chromium, it echoes datagrams through
 // the relay to a UDP echo server with a shim.DatagramSocket whose
 // QualityOfService is LowLatency, so that they travel on a WebRTC data
 // channel (unordered, maxRetransmits=0), and prints on stdout:
@@ -30,7 +30,7 @@
 // outstanding; one not back after lossTimeout is written off (lost) and
 // its slot reused, so losses do not stall the window.
 //
-// Environment (set by internal/cmd/bench): SOCKSHIM_RELAY_URL,
+// Environment (set by tools/bench): SOCKSHIM_RELAY_URL,
 // SOCKSHIM_UDP_ECHO_ADDR, SOCKSHIM_BENCH_DURATION, SOCKSHIM_BENCH_PAYLOAD,
 // SOCKSHIM_BENCH_WINDOW.
 package main

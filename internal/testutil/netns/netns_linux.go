@@ -1,6 +1,8 @@
 //go:build linux
 
-package testutil
+// Package netns runs a test's body in a network namespace of its own. It
+// imports nothing of sockshim's, so every package's tests can use it.
+package netns
 
 import (
 	"os"
@@ -14,9 +16,9 @@ import (
 
 // netnsChildEnv names the test that a re-executed test binary runs inside a
 // fresh network namespace.
-const netnsChildEnv = "SOCKSHIM_TESTUTIL_NETNS_CHILD"
+const netnsChildEnv = "SOCKSHIM_NETNS_CHILD"
 
-// InNewNetns makes the calling top-level test run its body in a new, empty
+// Run makes the calling top-level test run its body in a new, empty
 // network namespace (CLONE_NEWNET: only a loopback interface, down), which
 // the body then sets up, so nothing it sends can leave this host.
 //
@@ -25,14 +27,14 @@ const netnsChildEnv = "SOCKSHIM_TESTUTIL_NETNS_CHILD"
 // returns at once. In the child it returns true: the caller runs the body.
 // Without the privilege to create a namespace the test is skipped, or fails
 // if SOCKSHIM_REQUIRE_NETNS is set (make test sets it).
-func InNewNetns(t *testing.T, timeout time.Duration) bool {
+func Run(t *testing.T, timeout time.Duration) bool {
 	t.Helper()
 	name := t.Name()
 	if os.Getenv(netnsChildEnv) == name {
 		return true
 	}
 	if strings.Contains(name, "/") {
-		t.Fatal("InNewNetns must be called from a top-level test")
+		t.Fatal("Run must be called from a top-level test")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(name)+"$", "-test.v", "-test.count=1", "-test.timeout="+timeout.String())
 	cmd.Env = append(os.Environ(), netnsChildEnv+"="+name)
