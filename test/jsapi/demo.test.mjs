@@ -60,6 +60,8 @@ test("the demo page: four demos, the live socket table, the send box; and a scre
   // The table: every socket with its transport; the in-page UDPSocket on a
   // data channel, the Worker's on the WebSocket with the reason.
   await page.waitForFunction(() => document.querySelector("#sockets .badge.datachannel"), null, { timeout: 30000 });
+  // Rows refresh from info() once a second: wait for the Worker's reason.
+  await page.waitForFunction(() => document.querySelector("#sockets").textContent.includes("RTCPeerConnection"), null, { timeout: 30000 }).catch(() => {});
   const table = await page.textContent("#sockets");
   for (const s of ["echo", "https-style", "udp echo", "listener", "connection #1", "WebRTC data channel", "WebSocket", "RTCPeerConnection"]) {
     assert.ok(table.includes(s), `table lacks ${s}: ${table}`);
