@@ -17,7 +17,9 @@ function emit(type, id, x, y, z) {
 async function init(config) {
   await import(new URL("./wasm_exec.js", import.meta.url).href);
   const go = new globalThis.Go();
-  const readyName = "__sockshimReady";
+  // A name of its own, as in the page: nothing else in this global can
+  // take the hand-over.
+  const readyName = `__sockshimReady_${Math.random().toString(36).slice(2)}`;
   const ready = new Promise((resolve) => { globalThis[readyName] = resolve; });
   go.env = { SOCKSHIM_READY: readyName };
   let instance;
@@ -28,9 +30,22 @@ async function init(config) {
     if (!resp.ok) throw { name: "NetworkError", message: `sockshim: ${config.wasmURL}: HTTP ${resp.status}`, status: "Unknown", accessDenied: false };
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
-  go.run(instance).then(() => postMessage(["exit", 0, null]), (e) => postMessage(["exit", 0, String(e?.message ?? e)]));
-  const a = await ready;
-  delete globalThis[readyName];
+  const exited = go.run(instance);
+  exited.then(() => postMessage(["exit", 0, null]), (e) => postMessage(["exit", 0, String(e?.message ?? e)]));
+  // A wasm that is not sockshim's never hands over: it exits or fails.
+  const notSockshim = (why) => ({ name: "NotSupportedError", message: `sockshim: ${config.wasmURL} ${why}: it is not sockshim's ./wasm build`, status: "Unknown", accessDenied: false });
+  const gone = exited.then(() => { throw notSockshim("exited without handing over sockshim's API"); },
+    (e) => { throw notSockshim(`failed before handing over sockshim's API (${e?.message ?? e})`); });
+  gone.catch(() => {}); // seen here when it wins the race; later, the "exit" message tells the page
+  let a;
+  try {
+    a = await Promise.race([ready, gone]);
+  } finally {
+    delete globalThis[readyName];
+  }
+  if (typeof a?.configure !== "function") {
+    throw { name: "NotSupportedError", message: `sockshim: ${config.wasmURL} is not the build of sockshim's ./wasm that this sockshim-worker.js expects (it handed over no configure function): serve the matching main.wasm`, status: "Unknown", accessDenied: false };
+  }
   const err = a.configure({ ...config, worker: true, emit });
   if (err) throw err;
   api = a;

@@ -156,8 +156,16 @@ async function goInstance(wasmURL, env) {
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
   const exited = go.run(instance);
-  const api = await ready;
-  delete globalThis[readyName];
+  // A wasm that is not sockshim's never hands over: it exits or fails.
+  const gone = handled(exited.then(() => { throw socketError("NotSupportedError", `sockshim: ${wasmURL} exited without handing over sockshim's API: it is not sockshim's ./wasm build`); },
+    (e) => { throw socketError("NotSupportedError", `sockshim: ${wasmURL} failed before handing over sockshim's API (${e?.message ?? e}): it is not sockshim's ./wasm build`); }));
+  let api;
+  try {
+    api = await Promise.race([ready, gone]);
+  } finally {
+    delete globalThis[readyName];
+  }
+  if (typeof api?.configure !== "function") throw socketError("NotSupportedError", `sockshim: ${wasmURL} is not the build of sockshim's ./wasm that this sockshim.js expects (it handed over no configure function): serve the matching main.wasm`);
   return { api, exited };
 }
 

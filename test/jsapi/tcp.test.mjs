@@ -1,24 +1,34 @@
-// TCPSocket in Chromium, through a real relay to real loopback servers, in
-// both modes: the wasm in a dedicated Worker (the default) and in the page.
+// TCPSocket in $SOCKSHIM_BROWSER (Chromium or Firefox), through a real relay
+// to real loopback servers, in both modes: the wasm in a dedicated Worker
+// (the default; the page is on another origin than the relay, so the Worker
+// starts from a blob: module) and in the page.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { setup, instancePage } from "./harness.mjs";
+import { setup, instancePage, Browser } from "./harness.mjs";
 
 let env;
 before(async () => { env = await setup(); });
 after(async () => { await env?.close(); });
 
 for (const worker of [true, false]) {
-  describe(`TCPSocket (${worker ? "Worker" : "in-page"})`, () => {
+  describe(`TCPSocket (${Browser}, ${worker ? "Worker" : "in-page"})`, () => {
     let page;
     before(async () => { page = await instancePage(env, { worker }); });
     const run = (fn, args = {}) => page.evaluate(fn, { srv: env.srv, ...args });
 
-    test("instance reports its mode and relay", async () => {
-      const r = await run(() => ({ worker: S.worker, relay: S.relay, version: S.version }));
+    test("instance reports its mode and relay; the module is on another origin", async () => {
+      const r = await run(({ moduleURL }) => ({ worker: S.worker, relay: S.relay, version: S.version, crossOrigin: new URL(moduleURL).origin !== location.origin }), { moduleURL: env.moduleURL });
       assert.equal(r.worker, worker);
       assert.equal(r.relay, env.relayURL);
       assert.equal(r.version, "sockshim-dev");
+      assert.equal(r.crossOrigin, true); // so a Worker starts from a blob: module
+    });
+
+    test("a wasm that is not sockshim's: load() rejects with NotSupportedError, not a hang", async () => {
+      // The smallest valid wasm module: it instantiates, and Go's run() fails on it.
+      const r = await run(async ({ relay, worker }) => T.rejects(load({ relay, worker, wasmURL: "data:application/wasm;base64,AGFzbQEAAAA=" })), { relay: env.relayURL, worker });
+      assert.equal(r.name, "NotSupportedError", JSON.stringify(r));
+      assert.match(r.message, /not sockshim's \.\/wasm build/);
     });
 
     test("echo: opened gives streams and addresses", async () => {
@@ -398,7 +408,7 @@ for (const worker of [true, false]) {
 }
 
 for (const worker of [true, false]) {
-  test(`terminate() (${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
+  test(`terminate() (${Browser}, ${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
     const page = await instancePage(env, { worker });
     const r = await page.evaluate(async ({ srv }) => {
       const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
@@ -417,7 +427,7 @@ for (const worker of [true, false]) {
   });
 }
 
-describe("relay credentials (Wisp password extension)", () => {
+describe(`relay credentials (Wisp password extension, ${Browser})`, () => {
   test("no credential: the anonymous app may not reach loopback (NotAllowedError, accessDenied)", async () => {
     const page = await instancePage(env, { appId: undefined, secret: undefined });
     const r = await page.evaluate(async ({ srv }) => T.rejects(new S.TCPSocket(srv.echo.host, srv.echo.port).opened), { srv: env.srv });
