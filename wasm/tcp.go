@@ -346,10 +346,20 @@ func (t *tcpSocket) writeLoop() {
 		jobs := t.queue
 		t.queue = nil
 		t.mu.Unlock()
+		// Acknowledge in bulk: one "sent" per ackEvery bytes or per batch
+		// of jobs, not per write.
+		acked := 0
+		ack := func() {
+			if acked > 0 {
+				t.b.emit("sent", t.id, acked)
+				acked = 0
+			}
+		}
 		for i := 0; i < len(jobs); {
 			j := jobs[i]
 			i++
 			if j.ctl != nil {
+				ack()
 				j.res <- j.ctl()
 				continue
 			}
@@ -371,13 +381,21 @@ func (t *tcpSocket) writeLoop() {
 				putWrite(joined)
 			}
 			if err != nil {
+				ack()
 				t.b.emit("werr", t.id, errorValue(err))
-			} else {
-				t.b.emit("sent", t.id, n)
+				continue
+			}
+			if acked += n; acked >= ackEvery {
+				ack()
 			}
 		}
+		ack()
 	}
 }
+
+// ackEvery bounds the bytes one "sent" acknowledges, so the page's
+// writer.ready resumes while a long queue is still being written.
+const ackEvery = 256 << 10
 
 func putWrite(p *[]byte) {
 	if cap(*p) == coalesceMax {

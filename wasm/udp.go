@@ -254,13 +254,22 @@ func (u *udpSocket) writeLoop() {
 		q := u.queue
 		u.queue = nil
 		u.mu.Unlock()
+		// One "sent" for the batch (a "werr" counts its datagram as done).
+		done := 0
 		for _, d := range q {
 			if err := u.write(d); err != nil {
+				if done > 0 {
+					u.b.emit("sent", u.id, done)
+					done = 0
+				}
 				u.b.emit("werr", u.id, errorValue(err))
 				continue
 			}
 			u.sent.Add(1)
-			u.b.emit("sent", u.id, 1)
+			done++
+		}
+		if done > 0 {
+			u.b.emit("sent", u.id, done)
 		}
 	}
 }

@@ -1,17 +1,62 @@
 // The dedicated Worker behind web/sockshim.js: it runs the wasm (and so the
 // WebSocket to the relay) off the page's main thread. Messages are arrays:
-// page -> worker ["init", 0, config], ["call", req, op, args],
-// ["write", id, ArrayBuffer], ["send", id, ArrayBuffer, host, port],
-// ["pull", id, n]; worker -> page ["hello"], ["ready", 0, version],
-// ["failed", 0, error], ["result", req, ok, value] and the wasm's events
-// [type, id, x, y, z], whose data buffers are transferred, never copied.
+// page -> worker ["init", 0, config] and ["batch", ops]; worker -> page
+// ["hello"], ["ready", 0, version], ["failed", 0, error], ["exit", 0, why]
+// and ["batch", events]. A batch is a flat array, five entries per op or
+// event (sockshim.js's OP_* and EVENTS, wasm/bridge.go's op and event
+// codes): the page's writes, sends, pulls and calls of one of its tasks, or
+// the wasm's events and call results of one turn of this Worker, so that a
+// busy socket costs one message per turn each way, not one per chunk. Data
+// buffers are transferred, never copied.
+
+const OP_CALL = 4, EV_RESULT = 100, OP_STRIDE = 5;
+const DATA = 1, DGRAM = 5; // events whose x is a Uint8Array
 
 let api = null;
 
-function emit(type, id, x, y, z) {
-  if (type === "data") postMessage([type, id, x], [x.buffer]);
-  else if (type === "dgram") postMessage([type, id, x, y, z], [x.buffer]);
-  else postMessage([type, id, x, y, z]);
+// The events and results of this turn, posted once the wasm and the calls
+// that produced them have returned (a microtask: after the current call
+// into Go, every goroutine it woke has run).
+let events = [];
+let transfer = [];
+let scheduled = false;
+
+function post() {
+  scheduled = false;
+  const ev = events, tr = transfer;
+  events = [];
+  transfer = [];
+  postMessage(["batch", ev], tr);
+}
+
+function queue(code, id, x, y, z) {
+  events.push(code, id, x, y, z);
+  if (code === DATA || code === DGRAM) transfer.push(x.buffer);
+  if (!scheduled) {
+    scheduled = true;
+    queueMicrotask(post);
+  }
+}
+
+function emit(code, id, x, y, z) { queue(code, id, x, y, z); }
+
+// run hands the ops to the wasm: each run of writes, sends and pulls in one
+// call, each call (in order after them) on its own.
+function run(ops) {
+  let from = -1;
+  for (let i = 0; i < ops.length; i += OP_STRIDE) {
+    if (ops[i] !== OP_CALL) {
+      if (from < 0) from = i;
+      continue;
+    }
+    if (from >= 0) {
+      api.batch(ops, from, i);
+      from = -1;
+    }
+    const req = ops[i + 1];
+    api.call(ops[i + 2], ops[i + 3]).then((v) => queue(EV_RESULT, req, true, v, 0), (err) => queue(EV_RESULT, req, false, err, 0));
+  }
+  if (from >= 0) api.batch(ops, from, ops.length);
 }
 
 async function init(config) {
@@ -31,7 +76,9 @@ async function init(config) {
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
   const exited = go.run(instance);
-  exited.then(() => postMessage(["exit", 0, null]), (e) => postMessage(["exit", 0, String(e?.message ?? e)]));
+  // What the wasm emitted before it ended goes first.
+  const exit = (why) => { if (scheduled) post(); postMessage(["exit", 0, why]); };
+  exited.then(() => exit(null), (e) => exit(String(e?.message ?? e)));
   // A wasm that is not sockshim's never hands over: it exits or fails.
   const notSockshim = (why) => ({ name: "NotSupportedError", message: `sockshim: ${config.wasmURL} ${why}: it is not sockshim's ./wasm build`, status: "Unknown", accessDenied: false });
   const gone = exited.then(() => { throw notSockshim("exited without handing over sockshim's API"); },
@@ -55,17 +102,8 @@ async function init(config) {
 self.onmessage = (e) => {
   const m = e.data;
   switch (m[0]) {
-    case "write":
-      api.write(m[1], new Uint8Array(m[2]));
-      return;
-    case "pull":
-      api.pull(m[1], m[2]);
-      return;
-    case "send":
-      api.send(m[1], new Uint8Array(m[2]), m[3], m[4]);
-      return;
-    case "call":
-      api.call(m[2], m[3]).then((v) => postMessage(["result", m[1], true, v]), (err) => postMessage(["result", m[1], false, err]));
+    case "batch":
+      run(m[1]);
       return;
     case "init":
       init(m[2]).then((v) => postMessage(["ready", 0, v]), (err) => postMessage(["failed", 0, {

@@ -138,6 +138,120 @@ function checkSignal(signal, where) {
 
 // ---- backends: the wasm in the page, or in a dedicated Worker
 
+// The events the wasm emits, by the number it sends (wasm/bridge.go's
+// eventCodes), and the ops of a batch message to the Worker (its opWrite...):
+// flat arrays, OP_STRIDE entries per op or event.
+const EVENTS = ["log", "data", "end", "sent", "werr", "dgram", "accept"];
+const OP_WRITE = 1, OP_PULL = 2, OP_SEND = 3, OP_CALL = 4, EV_RESULT = 100;
+const OP_STRIDE = 5;
+// Writes smaller than this share a buffer with the socket's other writes
+// of the same batch; larger ones travel in a buffer of their own.
+const SMALL_WRITE = 4 << 10;
+
+// nextTask runs f in a task of its own, after the microtasks now queued and
+// their continuations: every write the current task causes (across all
+// sockets) joins one batch.
+const nextTask = (() => {
+  if (typeof MessageChannel !== "function") return (f) => setTimeout(f, 0);
+  const ch = new MessageChannel();
+  let q = [];
+  ch.port1.onmessage = () => {
+    const fs = q;
+    q = [];
+    for (const f of fs) f();
+  };
+  return (f) => {
+    q.push(f);
+    if (q.length === 1) ch.port2.postMessage(null);
+  };
+})();
+
+// Outbox collects what the page sends to the Worker during one task into
+// one message: the ops in order, each write copied into a transferable
+// buffer (small ones of a socket joined), each socket's read credit summed
+// into one pull.
+class Outbox {
+  #ops = [];
+  #transfer = [];
+  #small = new Map(); // id -> {buf, len, at}: the socket's open small-write buffer
+  #pulls = new Map(); // id -> index of its pull op
+  #scheduled = false;
+  constructor(post) { this.post = post; }
+
+  #schedule() {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    nextTask(() => this.flush());
+  }
+
+  write(id, bytes) {
+    const n = bytes.byteLength;
+    let st = this.#small.get(id);
+    if (n < SMALL_WRITE) {
+      if (!st || st.len + n > st.buf.byteLength) {
+        this.#seal(id);
+        st = { buf: new Uint8Array(SMALL_WRITE * 4), len: 0, at: this.#ops.length };
+        this.#ops.push(OP_WRITE, id, null, 0, 0);
+        this.#transfer.push(st.buf.buffer);
+        this.#small.set(id, st);
+      }
+      st.buf.set(bytes, st.len);
+      st.len += n;
+    } else {
+      this.#seal(id); // later small writes must not overtake this one
+      const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
+      this.#ops.push(OP_WRITE, id, copy, 0, 0);
+      this.#transfer.push(copy.buffer);
+    }
+    this.#schedule();
+  }
+
+  send(id, bytes, host, port) {
+    const copy = new Uint8Array(bytes);
+    this.#ops.push(OP_SEND, id, copy, host, port);
+    this.#transfer.push(copy.buffer);
+    this.#schedule();
+  }
+
+  pull(id, n) {
+    const at = this.#pulls.get(id);
+    if (at !== undefined) {
+      this.#ops[at + 2] += n;
+      return;
+    }
+    this.#pulls.set(id, this.#ops.length);
+    this.#ops.push(OP_PULL, id, n, 0, 0);
+    this.#schedule();
+  }
+
+  // call goes in order with the writes before it (closeWrite, startTls
+  // come after them); writes after it start new buffers.
+  call(req, op, args) {
+    for (const id of [...this.#small.keys()]) this.#seal(id);
+    this.#ops.push(OP_CALL, req, op, args, 0);
+    this.#schedule();
+  }
+
+  // seal ends the socket's open small-write buffer: its op gets the bytes.
+  #seal(id) {
+    const st = this.#small.get(id);
+    if (!st) return;
+    this.#ops[st.at + 2] = st.buf.subarray(0, st.len);
+    this.#small.delete(id);
+  }
+
+  flush() {
+    this.#scheduled = false;
+    if (this.#ops.length === 0) return;
+    for (const id of [...this.#small.keys()]) this.#seal(id);
+    const ops = this.#ops, transfer = this.#transfer;
+    this.#ops = [];
+    this.#transfer = [];
+    this.#pulls.clear();
+    this.post(ops, transfer);
+  }
+}
+
 let instances = 0;
 
 async function goInstance(wasmURL, env) {
@@ -174,7 +288,7 @@ async function pageBackend(config) {
   const { api, exited } = await goInstance(config.wasmURL);
   const b = new Backend();
   exited.then(() => b.die("the wasm program exited"), (e) => b.die(`the wasm program failed: ${e?.message ?? e}`));
-  const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(t, id, x, y, z) });
+  const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(EVENTS[t], id, x, y, z) });
   if (err) throw fromGo(err);
   b.call = (op, args) => (b.dead ? Promise.reject(b.dead) : Promise.race([api.call(op, args).catch((e) => { throw fromGo(e); }), b.died]));
   b.write = (id, bytes) => api.write(id, bytes);
@@ -227,6 +341,8 @@ async function workerBackend(config) {
     for (const p of pending.values()) p.reject(b.dead);
     pending.clear();
   };
+  // The Worker sends ["batch", events]: every event and call result of one
+  // of its turns, in order, OP_STRIDE entries each.
   w.onmessage = (e) => {
     const m = e.data;
     if (m[0] === "exit") {
@@ -235,31 +351,33 @@ async function workerBackend(config) {
       pending.clear();
       return;
     }
-    if (m[0] === "result") {
-      const p = pending.get(m[1]);
-      pending.delete(m[1]);
-      if (m[2]) p.resolve(m[3]); else p.reject(fromGo(m[3]));
-      return;
+    if (m[0] !== "batch") return;
+    const ev = m[1];
+    for (let i = 0; i < ev.length; i += OP_STRIDE) {
+      if (ev[i] === EV_RESULT) {
+        const p = pending.get(ev[i + 1]);
+        pending.delete(ev[i + 1]);
+        if (!p) continue;
+        if (ev[i + 2]) p.resolve(ev[i + 3]); else p.reject(fromGo(ev[i + 3]));
+        continue;
+      }
+      b.dispatch(EVENTS[ev[i]], ev[i + 1], ev[i + 2], ev[i + 3], ev[i + 4]);
     }
-    b.dispatch(m[0], m[1], m[2], m[3], m[4]);
   };
+  const out = new Outbox((ops, transfer) => {
+    if (!b.dead) w.postMessage(["batch", ops], transfer);
+  });
   b.call = (op, args) => new Promise((resolve, reject) => {
     if (b.dead) {
       reject(b.dead);
       return;
     }
     pending.set(++req, { resolve, reject });
-    w.postMessage(["call", req, op, args]);
+    out.call(req, op, args);
   });
-  b.write = (id, bytes) => {
-    const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
-    w.postMessage(["write", id, copy.buffer], [copy.buffer]);
-  };
-  b.send = (id, bytes, host, port) => {
-    const copy = new Uint8Array(bytes);
-    w.postMessage(["send", id, copy.buffer, host, port], [copy.buffer]);
-  };
-  b.pull = (id, n) => w.postMessage(["pull", id, n]);
+  b.write = (id, bytes) => out.write(id, bytes);
+  b.send = (id, bytes, host, port) => out.send(id, bytes, host, port);
+  b.pull = (id, n) => out.pull(id, n);
   b.terminate = () => {
     w.terminate();
     b.die("the instance was terminated");
@@ -646,9 +764,10 @@ function makeInstance(backend, { relay, worker }) {
         case "sent":
         case "werr":
           // A datagram that could not be sent is lost, as UDP's are; the
-          // error is logged, the socket stays usable.
+          // error is logged, the socket stays usable. "sent" counts x
+          // datagrams, "werr" one.
           if (type === "werr") console.warn("sockshim UDPSocket: datagram not sent:", x.message);
-          this.#unacked--;
+          this.#unacked -= type === "sent" ? x : 1;
           if (this.#waiter && this.#unacked <= DATAGRAM_QUEUE) {
             this.#waiter.resolve();
             this.#waiter = null;
