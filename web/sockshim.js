@@ -424,18 +424,76 @@ class Backend {
 function makeInstance(backend, { relay, worker }) {
   const ACCEPTED = Symbol("accepted");
 
+  // SocketLife is what a TCPSocket and a UDPSocket share: the state
+  // ("opening", "open", "closed"), the opened and closed promises, the
+  // readable's and writable's controllers, which directions have ended, and
+  // a write waiting for acknowledgements; and the three ways a socket ends.
+  class SocketLife {
+    state = "opening";
+    opened = deferred();
+    closed = deferred();
+    rc = null; wc = null;
+    readEnded = false; writeEnded = false;
+    waiter = null;
+    constructor(id) { this.id = id; }
+
+    // end marks the socket closed and tells the wasm (whose answer nobody
+    // waits for here), reporting whether it was open.
+    #end() {
+      const wasOpen = this.state === "open";
+      this.state = "closed";
+      backend.handlers.delete(this.id);
+      return wasOpen;
+    }
+
+    #errorAll(err) {
+      if (!this.readEnded) try { this.rc.error(err); } catch {}
+      try { this.wc.error(err); } catch {}
+    }
+
+    // finish closes an open socket once both directions have ended.
+    finish() {
+      if (this.state !== "open" || !this.readEnded || !this.writeEnded) return;
+      this.#end();
+      backend.call("close", { id: this.id }).catch(() => {});
+      this.closed.resolve();
+    }
+
+    // fail ends the socket with err: the streams error, opened (if still
+    // pending) and closed reject.
+    fail(err) {
+      if (this.state === "closed") return;
+      const wasOpen = this.#end();
+      backend.call("close", { id: this.id }).catch(() => {});
+      this.opened.reject(err);
+      if (wasOpen) this.#errorAll(err);
+      this.waiter?.reject(err);
+      this.waiter = null;
+      this.closed.reject(err);
+    }
+
+    // close is the app's close(): pending reads and writes fail with
+    // InvalidStateError, closed resolves.
+    close() {
+      if (this.state === "closed") return Promise.reject(closedError("close"));
+      const wasOpen = this.#end();
+      const err = closedError("read/write");
+      this.opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
+      if (wasOpen) this.#errorAll(err);
+      this.waiter?.reject(err);
+      this.waiter = null;
+      this.closed.resolve();
+      return backend.call("close", { id: this.id }).then(() => {}, () => {});
+    }
+  }
+
   class TCPSocket {
     #id;
-    #state = "opening"; // "open", "closed"
-    #opened = deferred();
-    #closed = deferred();
+    #s; // SocketLife: state, opened, closed, the stream controllers
     #options;
     #info = null;
-    #rc = null; #wc = null;
-    #readEnded = false; #writeEnded = false;
     #inflight = 0; // read credit granted and not yet used
     #unacked = 0; // written bytes the relay has not taken yet
-    #waiter = null;
     #tls = false;
     #receive; #send;
 
@@ -447,6 +505,7 @@ function makeInstance(backend, { relay, worker }) {
     constructor(remoteAddress, remotePort, options = {}) {
       if (remoteAddress === ACCEPTED) {
         this.#id = remotePort.id;
+        this.#s = new SocketLife(this.#id);
         this.#options = {};
         this.#receive = DEFAULT_RECEIVE;
         this.#send = DEFAULT_SEND;
@@ -469,6 +528,7 @@ function makeInstance(backend, { relay, worker }) {
       this.#receive = o.receiveBufferSize ?? DEFAULT_RECEIVE;
       this.#send = o.sendBufferSize ?? DEFAULT_SEND;
       this.#id = backend.newId();
+      this.#s = new SocketLife(this.#id);
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -482,36 +542,36 @@ function makeInstance(backend, { relay, worker }) {
         secureTransport: o.secureTransport === "on" ? "on" : "off",
         serverName: o.serverName, caPEM: o.caPEM, noDelay: o.noDelay, keepAliveDelay: o.keepAliveDelay,
       }).then((d) => {
-        if (this.#state === "closed") return;
+        if (this.#s.state === "closed") return;
         this.#open(d);
       }, (e) => this.#fail(e));
     }
 
     /** Resolves to {readable, writable, remoteAddress, remotePort, localAddress, localPort} once connected. */
-    get opened() { return this.#opened.promise; }
+    get opened() { return this.#s.opened.promise; }
     /** Resolves when both directions have ended or close() was called; rejects with the error that ended the socket. */
-    get closed() { return this.#closed.promise; }
+    get closed() { return this.#s.closed.promise; }
 
     #open(d) {
-      this.#state = "open";
+      this.#s.state = "open";
       this.#info = d;
       this.#tls = d.protectionLevel !== undefined && d.protectionLevel !== "PlainSocket";
       const readable = new ReadableStream({
         type: "bytes",
-        start: (c) => { this.#rc = c; },
+        start: (c) => { this.#s.rc = c; },
         pull: () => this.#grant(),
-        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+        cancel: () => { this.#s.readEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: this.#receive });
       const writable = new WritableStream({
-        start: (c) => { this.#wc = c; },
+        start: (c) => { this.#s.wc = c; },
         write: (chunk) => this.#write(chunk),
-        close: () => backend.call("tcp.closeWrite", { id: this.#id }).then(() => { this.#writeEnded = true; this.#maybeFinish(); }),
+        close: () => backend.call("tcp.closeWrite", { id: this.#id }).then(() => { this.#s.writeEnded = true; this.#maybeFinish(); }),
         abort: () => {
-          this.#writeEnded = true;
+          this.#s.writeEnded = true;
           return backend.call("tcp.closeWrite", { id: this.#id }).catch(() => {}).then(() => this.#maybeFinish());
         },
       }, { highWaterMark: 1 });
-      this.#opened.resolve({
+      this.#s.opened.resolve({
         readable, writable,
         remoteAddress: d.remoteAddress, remotePort: d.remotePort,
         localAddress: d.localAddress, localPort: d.localPort,
@@ -521,8 +581,8 @@ function makeInstance(backend, { relay, worker }) {
     // grant gives the wasm read credit for what the readable has room for
     // (or what a pending BYOB read asks), in batches.
     #grant() {
-      if (this.#readEnded || this.#state !== "open") return;
-      const c = this.#rc;
+      if (this.#s.readEnded || this.#s.state !== "open") return;
+      const c = this.#s.rc;
       let room = c.desiredSize ?? 0;
       const br = c.byobRequest;
       if (br) room = Math.max(room, br.view.byteLength);
@@ -534,39 +594,39 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #write(chunk) {
-      if (this.#state !== "open") throw closedError("write");
+      if (this.#s.state !== "open") throw closedError("write");
       const bytes = toBytes(chunk, "TCPSocket writable");
       if (bytes.byteLength === 0) return;
       this.#unacked += bytes.byteLength;
       backend.write(this.#id, bytes);
       if (this.#unacked <= this.#send) return;
-      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+      return new Promise((resolve, reject) => { this.#s.waiter = { resolve, reject }; });
     }
 
     event(type, x) {
       switch (type) {
         case "data":
           this.#inflight -= x.byteLength;
-          if (this.#readEnded || this.#state !== "open") return;
-          this.#rc.enqueue(x);
+          if (this.#s.readEnded || this.#s.state !== "open") return;
+          this.#s.rc.enqueue(x);
           return;
         case "end":
           if (x) {
             this.#fail(fromGo(x));
             return;
           }
-          if (!this.#readEnded && this.#state === "open") {
-            this.#readEnded = true;
-            this.#rc.close();
-            this.#rc.byobRequest?.respond(0);
+          if (!this.#s.readEnded && this.#s.state === "open") {
+            this.#s.readEnded = true;
+            this.#s.rc.close();
+            this.#s.rc.byobRequest?.respond(0);
           }
           this.#maybeFinish();
           return;
         case "sent":
           this.#unacked -= x;
-          if (this.#waiter && this.#unacked <= this.#send) {
-            this.#waiter.resolve();
-            this.#waiter = null;
+          if (this.#s.waiter && this.#unacked <= this.#send) {
+            this.#s.waiter.resolve();
+            this.#s.waiter = null;
           }
           return;
         case "werr":
@@ -574,49 +634,14 @@ function makeInstance(backend, { relay, worker }) {
       }
     }
 
-    #maybeFinish() {
-      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#closed.resolve();
-    }
+    #maybeFinish() { this.#s.finish(); }
 
     // fail ends the socket with err: the streams error, opened (if still
     // pending) and closed reject.
-    #fail(err) {
-      if (this.#state === "closed") return;
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#opened.reject(err);
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.reject(err);
-    }
+    #fail(err) { this.#s.fail(err); }
 
     /** Closes both directions at once; pending reads and writes fail with InvalidStateError. */
-    close() {
-      if (this.#state === "closed") return Promise.reject(closedError("close"));
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      const err = closedError("read/write");
-      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
-      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
-    }
+    close() { return this.#s.close(); }
 
     /**
      * For secureTransport "starttls": negotiates TLS (in the wasm, Go's
@@ -624,17 +649,17 @@ function makeInstance(backend, { relay, worker }) {
      * writable then carry plaintext over TLS. Resolves to the open info.
      */
     async startTls() {
-      if (this.#state === "closed") throw closedError("startTls");
+      if (this.#s.state === "closed") throw closedError("startTls");
       if (this.#options.secureTransport !== "starttls") throw socketError("InvalidStateError", `startTls: the socket was opened with secureTransport ${JSON.stringify(this.#options.secureTransport ?? "off")}, not "starttls"`);
       if (this.#tls) throw socketError("InvalidStateError", "startTls: TLS is already on");
       const info = await this.opened;
-      if (this.#state === "closed") throw closedError("startTls");
+      if (this.#s.state === "closed") throw closedError("startTls");
       this.#tls = true;
       let d;
       try {
         d = await backend.call("tcp.startTls", { id: this.#id });
       } catch (e) {
-        if (this.#state === "closed") throw closedError("startTls");
+        if (this.#s.state === "closed") throw closedError("startTls");
         this.#fail(e);
         throw e;
       }
@@ -647,7 +672,7 @@ function makeInstance(backend, { relay, worker }) {
      * serverCertificate, bytesSent, bytesReceived, openMs, ...}.
      */
     async info() {
-      if (this.#state !== "open") throw closedError("info");
+      if (this.#s.state !== "open") throw closedError("info");
       const i = await backend.call("info", { id: this.#id });
       return { ...i, worker, bytesQueued: this.#unacked };
     }
@@ -655,13 +680,9 @@ function makeInstance(backend, { relay, worker }) {
 
   class UDPSocket {
     #id;
-    #state = "opening";
-    #opened = deferred();
-    #closed = deferred();
+    #s; // SocketLife
     #connected;
-    #rc = null; #wc = null;
-    #readEnded = false; #writeEnded = false;
-    #inflight = 0; #unacked = 0; #waiter = null;
+    #inflight = 0; #unacked = 0;
     #queue;
 
     /** @param {object} options {remoteAddress, remotePort} (connected) or {localAddress, localPort} (bound) */
@@ -685,6 +706,7 @@ function makeInstance(backend, { relay, worker }) {
       this.#connected = remote;
       this.#queue = DATAGRAM_QUEUE;
       this.#id = backend.newId();
+      this.#s = new SocketLife(this.#id);
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -698,28 +720,28 @@ function makeInstance(backend, { relay, worker }) {
         localAddress: o.localAddress, localPort: o.localPort ?? 0,
         receiveBufferSize: o.receiveBufferSize, lowLatency: o.lowLatency === true,
       }).then((d) => {
-        if (this.#state === "closed") return;
+        if (this.#s.state === "closed") return;
         this.#open(d);
       }, (e) => this.#fail(e));
     }
 
-    get opened() { return this.#opened.promise; }
-    get closed() { return this.#closed.promise; }
+    get opened() { return this.#s.opened.promise; }
+    get closed() { return this.#s.closed.promise; }
 
     #open(d) {
-      this.#state = "open";
+      this.#s.state = "open";
       const readable = new ReadableStream({
-        start: (c) => { this.#rc = c; },
+        start: (c) => { this.#s.rc = c; },
         pull: () => this.#grant(),
-        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+        cancel: () => { this.#s.readEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: this.#queue });
       const writable = new WritableStream({
-        start: (c) => { this.#wc = c; },
+        start: (c) => { this.#s.wc = c; },
         write: (m) => this.#write(m),
-        close: () => { this.#writeEnded = true; this.#maybeFinish(); },
-        abort: () => { this.#writeEnded = true; this.#maybeFinish(); },
+        close: () => { this.#s.writeEnded = true; this.#maybeFinish(); },
+        abort: () => { this.#s.writeEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: 1 });
-      this.#opened.resolve({
+      this.#s.opened.resolve({
         readable, writable,
         remoteAddress: d.remoteAddress, remotePort: d.remotePort,
         localAddress: d.localAddress, localPort: d.localPort,
@@ -727,8 +749,8 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #grant() {
-      if (this.#readEnded || this.#state !== "open") return;
-      const want = (this.#rc.desiredSize ?? 0) - this.#inflight;
+      if (this.#s.readEnded || this.#s.state !== "open") return;
+      const want = (this.#s.rc.desiredSize ?? 0) - this.#inflight;
       if (want > 0) {
         this.#inflight += want;
         backend.pull(this.#id, want);
@@ -736,7 +758,7 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #write(m) {
-      if (this.#state !== "open") throw closedError("write");
+      if (this.#s.state !== "open") throw closedError("write");
       if (m === null || typeof m !== "object" || m.data === undefined) throw new TypeError("UDPSocket writable: want {data, remoteAddress?, remotePort?}");
       const bytes = toBytes(m.data, "UDPSocket writable: data");
       let host, port;
@@ -751,15 +773,15 @@ function makeInstance(backend, { relay, worker }) {
       this.#unacked++;
       backend.send(this.#id, bytes, host, port);
       if (this.#unacked <= DATAGRAM_QUEUE) return;
-      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+      return new Promise((resolve, reject) => { this.#s.waiter = { resolve, reject }; });
     }
 
     event(type, x, y, z) {
       switch (type) {
         case "dgram":
           this.#inflight--;
-          if (this.#readEnded || this.#state !== "open") return;
-          this.#rc.enqueue({ data: x, remoteAddress: y, remotePort: z });
+          if (this.#s.readEnded || this.#s.state !== "open") return;
+          this.#s.rc.enqueue({ data: x, remoteAddress: y, remotePort: z });
           return;
         case "sent":
         case "werr":
@@ -768,9 +790,9 @@ function makeInstance(backend, { relay, worker }) {
           // datagrams, "werr" one.
           if (type === "werr") console.warn("sockshim UDPSocket: datagram not sent:", x.message);
           this.#unacked -= type === "sent" ? x : 1;
-          if (this.#waiter && this.#unacked <= DATAGRAM_QUEUE) {
-            this.#waiter.resolve();
-            this.#waiter = null;
+          if (this.#s.waiter && this.#unacked <= DATAGRAM_QUEUE) {
+            this.#s.waiter.resolve();
+            this.#s.waiter = null;
           }
           return;
         case "end":
@@ -778,48 +800,15 @@ function makeInstance(backend, { relay, worker }) {
       }
     }
 
-    #maybeFinish() {
-      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#closed.resolve();
-    }
+    #maybeFinish() { this.#s.finish(); }
 
-    #fail(err) {
-      if (this.#state === "closed") return;
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#opened.reject(err);
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#closed.reject(err);
-    }
+    #fail(err) { this.#s.fail(err); }
 
-    close() {
-      if (this.#state === "closed") return Promise.reject(closedError("close"));
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      const err = closedError("read/write");
-      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#closed.resolve();
-      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
-    }
+    close() { return this.#s.close(); }
 
     /** {transport: "websocket"|"datachannel", transportReason?, datagramsSent, datagramsReceived, ...} */
     async info() {
-      if (this.#state !== "open") throw closedError("info");
+      if (this.#s.state !== "open") throw closedError("info");
       return { ...(await backend.call("info", { id: this.#id })), worker };
     }
   }

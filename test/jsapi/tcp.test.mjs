@@ -176,7 +176,7 @@ for (const worker of [true, false]) {
       });
       assert.equal(r.got, "over tls");
       assert.notEqual(r.info.protectionLevel, "PlainSocket");
-      assert.match(r.info.serverCertificate, /sockshim jsapi test CA/);
+      assert.match(r.info.serverCertificate, /sockshim jsapi test server/);
     });
 
     test("TLS with an untrusted certificate: NetworkError, status CertificateUntrustedRoot", async () => {
