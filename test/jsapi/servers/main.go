@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command servers runs the real loopback servers the JS API tests
 // (test/jsapi) talk to through the relay, prints their addresses as one
 // JSON line, and exits when its standard input closes.
