@@ -9,7 +9,11 @@
 // busy socket costs one message per turn each way, not one per chunk. Data
 // buffers are transferred, never copied.
 
-const OP_CALL = 4, EV_RESULT = 100, OP_STRIDE = 5;
+const OP_WRITE = 1, OP_CALL = 4, EV_RESULT = 100, OP_STRIDE = 5;
+// Write buffers of at least REUSE_MIN bytes go back to the page once the
+// wasm has copied them, at most MAX_SPARE per message, so that a busy
+// socket's writes reuse a few buffers instead of allocating one each.
+const REUSE_MIN = 16 << 10, MAX_SPARE = 32;
 const DATA = 1, DGRAM = 5; // events whose x is a Uint8Array
 
 let api = null;
@@ -19,23 +23,30 @@ let api = null;
 // into Go, every goroutine it woke has run).
 let events = [];
 let transfer = [];
+let spare = [];
 let scheduled = false;
 
 function post() {
   scheduled = false;
-  const ev = events, tr = transfer;
+  const ev = events, tr = transfer, sp = spare;
   events = [];
   transfer = [];
-  postMessage(["batch", ev], tr);
+  spare = [];
+  if (sp.length) postMessage(["batch", ev, sp], tr.concat(sp));
+  else postMessage(["batch", ev], tr);
+}
+
+function schedule() {
+  if (!scheduled) {
+    scheduled = true;
+    queueMicrotask(post);
+  }
 }
 
 function queue(code, id, x, y, z) {
   events.push(code, id, x, y, z);
   if (code === DATA || code === DGRAM) transfer.push(x.buffer);
-  if (!scheduled) {
-    scheduled = true;
-    queueMicrotask(post);
-  }
+  schedule();
 }
 
 function emit(code, id, x, y, z) { queue(code, id, x, y, z); }
@@ -57,6 +68,13 @@ function run(ops) {
     api.call(ops[i + 2], ops[i + 3]).then((v) => queue(EV_RESULT, req, true, v, 0), (err) => queue(EV_RESULT, req, false, err, 0));
   }
   if (from >= 0) api.batch(ops, from, ops.length);
+  // The wasm copied every write during api.batch: the buffers are free.
+  for (let i = 0; i < ops.length && spare.length < MAX_SPARE; i += OP_STRIDE) {
+    if (ops[i] === OP_WRITE && ops[i + 2].buffer.byteLength >= REUSE_MIN) {
+      spare.push(ops[i + 2].buffer);
+      schedule();
+    }
+  }
 }
 
 async function init(config) {

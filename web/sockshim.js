@@ -147,6 +147,9 @@ const OP_STRIDE = 5;
 // Writes smaller than this share a buffer with the socket's other writes
 // of the same batch; larger ones travel in a buffer of their own.
 const SMALL_WRITE = 4 << 10;
+// How many spent write buffers the page keeps for reuse (the Worker sends
+// back those of at least 16 KiB).
+const MAX_FREE = 32;
 
 // nextTask runs f in a task of its own, after the microtasks now queued and
 // their continuations: every write the current task causes (across all
@@ -176,7 +179,28 @@ class Outbox {
   #small = new Map(); // id -> {buf, len, at}: the socket's open small-write buffer
   #pulls = new Map(); // id -> index of its pull op
   #scheduled = false;
+  #free = []; // write buffers the Worker has copied into the wasm and sent back
   constructor(post) { this.post = post; }
+
+  // take returns a view of n bytes on a returned buffer of up to 2n
+  // bytes, or on a new one.
+  #take(n) {
+    const f = this.#free;
+    for (let i = f.length - 1; i >= 0; i--) {
+      if (f[i].byteLength >= n && f[i].byteLength <= 2 * n) {
+        const b = f[i];
+        f[i] = f[f.length - 1];
+        f.pop();
+        return new Uint8Array(b, 0, n);
+      }
+    }
+    return new Uint8Array(n);
+  }
+
+  // reuse takes back buffers the Worker is done with (at most MAX_FREE).
+  reuse(buffers) {
+    for (const b of buffers) if (this.#free.length < MAX_FREE) this.#free.push(b);
+  }
 
   #schedule() {
     if (this.#scheduled) return;
@@ -190,7 +214,7 @@ class Outbox {
     if (n < SMALL_WRITE) {
       if (!st || st.len + n > st.buf.byteLength) {
         this.#seal(id);
-        st = { buf: new Uint8Array(SMALL_WRITE * 4), len: 0, at: this.#ops.length };
+        st = { buf: this.#take(SMALL_WRITE * 4), len: 0, at: this.#ops.length };
         this.#ops.push(OP_WRITE, id, null, 0, 0);
         this.#transfer.push(st.buf.buffer);
         this.#small.set(id, st);
@@ -199,7 +223,8 @@ class Outbox {
       st.len += n;
     } else {
       this.#seal(id); // later small writes must not overtake this one
-      const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
+      const copy = this.#take(n); // one copy into an ArrayBuffer of its own (never shared), which moves to the Worker
+      copy.set(bytes);
       this.#ops.push(OP_WRITE, id, copy, 0, 0);
       this.#transfer.push(copy.buffer);
     }
@@ -352,6 +377,7 @@ async function workerBackend(config) {
       return;
     }
     if (m[0] !== "batch") return;
+    if (m[2]) out.reuse(m[2]);
     const ev = m[1];
     for (let i = 0; i < ev.length; i += OP_STRIDE) {
       if (ev[i] === EV_RESULT) {
