@@ -14,20 +14,9 @@ import (
 	"github.com/sockshim/sockshim/internal/testutil"
 )
 
-// hungAndGood returns the same port on two loopback addresses: first one
-// that never answers a SYN, then a live server.
 func hungAndGood(t *testing.T) []netip.AddrPort {
-	t.Helper()
-	for range 20 {
-		good := testutil.EchoServer(t)
-		port := uint16(good.Port)
-		hung := netip.MustParseAddr("127.0.0.2")
-		if testutil.Unresponsive(t, hung, port) {
-			return []netip.AddrPort{netip.AddrPortFrom(hung, port), good.AddrPort()}
-		}
-	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
-	return nil
+	hung, live := testutil.HungAndLive(t)
+	return []netip.AddrPort{hung, live}
 }
 
 // TestDialEachParallel: overlapping attempts reach the live address while

@@ -108,3 +108,20 @@ func HopLimitServer(t testing.TB, ip string) (*net.TCPAddr, <-chan int) {
 	}()
 	return ln.Addr().(*net.TCPAddr), seen
 }
+
+// HungAndLive returns one port on two loopback addresses: first
+// 127.0.0.2, where nothing answers a SYN (Unresponsive), then 127.0.0.1,
+// where an echo server runs. A dial that tries them in that order reaches
+// the server only if it does not wait for the first.
+func HungAndLive(t testing.TB) (hung, live netip.AddrPort) {
+	t.Helper()
+	for range 20 {
+		good := EchoServer(t)
+		ip := netip.MustParseAddr("127.0.0.2")
+		if Unresponsive(t, ip, uint16(good.Port)) {
+			return netip.AddrPortFrom(ip, uint16(good.Port)), good.AddrPort()
+		}
+	}
+	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	return
+}
