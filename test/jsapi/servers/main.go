@@ -11,6 +11,7 @@
 //	release   each connection makes every stall connection drain what it holds
 //	refused   a port nothing listens on
 //	udpEcho   UDP echo
+//	ttl       answers "ttl N\n", the IP TTL the connection's packets carried, then echoes
 package main
 
 import (
@@ -31,7 +32,20 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// peerTTL is the IP TTL of the segment that completed c's handshake: Linux
+// keeps it in the accepted socket's multicast TTL (tcp_v4_syn_recv_sock),
+// the receiving kernel's view of what the peer (the relay) sent.
+func peerTTL(c net.Conn) int {
+	ttl := -1
+	if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { ttl, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MULTICAST_TTL) })
+	}
+	return ttl
+}
 
 func listen() net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -121,6 +135,13 @@ func main() {
 		io.WriteString(c, "released\n")
 	})
 	addrs["release"] = ln.Addr().String()
+
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		fmt.Fprintf(c, "ttl %d\n", peerTTL(c))
+		io.Copy(c, c)
+	})
+	addrs["ttl"] = ln.Addr().String()
 
 	ln = listen()
 	addrs["refused"] = ln.Addr().String()
