@@ -114,14 +114,21 @@ func HopLimitServer(t testing.TB, ip string) (*net.TCPAddr, <-chan int) {
 // where an echo server runs. A dial that tries them in that order reaches
 // the server only if it does not wait for the first.
 func HungAndLive(t testing.TB) (hung, live netip.AddrPort) {
+	return HungThenLive(t, "127.0.0.2", "127.0.0.1")
+}
+
+// HungThenLive is HungAndLive on the given addresses: an echo server on
+// liveIP (HopLimitServer's), and at the same port on hungIP a listener
+// that never answers.
+func HungThenLive(t testing.TB, hungIP, liveIP string) (hung, live netip.AddrPort) {
 	t.Helper()
 	for range 20 {
-		good := EchoServer(t)
-		ip := netip.MustParseAddr("127.0.0.2")
+		good, _ := HopLimitServer(t, liveIP)
+		ip := netip.MustParseAddr(hungIP)
 		if Unresponsive(t, ip, uint16(good.Port)) {
 			return netip.AddrPortFrom(ip, uint16(good.Port)), good.AddrPort()
 		}
 	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	t.Fatalf("no port free on both %s and %s", hungIP, liveIP)
 	return
 }
