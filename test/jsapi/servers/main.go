@@ -32,7 +32,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
 )
 
 func listen() net.Listener {
