@@ -521,36 +521,59 @@ func TestEdge(t *testing.T) {
 
 	t.Run("RelayTLS", func(t *testing.T) {
 		t.Parallel()
+		// workerd trusts relayCA (SSL_CERT_FILE above) and does the TLS
+		// (connect() with secureTransport "on"); the client sees plaintext.
 		srv := testutil.TLSServer(t, relayCA.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
-		sess, err := wispclient.Dial(ctxT(t, 30*time.Second), dev.Wisp, nil)
-		if err != nil {
+		tr := shim.RelayTransport(dev.Wisp, nil)
+		s := shim.NewStreamSocket(tr)
+		if err := s.ConnectWithProtectionLevel(ctxT(t, 30*time.Second), host(t, "localhost"), strconv.Itoa(srv.Port), shim.ProtectionLevelRelayTls); err != nil {
 			t.Fatal(err)
 		}
-		defer sess.Close()
-		if p, ok := sess.Profile(); !ok || p.Flags&wisp.ProfileRelayTLS == 0 || p.MaxStreams != 6 {
-			t.Fatalf("relay profile %+v (sent: %v), want relay TLS and 6 streams", p, ok)
+		defer s.Close()
+		if got := s.Information().ProtectionLevel; got != shim.ProtectionLevelRelayTls {
+			t.Errorf("protection level %v, want RelayTls", got)
 		}
-		st, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(srv.Port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		echoOnce(t, st, 256<<10)
+		echoOnce(t, s, 256<<10)
 
-		// A certificate from a CA workerd does not trust fails the stream.
+		// The same through a Dialer.
+		d := &shim.Dialer{Transport: tr, ProtectionLevel: shim.ProtectionLevelRelayTls}
+		c, err := d.DialContext(ctxT(t, 30*time.Second), "tcp", "localhost:"+strconv.Itoa(srv.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOnce(t, c, 64<<10)
+		c.Close()
+
+		// What fails: a certificate workerd does not trust, one for another
+		// name, a server that does not speak TLS (TCP opens: 0xD5,
+		// CertificateIsInvalid), and nothing listening (0x44).
 		other := testutil.NewCA(t, "untrusted CA")
-		bad := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
-		st2, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(bad.Port))
-		if err == nil {
-			defer st2.Close()
-			st2.Write([]byte("x"))
-			_, err = st2.Read(make([]byte, 1))
+		untrusted := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		wrongName := testutil.TLSServer(t, relayCA.ServerCert(t, "elsewhere.example"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		closed := testutil.ClosedPort(t)
+		for _, tc := range []struct {
+			name   string
+			port   int
+			reason wisp.CloseReason
+			status shim.SocketErrorStatus
+		}{
+			{"untrusted", untrusted.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"wrong name", wrongName.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"no TLS", echo.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"refused", closed.Port, wisp.ReasonRefused, shim.SocketErrorConnectionRefused},
+		} {
+			s := shim.NewStreamSocket(tr)
+			err := s.ConnectWithProtectionLevel(ctxT(t, 30*time.Second), host(t, "localhost"), strconv.Itoa(tc.port), shim.ProtectionLevelRelayTls)
+			if err == nil {
+				s.Close()
+				t.Errorf("%s: relay TLS connected", tc.name)
+				continue
+			}
+			var ce *wisp.CloseError
+			if !errors.As(err, &ce) || ce.Reason != tc.reason || shim.GetStatus(err) != tc.status {
+				t.Errorf("%s: %v (status %v), want CLOSE %v and %v", tc.name, err, shim.GetStatus(err), tc.reason, tc.status)
+			}
 		}
-		var ce *wisp.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("relay TLS to an untrusted certificate: %v, want a CLOSE", err)
-		}
-		t.Logf("relay TLS to an untrusted certificate: %v", err)
 	})
 
 	t.Run("Chromium", func(t *testing.T) {
