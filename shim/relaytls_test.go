@@ -3,6 +3,7 @@
 package shim_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -10,8 +11,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +142,33 @@ func TestRelayTLS(t *testing.T) {
 	if s := shim.ProtectionLevelRelayTls.String(); s != "RelayTls" {
 		t.Errorf("String() = %q", s)
 	}
+}
+
+func ExampleStreamSocket_ConnectWithProtectionLevel_relayTls() {
+	// A local HTTPS server stands in for a real one, and an in-process
+	// relay that trusts its private CA for the relay an app runs (a real
+	// relay uses the system's roots).
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	defer hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	srv := relay.New(&relay.Options{Config: relay.DevConfig(), RelayTLSRoots: roots, Logger: slog.New(slog.DiscardHandler)})
+	rs := httptest.NewServer(srv.Handler())
+	defer rs.Close()
+	defer srv.Shutdown(context.Background())
+
+	// The relay does the TLS (and sees the plaintext): the socket reads
+	// and writes HTTP as is.
+	tr := shim.RelayTransport("ws"+strings.TrimPrefix(rs.URL, "http")+"/wisp/", nil)
+	host, _ := shim.NewHostName("127.0.0.1")
+	s := shim.NewStreamSocket(tr)
+	defer s.Close()
+	port := hs.URL[strings.LastIndex(hs.URL, ":")+1:]
+	if err := s.ConnectWithProtectionLevel(context.Background(), host, port, shim.ProtectionLevelRelayTls); err != nil {
+		log.Fatal(shim.GetStatus(err), err) // e.g. CertificateIsInvalid: the relay refused the certificate
+	}
+	io.WriteString(s, "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+	status, _ := bufio.NewReader(s).ReadString('\n')
+	fmt.Print(s.Information().ProtectionLevel, " ", status)
+	// Output: RelayTls HTTP/1.0 200 OK
 }
