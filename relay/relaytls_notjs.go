@@ -31,6 +31,8 @@ func (s *Server) clientTLS(ctx context.Context, conn net.Conn, serverName string
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// The client learns only 0xD5; the operator sees which check failed.
+		s.log.Info("relay: relay TLS failed", "server_name", serverName, "remote", conn.RemoteAddr().String(), "err", err)
 		return nil, fmt.Errorf("%w: %w", ErrTLSFailed, err)
 	}
 	return tc, nil
