@@ -48,7 +48,7 @@ type tcpStream struct {
 	s        *session
 	id       uint32
 	cap      uint32
-	relayTLS bool            // StreamTLS: the edge dialer does TLS (msgconn.go)
+	relayTLS bool            // StreamTLS: the relay does TLS to the destination (relaytls.go)
 	opts     wisp.TCPOptions // CONNECT_OPTIONS (tcpcontrol.go); zero for CONNECT
 
 	queue       chan []byte   // client DATA waiting for TCP
@@ -342,7 +342,11 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	if e := s.srv.opts.Edge; e != nil {
 		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
-	return st.dialOptions(ctx, app, target) // tcpcontrol.go
+	conn, err := st.dialOptions(ctx, app, target) // tcpcontrol.go
+	if err != nil || !st.relayTLS {
+		return conn, err
+	}
+	return s.srv.clientTLS(ctx, conn, target.Host) // relaytls.go
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
@@ -523,6 +527,8 @@ func reasonFor(err error, sockshim bool) wisp.CloseReason {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, ErrTLSFailed): // relaytls.go
+		return fine(wisp.ReasonTLSFailed, wisp.ReasonNetworkError)
 	case errors.Is(err, policy.ErrHostNotFound):
 		return fine(wisp.ReasonHostNotFound, wisp.ReasonUnreachable)
 	case errors.Is(err, policy.ErrInvalid):

@@ -90,6 +90,7 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtBoundUDP, Payload: []byte{1}},
 		{ID: ExtBroker},
 		{ID: ExtTCPControl, Payload: []byte{1}},
+		{ID: ExtRelayTLS},
 	}}
 	if o.Profile != nil {
 		info.Extensions = slices.DeleteFunc(info.Extensions, func(e Extension) bool {
@@ -124,6 +125,7 @@ func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
 		{ID: ExtLiveness},
 		{ID: ExtBroker},
 		{ID: ExtTCPControl, Payload: []byte{1}},
+		{ID: ExtRelayTLS},
 	}}
 	if _, ok := server.Find(ExtPassword); ok && pw != nil {
 		b, err := AppendPassword(nil, *pw)
@@ -147,6 +149,7 @@ type Negotiated struct {
 	ListenCloseAck bool
 	Liveness       bool // ExtLiveness: PING/PONG on stream 0
 	Broker         bool // ExtBroker: TRANSFER, LIST, RECLAIM (broker.go)
+	RelayTLS       bool // ExtRelayTLS: CONNECT with StreamTLS (relaytls.go)
 	// TCPControl: ExtTCPControl, CONNECT_OPTIONS and STATS (tcpcontrol.go).
 	TCPControl bool
 	// Window is the client's relay-to-client byte window per stream
@@ -173,6 +176,7 @@ func Negotiate(server, client Info) (Negotiated, error) {
 		Listen:    both(ExtListen),
 		Liveness:  both(ExtLiveness),
 		Broker:    both(ExtBroker),
+		RelayTLS:  both(ExtRelayTLS),
 
 		TCPControl: both(ExtTCPControl),
 	}
