@@ -207,3 +207,20 @@ func TestRefreshInformation(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectOptionsWithRelayTLS: CONNECT_OPTIONS opens plain TCP only, so
+// options with ProtectionLevelRelayTls fail with ErrNotSupported rather
+// than being dropped.
+func TestConnectOptionsWithRelayTLS(t *testing.T) {
+	t.Parallel()
+	url, _ := testutil.Relay(t, nil)
+	echo := testutil.EchoServer(t)
+	s := shim.NewStreamSocket(shim.RelayTransport(url, nil))
+	defer s.Close()
+	s.Control().SetOutboundUnicastHopLimit(9)
+	h, _ := shim.NewHostName("127.0.0.1")
+	err := s.ConnectWithProtectionLevel(ctxFor(t, 20*time.Second), h, strconv.Itoa(echo.Port), shim.ProtectionLevelRelayTls)
+	if !errors.Is(err, shim.ErrNotSupported) {
+		t.Fatalf("hop limit with relay TLS: %v, want ErrNotSupported", err)
+	}
+}
