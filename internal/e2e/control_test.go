@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -122,4 +123,42 @@ func TestControlThroughRelayProcess(t *testing.T) {
 			t.Errorf("local address %v", la)
 		}
 	})
+}
+
+// TestControlThroughWispJSServer: the wisp-js server (plain Wisp v2, from
+// npm) has no TCP control extension: default options connect, each
+// non-default one fails with ErrNotSupported before anything is sent, and
+// RefreshInformation says ErrNotSupported too.
+func TestControlThroughWispJSServer(t *testing.T) {
+	needNode(t)
+	t.Parallel()
+	url := wispJSServer(t, `{"allow_loopback_ips":true}`)
+	echo := testutil.EchoServer(t)
+	tr := shim.RelayTransport(url, nil)
+	h := hostName(t, "127.0.0.1")
+	port := strconv.Itoa(echo.Port)
+	for name, set := range map[string]func(*shim.StreamSocketControl){
+		"send buffer": func(c *shim.StreamSocketControl) { c.SetOutboundBufferSizeInBytes(8192) },
+		"hop limit":   func(c *shim.StreamSocketControl) { c.SetOutboundUnicastHopLimit(3) },
+		"serialize":   func(c *shim.StreamSocketControl) { c.SetSerializeConnectionAttempts(true) },
+	} {
+		s := shim.NewStreamSocket(tr)
+		set(s.Control())
+		err := s.Connect(ctxTimeout(t, 10*time.Second), h, port)
+		s.Close()
+		if !errors.Is(err, shim.ErrNotSupported) {
+			t.Errorf("%s through wisp-js: %v, want ErrNotSupported", name, err)
+		}
+	}
+	s := shim.NewStreamSocket(tr)
+	defer s.Close()
+	if err := s.Connect(ctxTimeout(t, 10*time.Second), h, port); err != nil {
+		t.Fatal(err)
+	}
+	if err := echoThrough(s, 1000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RefreshInformation(ctxTimeout(t, 10*time.Second)); !errors.Is(err, shim.ErrNotSupported) {
+		t.Errorf("RefreshInformation through wisp-js: %v, want ErrNotSupported", err)
+	}
 }
