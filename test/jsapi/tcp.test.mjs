@@ -117,6 +117,57 @@ for (const worker of [true, false]) {
       assert.equal(r.idle.outboundBitsPerSecond, 0);
     });
 
+    test("writes of one task, small and large, on two sockets: each socket's bytes come back whole and in order", async () => {
+      const r = await run(async ({ srv }) => {
+        const socks = [];
+        for (let k = 0; k < 2; k++) {
+          const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
+          socks.push({ s, o: await s.opened });
+        }
+        // Sizes straddle the 4 KiB small-write limit, so joined small
+        // writes, writes of their own and a write past a joined buffer's
+        // room alternate; all are issued in one task, none awaited.
+        const sizes = [1, 100, 5000, 7, 4095, 4096, 20000, 3, 9000, 1, 16383, 2];
+        const want = socks.map(() => []);
+        const writers = socks.map(({ o }) => o.writable.getWriter());
+        let seq = 0;
+        for (const n of sizes) {
+          for (let k = 0; k < socks.length; k++) {
+            const b = new Uint8Array(n);
+            for (let i = 0; i < n; i++) b[i] = (seq * 31 + i * 7 + k) & 0xff;
+            seq++;
+            writers[k].write(b); // a WritableStream's chunk is the caller's again once its write resolves, not before
+            want[k].push(b);
+          }
+        }
+        const out = [];
+        for (let k = 0; k < socks.length; k++) {
+          const total = want[k].reduce((a, b) => a + b.length, 0);
+          const expect = new Uint8Array(total);
+          let off = 0;
+          for (const b of want[k]) { expect.set(b, off); off += b.length; }
+          const got = new Uint8Array(total);
+          const rd = socks[k].o.readable.getReader();
+          let n = 0;
+          while (n < total) {
+            const { value, done } = await rd.read();
+            if (done) break;
+            got.set(value.subarray(0, Math.min(value.length, total - n)), n);
+            n += value.length;
+          }
+          let firstBad = -1;
+          for (let i = 0; i < total; i++) if (got[i] !== expect[i]) { firstBad = i; break; }
+          out.push({ total, n, firstBad });
+          await socks[k].s.close();
+        }
+        return out;
+      });
+      for (const s of r) {
+        assert.equal(s.n, s.total);
+        assert.equal(s.firstBad, -1, JSON.stringify(r));
+      }
+    });
+
     test("half-close: closing the writable sends FIN, reading goes on to EOF, then closed resolves", async () => {
       const r = await run(async ({ srv }) => {
         const s = new S.TCPSocket(srv.halfclose.host, srv.halfclose.port);
