@@ -232,7 +232,7 @@ func TestResumeDrops(t *testing.T) {
 			sess, err := wispclient.Dial(ctxT(t, 20*time.Second), p.URL(), &wispclient.Options{
 				Resume: wispclient.ResumeOptions{Buffer: buffer, AckInterval: 200 * time.Millisecond,
 					DeadAfter: 1500 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond},
-				OnStatus: func(s wispclient.Status) { statuses.Store(s, true) },
+				OnStatus: func(s wispclient.Status, _ error) { statuses.Store(s, true) },
 			})
 			if err != nil {
 				t.Fatal(err)

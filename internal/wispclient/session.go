@@ -65,9 +65,13 @@ type Options struct {
 	// Resume configures session resume (resume.go): on by default, used
 	// when the server offers it.
 	Resume ResumeOptions
-	// OnStatus, if set, is called on every status change (connected,
-	// reconnecting, closed) of a resumable session. It must not block.
-	OnStatus func(Status)
+	// OnStatus, if set, is called on every status change of the session,
+	// one call at a time, in order (resume.go): StatusConnected before Dial
+	// returns, StatusReconnecting (cause: how the WebSocket was lost, as
+	// sessionEnd names it) and StatusConnected again for each resume, and
+	// StatusClosed (cause: the session's end, as Err) last. It must not
+	// block, nor call back into the session.
+	OnStatus func(st Status, cause error)
 }
 
 // DefaultPeerTimeout is the default Options.PeerTimeout: 20 s.
@@ -112,7 +116,8 @@ type Session struct {
 	// Session resume (resume.go): nil unless negotiated.
 	rc       *resume.Conn
 	res      *clientResume
-	onStatus func(Status)
+	onStatus func(Status, error)
+	statusMu sync.Mutex  // serializes onStatus calls (resume.go)
 	brk      brokerState // the socket broker's requests (broker.go)
 }
 
@@ -160,6 +165,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		return nil, err
 	}
 	s.lastRecv.Store(time.Now().UnixNano())
+	s.notifyStatus(StatusConnected, nil)
 	go s.readLoop()
 	go s.writeLoop()
 	if o.PeerTimeout > 0 {
@@ -282,6 +288,14 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// CloseWithError is Close with the cause the session's streams, sockets
+// and listeners then report (wrapped with ErrSessionLost and
+// net.ErrClosed).
+func (s *Session) CloseWithError(cause error) error {
+	s.fail(fmt.Errorf("%w: %w", cause, net.ErrClosed))
+	return nil
+}
+
 // fail ends the session with err, the cause every stream, socket and
 // listener on it then reports (wrapped with ErrSessionLost, see lost).
 func (s *Session) fail(err error) {
@@ -311,9 +325,10 @@ func (s *Session) fail(err error) {
 		s.cancel()
 		return
 	}
+	s.notifyStatus(StatusClosed, err)
 	s.cancel()
 	if errors.Is(err, net.ErrClosed) {
-		s.conn.Close(websocket.StatusNormalClosure, "")
+		closeBounded(func() { s.conn.Close(websocket.StatusNormalClosure, "") }, s.out)
 	} else {
 		s.conn.CloseNow() // the connection is broken or the relay is gone
 	}
