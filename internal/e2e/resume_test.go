@@ -181,22 +181,31 @@ func (p *cutProxy) cut(mode string) int {
 // metric reads one value from the relay's /metrics.
 func metric(t *testing.T, base, name string) int64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	v, err := metricValue(base, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// metricValue is metric for a goroutine other than the test's.
+func metricValue(base, name string) (int64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	// Prometheus writes large values as floats (1.048576e+06).
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("/metrics has no %s:\n%s", name, body)
+		return 0, fmt.Errorf("/metrics has no %s:\n%s", name, body)
 	}
 	v, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
-		t.Fatalf("/metrics %s: %v", name, err)
+		return 0, fmt.Errorf("/metrics %s: %v", name, err)
 	}
-	return int64(v)
+	return int64(v), nil
 }
 
 func hostPort(r *relayProcess) string { return strings.TrimPrefix(r.URL, "http://") }
