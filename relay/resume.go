@@ -192,16 +192,20 @@ func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, ap
 	if err := s.writeCtx(ctx, wisp.AppendResumeToken(nil, tok, received)); err != nil {
 		return err
 	}
-	before := old.rc.Stats().ReplayedBytes
-	if err := old.rc.Attach(s.link(), req.Received); err != nil {
+	before := old.rc.Stats()
+	err = old.rc.Attach(s.link(), req.Received)
+	after := old.rc.Stats()
+	// A resume whose replay the next loss cut short is a resume all the
+	// same, as the client counts it: the next one replays the rest.
+	r.resumes.Add(after.Resumes - before.Resumes)
+	r.replayed.Add(after.ReplayedBytes - before.ReplayedBytes)
+	if err != nil {
 		if errors.Is(err, resume.ErrPosition) {
 			old.log.Info("relay: resume with an impossible position; ending the session", "err", err)
 			old.rc.Close(err)
 		}
 		return fmt.Errorf("resume: %w", err)
 	}
-	r.resumes.Add(1)
-	r.replayed.Add(old.rc.Stats().ReplayedBytes - before)
 	old.log.Info("relay: session resumed", "client_received", req.Received, "relay_received", received)
 	return errHandedOver
 }

@@ -515,6 +515,10 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 	close(c.up)
 	c.lastRecv.Store(time.Now().UnixNano())
 	c.mu.Unlock()
+	// Counted here, not after the replay: the peer counts its side once
+	// it has the link too, and a replay the next loss cuts short is still
+	// a resume on both sides (the next one replays the rest).
+	c.resumes.Add(1)
 	ctx := context.Background()
 	next := peerReceived + 1
 	var skip [wisp.HeaderLen + 4]byte
@@ -547,7 +551,6 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 		c.linkDown(gen, err)
 		return fmt.Errorf("resume: replay: %w", err)
 	}
-	c.resumes.Add(1)
 	c.ackSig.Notify()
 	return nil
 }
@@ -671,11 +674,14 @@ type Stats struct {
 	// it ever held and BufferCap the bytes it has allocated: none exceeds
 	// Options.Buffer.
 	Buffered, BufferedHigh, BufferCap int
-	Resumes                           int64 // successful Attach calls
-	ReplayedMessages, ReplayedBytes   int64
-	DatagramsDropped                  int64 // not sent: no link at the time
-	DatagramsLost                     int64 // the peer's, not replayed to us (SKIP)
-	LinkDowns                         int64 // links that failed
+	// Resumes counts links Attach made current (its replay may then
+	// have been cut short by the next loss).
+	Resumes int64
+
+	ReplayedMessages, ReplayedBytes int64
+	DatagramsDropped                int64 // not sent: no link at the time
+	DatagramsLost                   int64 // the peer's, not replayed to us (SKIP)
+	LinkDowns                       int64 // links that failed
 }
 
 // Stats returns a snapshot.
