@@ -412,7 +412,7 @@ func (s *Session) endResume(err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		s.rc.Write(ctx, wisp.AppendClose(nil, 0, wisp.ReasonVoluntary), false)
 		cancel()
-		closeBounded(func() { l.Conn.Close(websocket.StatusNormalClosure, "") }, l.Out)
+		closeBounded(func() { l.CloseHandshake(websocket.StatusNormalClosure, "") }, l.Out)
 	}
 	s.rc.Close(err)
 	s.setStatus(StatusClosed, err)
