@@ -329,7 +329,12 @@ func (s *Session) fail(err error) {
 	s.notifyStatus(StatusClosed, err)
 	s.cancel()
 	if errors.Is(err, net.ErrClosed) {
-		closeBounded(func() { s.conn.Close(websocket.StatusNormalClosure, "") }, s.out)
+		closeBounded(func() {
+			if s.out != nil {
+				s.out.Open() // as WSLink.CloseHandshake: the close frame must not wait behind a cork
+			}
+			s.conn.Close(websocket.StatusNormalClosure, "")
+		}, s.out)
 	} else {
 		s.conn.CloseNow() // the connection is broken or the relay is gone
 	}
