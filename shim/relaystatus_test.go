@@ -118,7 +118,8 @@ func TestRelaySessionEvents(t *testing.T) {
 // TestRelayReplayBufferBound: while the relay acknowledges nothing (its
 // WebSocket is blackholed), a socket's writes take at most
 // ResumeOptions.ReplayBuffer bytes, then block: backpressure, never more
-// memory. The default bound takes more.
+// memory, and the blocked Write still ends at its deadline. The default
+// bound takes more.
 func TestRelayReplayBufferBound(t *testing.T) {
 	t.Parallel()
 	echo := testutil.EchoServer(t)
@@ -134,8 +135,12 @@ func TestRelayReplayBufferBound(t *testing.T) {
 		n := 0
 		for n < 8*bound {
 			s.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			start := time.Now()
 			m, err := s.Write(chunk)
 			n += m
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("a Write with a 2 s deadline took %v (the replay buffer was full)", took)
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				break
 			}

@@ -174,18 +174,33 @@ func (c *Conn) Write(ctx context.Context, b []byte, datagram bool) error {
 // frames are datagrams. No cork is held while waiting for room: a cork
 // would hold back every other writer's frames, the ACKs among them.
 func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]byte) bool) error {
+	_, err := c.WriteBatchUntil(ctx, nil, frames, datagram)
+	return err
+}
+
+// ErrStopped is WriteBatchUntil's error when stop closed while a frame
+// waited for room in the buffer.
+var ErrStopped = errors.New("resume: gave up waiting for room in the replay buffer")
+
+// WriteBatchUntil is WriteBatch that stops waiting for room when stop is
+// closed (a writer's deadline), with ErrStopped. It returns how many of
+// frames it took (kept and sent, or kept for the next link); the rest were
+// not numbered and may be written later. ctx bounds the link's writes, stop
+// only the waits: a write given up halfway would break the WebSocket.
+func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
 	for _, b := range frames {
 		if len(b) < wisp.HeaderLen {
-			return fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
+			return 0, fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
 		}
 	}
+	taken := 0
 	for len(frames) > 0 {
 		// Wait, unlocked and uncorked, until the first frame fits.
 		b := frames[0]
 		dg := isDatagram(b, datagram != nil && datagram(b))
 		limit := c.limit(b)
 		if !dg && len(b) > limit {
-			return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
+			return taken, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
 		}
 		if !dg {
 			for {
@@ -198,10 +213,12 @@ func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]
 				}
 				select {
 				case <-room:
+				case <-stop:
+					return taken, ErrStopped
 				case <-ctx.Done():
-					return ctx.Err()
+					return taken, ctx.Err()
 				case <-c.done:
-					return c.Err()
+					return taken, c.Err()
 				}
 			}
 		}
@@ -211,16 +228,17 @@ func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]
 		if corked != nil {
 			corked.Cork()
 		}
-		n, err := c.writeFitting(ctx, frames, datagram)
+		n, err := c.writeFitting(ctx, stop, frames, datagram)
 		if corked != nil {
 			corked.Uncork()
 		}
+		taken += n
 		if err != nil {
-			return err
+			return taken, err
 		}
 		frames = frames[n:]
 	}
-	return nil
+	return taken, nil
 }
 
 // limit is how much of the buffer a frame may use.
@@ -233,7 +251,7 @@ func (c *Conn) limit(b []byte) int {
 
 // writeFitting numbers, keeps and writes frames from the start of frames
 // while they fit, and returns how many it took.
-func (c *Conn) writeFitting(ctx context.Context, frames [][]byte, datagram func([]byte) bool) (int, error) {
+func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -267,6 +285,9 @@ func (c *Conn) writeFitting(ctx context.Context, frames [][]byte, datagram func(
 					c.wmu.Unlock()
 					select {
 					case <-room:
+					case <-stop:
+						c.wmu.Lock()
+						return 0, ErrStopped
 					case <-ctx.Done():
 						c.wmu.Lock()
 						return 0, ctx.Err()

@@ -545,3 +545,24 @@ func TestResumeCountedWhenReplayCut(t *testing.T) {
 		t.Errorf("after two resumes: a counted %d, b %d", sa, sb)
 	}
 }
+
+// TestWriteBatchUntilStops: a batch waiting for room in a full buffer
+// gives up when stop closes, saying how many frames it took; the rest were
+// not numbered.
+func TestWriteBatchUntilStops(t *testing.T) {
+	t.Parallel()
+	la, _ := memPair(1 << 10)
+	c := New(la, &Options{Buffer: MinBuffer})
+	defer c.Close(nil)
+	frame := wisp.AppendData(nil, 1, make([]byte, MinBuffer/4))
+	frames := [][]byte{frame, frame, frame, frame, frame}
+	stop := make(chan struct{})
+	time.AfterFunc(100*time.Millisecond, func() { close(stop) })
+	n, err := c.WriteBatchUntil(context.Background(), stop, frames, nil)
+	if !errors.Is(err, ErrStopped) || n == 0 || n >= len(frames) {
+		t.Fatalf("WriteBatchUntil into a full buffer: took %d of %d, %v", n, len(frames), err)
+	}
+	if st := c.Stats(); st.Sent != uint64(n) || st.Buffered > MinBuffer {
+		t.Errorf("took %d frames: %d numbered, %d bytes buffered (bound %d)", n, st.Sent, st.Buffered, MinBuffer)
+	}
+}

@@ -392,8 +392,12 @@ func (s *Session) tryResume(deadline time.Time) error {
 // writeResumable writes frames through the resume layer, which keeps them
 // for a replay; DATA of UDP streams is marked as a datagram (never kept).
 // A lost WebSocket is not an error here: the frames wait for the next one.
-func (s *Session) writeResumable(frames [][]byte) error {
-	return s.rc.WriteBatch(s.ctx, frames, func(f []byte) bool {
+//
+// stop, if not nil, ends a wait for room in the replay buffer (a stream
+// writer's deadline): writeResumable then returns how many frames it took,
+// with resume.ErrStopped.
+func (s *Session) writeResumable(frames [][]byte, stop <-chan struct{}) (int, error) {
+	return s.rc.WriteBatchUntil(s.ctx, stop, frames, func(f []byte) bool {
 		if wisp.Type(f[0]) != wisp.TypeData {
 			return false
 		}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -552,7 +553,14 @@ func (s *Session) enqueue(frame []byte) error {
 // saves the wake-up of the writer goroutine (a round trip pays it twice);
 // otherwise it queues a copy, since frame may be reused when send returns.
 // It can block on the socket, so never call it from the session reader.
-func (s *Session) send(frame []byte) error {
+func (s *Session) send(frame []byte) error { return s.sendUntil(frame, nil) }
+
+// sendUntil is send for a writer with a deadline: when the frame would
+// wait for room in a resumable session's replay buffer past stop, it is
+// not sent, and sendUntil returns os.ErrDeadlineExceeded. (Waiting for the
+// WebSocket itself is not bounded: a write given up halfway would break
+// it.)
+func (s *Session) sendUntil(frame []byte, stop <-chan struct{}) error {
 	s.writeMu.Lock()
 	if s.done.Done() {
 		s.writeMu.Unlock()
@@ -575,7 +583,22 @@ func (s *Session) send(frame []byte) error {
 		frames, s.outq = append(s.outq, frame), nil
 	}
 	s.writeMu.Unlock()
-	err := s.writeFrames(frames)
+	var err error
+	if s.rc != nil {
+		var n int
+		n, err = s.writeResumable(frames, stop)
+		if errors.Is(err, resume.ErrStopped) {
+			// frame, the last, was not taken; the frames queued before it
+			// (other writers') go back to the head of the queue.
+			s.writeMu.Lock()
+			s.outq = slices.Concat(frames[n:len(frames)-1], s.outq)
+			s.writeMu.Unlock()
+			s.doneWriting()
+			return os.ErrDeadlineExceeded
+		}
+	} else {
+		err = s.writeFrames(frames)
+	}
 	s.doneWriting()
 	if err != nil {
 		s.fail(sessionEnd(err))
@@ -600,7 +623,8 @@ func (s *Session) doneWriting() {
 // syscalls as the cork buffer allows.
 func (s *Session) writeFrames(frames [][]byte) error {
 	if s.rc != nil {
-		return s.writeResumable(frames)
+		_, err := s.writeResumable(frames, nil)
+		return err
 	}
 	if s.out != nil {
 		s.out.Cork()
