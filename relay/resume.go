@@ -78,8 +78,9 @@ func (s *Server) Instance() string { return s.res.opts.Instance }
 type sessionResume struct {
 	mu      sync.Mutex
 	token   resume.Token
-	timer   *time.Timer // runs while detached
-	epoch   int         // bumped on every detach and resume
+	cur     atomic.Pointer[resume.Token] // token, for OnHeard (which must not wait for mu)
+	timer   *time.Timer                  // runs while detached
+	epoch   int                          // bumped on every detach and resume
 	expired bool
 }
 
@@ -138,9 +139,14 @@ func (s *session) startResume(ctx context.Context) error {
 	if dead == 0 {
 		dead = s.srv.opts.PeerTimeout // as for sessions without resume
 	}
+	first := s.res.token
+	s.res.cur.Store(&first)
 	s.rc = resume.New(link, &resume.Options{
 		Buffer: r.opts.Buffer, AckInterval: r.opts.AckInterval, DeadAfter: dead,
 		OnLinkDown: func(err error) { go s.linkLost(err) },
+		// The client read RESUME_TOKEN: the token it replaced is used
+		// for good (until then the client may only have the old one).
+		OnHeard: func() { r.tokens.Confirm(*s.res.cur.Load()) },
 	})
 	s.ready.Store(true)
 	return nil
@@ -172,6 +178,7 @@ func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, ap
 		return s.refuseResume(ctx, wisp.ReasonResumeExpired, "session ended")
 	}
 	old.res.token = tok
+	old.res.cur.Store(&tok)
 	old.res.epoch++
 	if old.res.timer != nil {
 		old.res.timer.Stop()

@@ -65,6 +65,10 @@ type Options struct {
 	// OnLinkDown is called, outside every lock, each time the current link
 	// fails (not when Detach or Close drops it). It must not block.
 	OnLinkDown func(err error)
+	// OnHeard is called, outside every lock, on the first message Read
+	// gets on each link Attach made current: the peer has that link (for
+	// the relay: the client read RESUME_TOKEN). It must not block.
+	OnHeard func()
 }
 
 func (o *Options) defaults() {
@@ -115,6 +119,7 @@ type Conn struct {
 	done     chan struct{}
 	received uint64 // session messages returned by Read (mu: Detach snapshots it)
 	lastRecv atomic.Int64
+	heard    atomic.Uint64 // 1 + the gen of the last link OnHeard was called for
 
 	wmu  sync.Mutex // held from numbering a message to its write: order is the wire's
 	sent atomic.Uint64
@@ -356,6 +361,10 @@ func (c *Conn) Read(ctx context.Context) ([]byte, Link, error) {
 			continue
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
+		if c.o.OnHeard != nil && c.heard.Load() != gen+1 {
+			c.heard.Store(gen + 1)
+			c.o.OnHeard()
+		}
 		if len(b) >= wisp.HeaderLen && b[1]|b[2]|b[3]|b[4] == 0 {
 			switch wisp.Type(b[0]) {
 			case wisp.TypeAck:
