@@ -124,7 +124,8 @@ var (
 // error wrapping net.ErrClosed (SocketErrorOperationAborted), cancels a
 // session being established, and releases the session's goroutines. Later
 // Connects (binds, listens) fail the same way. OnStatus then hears
-// SessionClosed, once. Close is idempotent and does not wait for the relay.
+// SessionClosed, once. Close is idempotent; it waits at most 2 s for a
+// relay that does not answer (a dead network).
 func (t *Relay) Close() error {
 	t.cancel()
 	t.mu.Lock()
