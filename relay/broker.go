@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/udpsock"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
 
@@ -94,6 +95,8 @@ type broker struct {
 	refused   atomic.Int64 // transfers refused (limits, ids in use, bad state)
 	accepted  atomic.Int64 // connections held listeners accepted
 
+	droppedDatagrams atomic.Int64 // datagrams held UDP sockets dropped past their bounds (broker_udp.go)
+
 	pushes, pushFailures atomic.Int64
 }
 
@@ -120,17 +123,24 @@ type held struct {
 	flags  uint8 // listener: wisp.Listen flags for accepted connections
 	active bool  // listed and reclaimable (guarded by b.mu)
 
-	conn net.Conn     // stream
-	ln   net.Listener // listener
+	conn  net.Conn        // stream
+	ln    net.Listener    // listener
+	udp   *udpsock.Socket // datagram socket (broker_udp.go)
+	bound bool            // datagram: unconnected
 
-	mu         sync.Mutex
-	reason     wisp.HeldReason
-	unread     []byte // the client's unread bytes (UNREAD), first
-	buf        []byte // read while held
-	peerClosed bool
-	stopping   bool
-	children   int
-	pushed     map[wisp.HeldReason]time.Time // the last push per reason (broker_push.go)
+	mu     sync.Mutex
+	reason wisp.HeldReason
+	unread []byte // the client's unread bytes (UNREAD), first
+	buf    []byte // read while held
+	// A datagram socket's: the client's unread datagrams, then those
+	// received while held, their bytes, and how many were dropped.
+	unreadDgrams, dgrams []heldDatagram
+	dgramBytes           int
+	dropped              int
+	peerClosed           bool
+	stopping             bool
+	children             int
+	pushed               map[wisp.HeldReason]time.Time // the last push per reason (broker_push.go)
 
 	unreadDone *netutil.Once // the last UNREAD came, or it never will
 	stop       *netutil.Once // reclaim, expiry or shutdown
@@ -185,7 +195,7 @@ func (b *broker) drop(h *held) bool {
 	}
 	delete(a.sockets, h.id)
 	h.mu.Lock()
-	n := int64(len(h.buf) + len(h.unread))
+	n := int64(h.heldBytesLocked())
 	h.mu.Unlock()
 	a.bytes -= n
 	b.bytes.Add(-n)
@@ -222,7 +232,9 @@ func (s *session) brokerPacket(p *wisp.Packet) {
 		if h != nil && (last || err != nil) {
 			delete(b.pending, pendingKey{s, p.StreamID})
 		}
-		if h != nil && err == nil && len(data) > 0 {
+		if h != nil && err == nil && h.kind == wisp.HeldDatagram && !last {
+			b.unreadDatagram(h, data) // broker_udp.go
+		} else if h != nil && err == nil && len(data) > 0 {
 			h.mu.Lock()
 			h.unread = append(h.unread, data...)
 			h.mu.Unlock()
@@ -271,7 +283,7 @@ func (b *broker) list(appID string) []wisp.HeldSocket {
 		}
 		h.mu.Lock()
 		out = append(out, wisp.HeldSocket{Kind: h.kind, Reason: h.reason, SocketID: h.id, TaskID: h.task,
-			Buffered: uint32(len(h.unread) + len(h.buf)), Context: h.ctx})
+			Buffered: uint32(h.heldBytesLocked()), Context: h.ctx})
 		h.mu.Unlock()
 		h.lease.Reset(time.Duration(h.cfg.TTLSeconds) * time.Second)
 	}
@@ -363,8 +375,10 @@ func (s *session) transfer(p *wisp.Packet) {
 			s.write(wisp.AppendTransferred(nil, p.StreamID, 0))
 			s.log.Info("relay: listener transferred to the broker", "listener", p.StreamID, "socket", h.id, "addr", h.ln.Addr().String())
 		}()
+	case m.udp != nil:
+		s.transferUDP(m.udp, h, t, fail) // broker_udp.go
 	default:
-		fail(wisp.ReasonInvalid, "only open TCP streams and listeners can be transferred")
+		fail(wisp.ReasonInvalid, "only open streams, listeners and UDP sockets can be transferred")
 	}
 }
 
@@ -465,9 +479,12 @@ func (b *broker) activate(h *held, keepAlive time.Duration) {
 		defer b.wg.Done()
 		defer close(h.loopDone)
 		defer b.wg.Done()
-		if h.kind == wisp.HeldListener {
+		switch h.kind {
+		case wisp.HeldListener:
 			h.acceptLoop()
-		} else {
+		case wisp.HeldDatagram:
+			h.datagramLoop() // broker_udp.go
+		default:
 			h.readLoop()
 		}
 	}()
@@ -505,7 +522,7 @@ func (h *held) readLoop() {
 		b.mu.Lock()
 		a := b.apps[h.app]
 		h.mu.Lock()
-		mine := int64(len(h.buf) + len(h.unread))
+		mine := int64(h.heldBytesLocked())
 		closed := h.peerClosed
 		h.mu.Unlock()
 		if a == nil || closed {
@@ -561,8 +578,11 @@ func (h *held) readLoop() {
 func (h *held) buffered() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.buf) + len(h.unread)
+	return h.heldBytesLocked()
 }
+
+// heldBytesLocked is what h buffers, in bytes; h.mu is held.
+func (h *held) heldBytesLocked() int { return len(h.buf) + len(h.unread) + h.dgramBytes }
 
 // acceptLoop accepts for a held listener and holds each connection.
 func (h *held) acceptLoop() {
@@ -634,12 +654,18 @@ func (h *held) halt() {
 	if h.conn != nil {
 		h.conn.SetReadDeadline(now)
 	}
+	if h.udp != nil {
+		h.udp.Conn().SetReadDeadline(now)
+	}
 	if d, ok := h.ln.(interface{ SetDeadline(time.Time) error }); ok {
 		d.SetDeadline(now)
 	}
 	<-h.loopDone
 	if h.conn != nil {
 		h.conn.SetReadDeadline(time.Time{})
+	}
+	if h.udp != nil {
+		h.udp.Conn().SetReadDeadline(time.Time{})
 	}
 	if d, ok := h.ln.(interface{ SetDeadline(time.Time) error }); ok {
 		d.SetDeadline(time.Time{})
@@ -658,6 +684,9 @@ func (h *held) release(why string) {
 	}
 	if h.ln != nil {
 		h.ln.Close()
+	}
+	if h.udp != nil {
+		h.udp.Close()
 	}
 	h.b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", why, "buffered", n)
 }
@@ -733,7 +762,7 @@ func (b *broker) take(appID, socketID string, kind wisp.HeldKind) *held {
 func (s *session) reclaim(p *wisp.Packet) {
 	b := s.srv.broker
 	kind, socketID, err := wisp.ParseReclaim(p.Data)
-	if err != nil || p.StreamID == 0 || p.StreamID&wisp.RelayStreamBit != 0 || kind == wisp.HeldDatagram {
+	if err != nil || p.StreamID == 0 || p.StreamID&wisp.RelayStreamBit != 0 {
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
 		return
 	}
@@ -741,6 +770,10 @@ func (s *session) reclaim(p *wisp.Packet) {
 	if s.app().id() == "" || h == nil {
 		// Another app's socket is indistinguishable from none at all.
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
+		return
+	}
+	if kind == wisp.HeldDatagram {
+		s.reclaimUDP(p.StreamID, h) // broker_udp.go
 		return
 	}
 	if kind == wisp.HeldListener {
