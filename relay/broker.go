@@ -31,8 +31,14 @@ type BrokerConfig struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// TTLSeconds is the lease of a held socket: it is closed this long after
 	// its transfer unless reclaimed (a LIST by the app renews the lease of
-	// what it lists). Default 600 (10 minutes).
+	// what it lists). Default 600 (10 minutes). A socket transferred with a
+	// keep-alive time has its lease renewed at each keep-alive tick, to the
+	// keep-alive time plus TTLSeconds, but never past MaxLeaseSeconds after
+	// the app's last contact (the transfer, or a LIST).
 	TTLSeconds int `json:"ttlSeconds,omitempty"`
+	// MaxLeaseSeconds caps how long keep-alive ticks keep a socket held
+	// without the app; default 3600 (an hour), at least TTLSeconds.
+	MaxLeaseSeconds int `json:"maxLeaseSeconds,omitempty"`
 	// MaxSockets held at once for the app, connections held listeners
 	// accepted included; default 64.
 	MaxSockets int `json:"maxSockets,omitempty"`
@@ -51,6 +57,10 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 	if c.MaxSockets <= 0 {
 		c.MaxSockets = 64
 	}
+	if c.MaxLeaseSeconds <= 0 {
+		c.MaxLeaseSeconds = 3600
+	}
+	c.MaxLeaseSeconds = max(c.MaxLeaseSeconds, c.TTLSeconds)
 	if c.MaxBytesPerSocket <= 0 {
 		c.MaxBytesPerSocket = 1 << 20
 	}
@@ -61,7 +71,7 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 }
 
 func (c BrokerConfig) validate() error {
-	if c.TTLSeconds < 0 || c.MaxSockets < 0 || c.MaxBytesPerSocket < 0 || c.MaxBytes < 0 {
+	if c.TTLSeconds < 0 || c.MaxLeaseSeconds < 0 || c.MaxSockets < 0 || c.MaxBytesPerSocket < 0 || c.MaxBytes < 0 {
 		return errors.New("broker: negative value")
 	}
 	return c.Push.validate()
@@ -147,6 +157,8 @@ type held struct {
 	loopDone   chan struct{} // the reader or accept loop returned
 	lease      *time.Timer
 	keepAlive  *time.Ticker
+	keepEvery  time.Duration // the keep-alive time; 0: none
+	contact    time.Time     // the app's last contact: transfer or LIST (guarded by b.mu)
 }
 
 func newBroker(srv *Server) *broker {
@@ -285,9 +297,18 @@ func (b *broker) list(appID string) []wisp.HeldSocket {
 		out = append(out, wisp.HeldSocket{Kind: h.kind, Reason: h.reason, SocketID: h.id, TaskID: h.task,
 			Buffered: uint32(h.heldBytesLocked()), Context: h.ctx})
 		h.mu.Unlock()
-		h.lease.Reset(time.Duration(h.cfg.TTLSeconds) * time.Second)
+		h.contact = time.Now()
+		h.lease.Reset(h.leaseLocked(h.contact))
 	}
 	return out
+}
+
+// leaseLocked is how long h stays held from now on: TTLSeconds, plus the
+// keep-alive time for a socket with one, but not past MaxLeaseSeconds
+// after the app's last contact. b.mu is held.
+func (h *held) leaseLocked(now time.Time) time.Duration {
+	d := time.Duration(h.cfg.TTLSeconds)*time.Second + h.keepEvery
+	return max(0, min(d, h.contact.Add(time.Duration(h.cfg.MaxLeaseSeconds)*time.Second).Sub(now)))
 }
 
 // transfer starts the handoff of a stream or listener; it runs on the
@@ -454,7 +475,6 @@ func (s *session) handoffStream(st *tcpStream, h *held, keepAlive time.Duration)
 // activate makes h listed, starts its lease and its reader or accept loop.
 // After a shutdown began it closes h instead.
 func (b *broker) activate(h *held, keepAlive time.Duration) {
-	ttl := time.Duration(h.cfg.TTLSeconds) * time.Second
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -464,7 +484,8 @@ func (b *broker) activate(h *held, keepAlive time.Duration) {
 	}
 	b.transfers.Add(1)
 	h.active = true
-	h.lease = time.AfterFunc(ttl, func() { b.expire(h) })
+	h.keepEvery, h.contact = keepAlive, time.Now()
+	h.lease = time.AfterFunc(h.leaseLocked(h.contact), func() { b.expire(h) })
 	if keepAlive > 0 {
 		h.keepAlive = time.NewTicker(keepAlive)
 		b.wg.Add(1)
@@ -491,12 +512,17 @@ func (b *broker) activate(h *held, keepAlive time.Duration) {
 }
 
 // keepAliveLoop raises KeepAliveTimerExpired each keep-alive period in which
-// nothing else happened.
+// nothing else happened, and renews the lease at each tick (leaseLocked).
 func (h *held) keepAliveLoop() {
 	defer h.keepAlive.Stop()
 	for {
 		select {
 		case <-h.keepAlive.C:
+			h.b.mu.Lock()
+			if h.active {
+				h.lease.Reset(h.leaseLocked(time.Now()))
+			}
+			h.b.mu.Unlock()
 			h.mu.Lock()
 			fire := h.reason == wisp.HeldNone
 			if fire {

@@ -37,8 +37,12 @@ type TransferOptions struct {
 	Context []byte
 	// KeepAliveTime, if set, makes the broker report
 	// TriggerReasonKeepAliveTimerExpired for a socket that saw nothing else
-	// in that long (whole seconds). The lease itself is the relay's (its
-	// app config, 10 minutes by default); an AllSockets call renews it.
+	// in that long (whole seconds, at least 1), and keeps the socket held:
+	// each keep-alive tick renews its lease (the relay's app config: 10
+	// minutes by default) to KeepAliveTime plus the lease, up to the app's
+	// broker.maxLeaseSeconds (1 hour by default) after the app's last
+	// contact. Without it the lease runs from the transfer. An AllSockets
+	// call renews every lease and counts as contact.
 	KeepAliveTime time.Duration
 }
 
