@@ -4,6 +4,7 @@ package relay_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,6 +90,11 @@ func TestHandshakeHangupsReleaseEverything(t *testing.T) {
 	hs.Config.ReadHeaderTimeout = 2 * time.Second
 	hs.Start()
 	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/wisp/"
 	addr := hs.Listener.Addr().String()
 	echo := testutil.EchoServer(t)

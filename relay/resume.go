@@ -294,7 +294,7 @@ func (s *session) closeWS(r wisp.CloseReason, code websocket.StatusCode, reason 
 		cancel()
 	}
 	if l, ok := s.rc.Link().(*resume.WSLink); ok {
-		l.Conn.Close(code, reason)
+		l.CloseHandshake(code, reason)
 	}
 	s.rc.Close(errors.New(reason))
 }

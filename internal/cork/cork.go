@@ -36,6 +36,7 @@ type Conn struct {
 
 	mu    sync.Mutex
 	corks int
+	open  bool // Open was called: nothing is held back any more
 	buf   *[]byte
 	err   error // the first failed write; every later write fails with it
 }
@@ -69,7 +70,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if c.corks == 0 {
+	if c.corks == 0 || c.open {
 		// Nothing is held back while no cork is: write in order, now.
 		n, err := c.Conn.Write(p)
 		if err != nil {
@@ -87,6 +88,18 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// Open writes out what is held and stops holding anything back from now on,
+// whatever corks are held. Call it before a close handshake: a writer
+// holding a cork can be blocked until the connection closes (a WebSocket
+// write waits for the close handshake to finish), and the close frame
+// written meanwhile must reach the peer, or the handshake waits on itself.
+func (c *Conn) Open() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open = true
+	return c.flushLocked()
 }
 
 // flushLocked writes the held bytes and returns the buffer to the pool.

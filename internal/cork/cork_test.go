@@ -204,3 +204,23 @@ func TestWriteErrorSticks(t *testing.T) {
 		t.Fatalf("later write: %v, want the first error %v", err2, err)
 	}
 }
+
+// TestOpenReleasesHeldWritesForGood: Open writes what a cork holds and lets
+// every later write through at once, though the cork is still held (its
+// holder may be blocked until the connection closes).
+func TestOpenReleasesHeldWritesForGood(t *testing.T) {
+	a, b := tcpPair(t)
+	c := cork.New(a)
+	c.Cork() // never uncorked: a writer blocked for good
+	c.Write([]byte("held "))
+	readNothing(t, b)
+	if err := c.Open(); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("close"))
+	got := make([]byte, 10)
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "held close" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}

@@ -76,6 +76,16 @@ func (l *WSLink) ReadMessage(ctx context.Context) ([]byte, error) {
 // hears it must not take a lost link for the end of the session.
 func (l *WSLink) Close(string) { l.Conn.CloseNow() }
 
+// CloseHandshake ends the WebSocket with a close frame. The cork under the
+// writer is opened first: a writer holding it may be blocked until the
+// close handshake ends, and the close frame must not wait behind it.
+func (l *WSLink) CloseHandshake(code websocket.StatusCode, reason string) error {
+	if l.Out != nil {
+		l.Out.Open()
+	}
+	return l.Conn.Close(code, reason)
+}
+
 func (l *WSLink) Cork() {
 	if l.Out != nil {
 		l.Out.Cork()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,16 +72,25 @@ func Serve(t testing.TB, handle func(net.Conn)) *net.TCPAddr {
 	return ln.Addr().(*net.TCPAddr)
 }
 
-// ClosedPort returns a loopback TCP address with nothing listening.
+// ClosedPort returns a loopback TCP address with nothing listening, which
+// stays so until the test ends: the port is held by a bound socket that
+// never listens (connects to it are refused), and the socket has no
+// SO_REUSEADDR, so no other test's listener can take the port meanwhile.
 func ClosedPort(t testing.TB) *net.TCPAddr {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := ln.Addr().(*net.TCPAddr)
-	ln.Close()
-	return a
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*syscall.SockaddrInet4).Port}
 }
 
 // Relay starts a relay with opts (nil Config means relay.DevConfig()) on a

@@ -395,7 +395,7 @@ func (s *Session) endResume(err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		s.rc.Write(ctx, wisp.AppendClose(nil, 0, wisp.ReasonVoluntary), false)
 		cancel()
-		l.Conn.Close(websocket.StatusNormalClosure, "")
+		l.CloseHandshake(websocket.StatusNormalClosure, "")
 	}
 	s.rc.Close(err)
 	s.setStatus(StatusClosed)
