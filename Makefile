@@ -50,11 +50,13 @@ edge-dev: edge
 		test/edge/node_modules/.bin/wrangler dev --env dev --ip 127.0.0.1 --port $(EDGE_PORT)
 
 # The client tests against the edge relay in real workerd (test/edge builds
-# the Worker itself, and uses test/interop's wisp-js and Chromium).
-test-edge: bin/wasmbrowser
+# the Worker itself, and uses test/interop's wisp-js, Chromium, and for the
+# JS API web/main.wasm and test/jsapi's playwright-core).
+test-edge: wasm bin/wasmbrowser
 	./scripts/install-wrangler.sh
 	./scripts/install-npm.sh
 	./scripts/install-chromium.sh
+	./test/jsapi/install.sh
 	SOCKSHIM_EDGE=1 SOCKSHIM_WASMBROWSER=$(BROWSER_EXEC) $(GO) test -count=1 -timeout 300s ./test/edge/
 
 deps:

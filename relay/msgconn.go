@@ -106,7 +106,6 @@ func (s *Server) edgeProfile() *wisp.RelayProfile {
 	}
 	return &wisp.RelayProfile{
 		MaxStreams: uint16(min(max(e.MaxStreamsPerSession, 0), 0xffff)),
-		Flags:      wisp.ProfileRelayTLS,
 		Name:       e.Name,
 	}
 }

@@ -66,7 +66,7 @@ func TestEdgeMode(t *testing.T) {
 	url, dialed := edgeRelay(t, echo)
 	s := dial(t, url, nil)
 	p, ok := s.Profile()
-	if !ok || p.Name != "the test edge" || p.MaxStreams != 3 || p.Flags&wisp.ProfileRelayTLS == 0 {
+	if !ok || p.Name != "the test edge" || p.MaxStreams != 3 || !s.RelayTLS() {
 		t.Fatalf("relay profile %+v (sent: %v)", p, ok)
 	}
 	for _, id := range []wisp.ExtensionID{wisp.ExtUDP, wisp.ExtBoundUDP, wisp.ExtListen, wisp.ExtWebRTC} {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"log/slog"
 	"net"
 	"net/http"
@@ -106,6 +107,12 @@ type Options struct {
 	// Edge, if not nil, runs the relay as the Cloudflare Workers build does
 	// (msgconn.go); nil means the native relay.
 	Edge *EdgeOptions
+	// RelayTLSRoots are the roots a destination's certificate is verified
+	// against when a client asks the relay for TLS (wisp.StreamTLS,
+	// relaytls.go); nil means the system's (natively SSL_CERT_FILE and
+	// SSL_CERT_DIR apply). The edge build ignores it: the Workers runtime
+	// verifies with its own.
+	RelayTLSRoots *x509.CertPool
 }
 
 // Resolver looks up host names; *net.Resolver implements it. It must honour

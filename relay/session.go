@@ -382,7 +382,7 @@ func (s *session) connect(p *wisp.Packet) {
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
 	}
-	relayTLS := p.StreamType == wisp.StreamTLS && s.srv.opts.Edge != nil // msgconn.go
+	relayTLS := p.StreamType == wisp.StreamTLS && s.ext.RelayTLS // relaytls.go
 	switch {
 	case p.StreamType == wisp.StreamTCP, relayTLS:
 	case p.StreamType == wisp.StreamUDP && s.srv.opts.Edge == nil:

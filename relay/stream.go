@@ -48,7 +48,7 @@ type tcpStream struct {
 	s        *session
 	id       uint32
 	cap      uint32
-	relayTLS bool // StreamTLS: the edge dialer does TLS (msgconn.go)
+	relayTLS bool // StreamTLS: the relay does TLS to the destination (relaytls.go)
 
 	queue       chan []byte   // client DATA waiting for TCP
 	received    uint32        // touched only by the session reader
@@ -340,6 +340,17 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	if e := s.srv.opts.Edge; e != nil {
 		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
+	conn, err := st.dialChecked(ctx, app, target)
+	if err != nil || !st.relayTLS {
+		return conn, err
+	}
+	return s.srv.clientTLS(ctx, conn, target.Host) // relaytls.go
+}
+
+// dialChecked connects to the addresses of a target the policy allowed.
+func (st *tcpStream) dialChecked(ctx context.Context, app *policy.App, target policy.Target) (net.Conn, error) {
+	s := st.s
+	port := target.Port
 	if s.srv.dialer != nil {
 		// An injected dialer has no socket to gate, so each address is
 		// re-checked here, as DialTarget does before its own dials.
@@ -538,6 +549,8 @@ func reasonFor(err error, sockshim bool) wisp.CloseReason {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, ErrTLSFailed): // relaytls.go
+		return fine(wisp.ReasonTLSFailed, wisp.ReasonNetworkError)
 	case errors.Is(err, policy.ErrHostNotFound):
 		return fine(wisp.ReasonHostNotFound, wisp.ReasonUnreachable)
 	case errors.Is(err, policy.ErrInvalid):

@@ -43,7 +43,9 @@
 // TLS (ConnectWithProtectionLevel, UpgradeToSsl) runs in Go in the browser
 // too, so the relay only sees ciphertext; the wasm build carries its own
 // root CAs (golang.org/x/crypto/x509roots/fallback) because the browser's
-// store is not reachable from wasm.
+// store is not reachable from wasm. ProtectionLevelRelayTls is the one
+// exception, there and natively: the relay does the TLS and sees the
+// plaintext (relaytls.go).
 //
 // MessageWebSocket and StreamWebSocket use the browser's own WebSocket when
 // it can make the request as asked. When the request needs what a browser

@@ -129,6 +129,12 @@ var errAlreadyConnected = errors.New("socket is already connected")
 // the app's capabilities do not allow satisfies errors.Is(err,
 // ErrAccessDenied).
 func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service string) error {
+	return s.connect(ctx, host, service, false)
+}
+
+// connect is Connect; relayTLS asks the transport's relay for TLS to the
+// destination (ProtectionLevelRelayTls, relaytls.go).
+func (s *StreamSocket) connect(ctx context.Context, host *HostName, service string, relayTLS bool) error {
 	addr := joinHostService(host, service)
 	if host == nil {
 		return wrapErr("connect", addr, errf("nil host: %w", ErrInvalidArgument))
@@ -159,7 +165,12 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 			return wrapErr("connect", addr, errf("NoDelay=false through a relay: %w (the relay always sets TCP_NODELAY)", ErrNotSupported))
 		}
 	}
-	c, err := t.dialStream(ctx, host, port)
+	var c net.Conn
+	if relayTLS {
+		c, err = s.dialRelayTLS(ctx, t, host, port)
+	} else {
+		c, err = t.dialStream(ctx, host, port)
+	}
 	if err != nil {
 		return wrapErr("connect", addr, err)
 	}
@@ -175,6 +186,9 @@ func (s *StreamSocket) Connect(ctx context.Context, host *HostName, service stri
 	}
 	s.conn = c
 	s.info = StreamSocketInformation{RemoteHostName: host, RemoteServiceName: service, ProtectionLevel: ProtectionLevelPlainSocket}
+	if relayTLS {
+		s.info.ProtectionLevel = ProtectionLevelRelayTls
+	}
 	s.info.setEndpoints(c)
 	return nil
 }

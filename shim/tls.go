@@ -15,8 +15,10 @@ import (
 // SocketProtectionLevel is the security a connection asks for, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.socketprotectionlevel.
 //
-// TLS always runs in this process (Go's crypto/tls), end to end: through a
-// relay, the relay only forwards ciphertext. Go never negotiates a NULL
+// TLS runs in this process (Go's crypto/tls), end to end: through a relay,
+// the relay only forwards ciphertext. The one exception is sockshim's own
+// ProtectionLevelRelayTls (relaytls.go), which asks the relay to do TLS and
+// is never end to end. Go never negotiates a NULL
 // cipher and has no SSL 3 or Bluetooth link security, so the levels that
 // ask for those fail with ErrNotSupported.
 type SocketProtectionLevel uint8
@@ -53,6 +55,9 @@ var protectionNames = [...]string{
 }
 
 func (l SocketProtectionLevel) String() string {
+	if l == ProtectionLevelRelayTls {
+		return "RelayTls"
+	}
 	if int(l) < len(protectionNames) {
 		return protectionNames[l]
 	}
@@ -73,6 +78,8 @@ func (l SocketProtectionLevel) versions() (lo, hi uint16, err error) {
 	case ProtectionLevelSslAllowNullEncryption, ProtectionLevelSsl3AllowWeakEncryption,
 		ProtectionLevelBluetoothEncryptionAllowNullAuthentication, ProtectionLevelBluetoothEncryptionWithAuthentication:
 		return 0, 0, errf("protection level %v: %w (Go's TLS has no NULL ciphers, SSL 3 or Bluetooth security)", l, ErrNotSupported)
+	case ProtectionLevelRelayTls:
+		return 0, 0, errf("protection level %v: %w on an open connection (the relay does TLS only from the connect: ConnectWithProtectionLevel)", l, ErrNotSupported)
 	}
 	return 0, 0, errf("protection level %v is not a TLS level: %w", l, ErrInvalidArgument)
 }
@@ -420,8 +427,11 @@ func classify(err error) ChainValidationResult {
 // the certificate and its problems so the app can decide to ignore them
 // and try again. On any TLS failure the socket is left unconnected.
 func (s *StreamSocket) ConnectWithProtectionLevel(ctx context.Context, host *HostName, service string, level SocketProtectionLevel) error {
-	if level == ProtectionLevelPlainSocket {
+	switch level {
+	case ProtectionLevelPlainSocket:
 		return s.Connect(ctx, host, service)
+	case ProtectionLevelRelayTls:
+		return s.connect(ctx, host, service, true) // relaytls.go
 	}
 	addr := joinHostService(host, service)
 	if _, _, err := level.versions(); err != nil {

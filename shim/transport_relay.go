@@ -323,6 +323,8 @@ func closeStatus(r wisp.CloseReason) SocketErrorStatus {
 		return SocketErrorSoftwareCausedConnectionAbort
 	case wisp.ReasonAddrInUse:
 		return SocketErrorAddressAlreadyInUse
+	case wisp.ReasonTLSFailed: // relay TLS (relaytls.go)
+		return SocketErrorCertificateIsInvalid
 	}
 	return SocketErrorUnknown
 }

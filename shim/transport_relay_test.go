@@ -38,6 +38,7 @@ func TestRelayErrorsMapAtTheEdge(t *testing.T) {
 		{"network error", closed(wisp.ReasonNetworkError), SocketErrorConnectionResetByPeer, nil, ""},
 		{"unknown reason", closed(wisp.ReasonUnknown), SocketErrorSoftwareCausedConnectionAbort, nil, ""},
 		{"address in use", closed(wisp.ReasonAddrInUse), SocketErrorAddressAlreadyInUse, nil, ""},
+		{"relay TLS failed", closed(wisp.ReasonTLSFailed), SocketErrorCertificateIsInvalid, nil, ""},
 		{"throttled", closed(wisp.ReasonThrottled), SocketErrorUnknown, nil, ""},
 		{"blocked", closed(wisp.ReasonBlocked), SocketErrorUnknown, ErrAccessDenied,
 			"access denied by network capability policy (relay: " + wisp.ReasonBlocked.String() + ")"},

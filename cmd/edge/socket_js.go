@@ -5,14 +5,18 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"syscall/js"
 	"time"
+
+	"github.com/sockshim/sockshim/relay"
 )
 
 // connect is the Workers runtime's cloudflare:sockets connect(), as the
@@ -82,13 +86,31 @@ func dialSocket(ctx context.Context, host string, port uint16, tls bool) (net.Co
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, mapSocketError(err)
+		err = mapSocketError(err)
+		if tls && errors.Is(err, syscall.ECONNREFUSED) && tcpOpens(ctx, host, port) {
+			// workerd fails a TLS handshake with the same message as a
+			// refused connect; TCP that opens means it was the TLS.
+			return nil, fmt.Errorf("%w: TCP to the destination opens, TLS does not (%v)", relay.ErrTLSFailed, err)
+		}
+		return nil, err
 	}
 	s.remote = parseAddr(info.Get("remoteAddress"), host, port)
 	s.local = parseAddr(info.Get("localAddress"), "", 0)
 	s.reader = sock.Get("readable").Call("getReader")
 	s.writer = sock.Get("writable").Call("getWriter")
 	return s, nil
+}
+
+// tcpOpens reports whether a plain TCP connection to host:port opens; it
+// closes it at once. It tells a relay-TLS stream's failed handshake from a
+// refused connection (one more connection, only when one failed).
+func tcpOpens(ctx context.Context, host string, port uint16) bool {
+	c, err := dialSocket(ctx, host, port, false)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func (s *socket) Read(b []byte) (int, error) {

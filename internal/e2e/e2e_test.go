@@ -100,8 +100,17 @@ func (r *relayProcess) WispURL() string { return "ws" + strings.TrimPrefix(r.URL
 // requires a clean exit (graceful shutdown).
 func startRelay(t *testing.T, args ...string) *relayProcess {
 	t.Helper()
+	return startRelayEnv(t, nil, args...)
+}
+
+// startRelayEnv is startRelay with env added to the relay's environment.
+func startRelayEnv(t *testing.T, env []string, args ...string) *relayProcess {
+	t.Helper()
 	bin := builtRelay(t)
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	r := &relayProcess{cmd: cmd, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = r.stderr
 	stdout, err := cmd.StdoutPipe()

@@ -89,6 +89,7 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtUDP},
 		{ID: ExtBoundUDP, Payload: []byte{1}},
 		{ID: ExtBroker},
+		{ID: ExtRelayTLS},
 	}}
 	if o.Profile != nil {
 		info.Extensions = slices.DeleteFunc(info.Extensions, func(e Extension) bool {
@@ -122,6 +123,7 @@ func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
 		{ID: ExtListen},
 		{ID: ExtLiveness},
 		{ID: ExtBroker},
+		{ID: ExtRelayTLS},
 	}}
 	if _, ok := server.Find(ExtPassword); ok && pw != nil {
 		b, err := AppendPassword(nil, *pw)
@@ -145,6 +147,7 @@ type Negotiated struct {
 	ListenCloseAck bool
 	Liveness       bool // ExtLiveness: PING/PONG on stream 0
 	Broker         bool // ExtBroker: TRANSFER, LIST, RECLAIM (broker.go)
+	RelayTLS       bool // ExtRelayTLS: CONNECT with StreamTLS (relaytls.go)
 	// Window is the client's relay-to-client byte window per stream
 	// (ExtFlowControl on both ends); 0 means off.
 	Window uint32
@@ -169,6 +172,7 @@ func Negotiate(server, client Info) (Negotiated, error) {
 		Listen:    both(ExtListen),
 		Liveness:  both(ExtLiveness),
 		Broker:    both(ExtBroker),
+		RelayTLS:  both(ExtRelayTLS),
 	}
 	if e, ok := server.Find(ExtListen); ok && n.Listen && len(e.Payload) > 0 {
 		n.ListenCloseAck = e.Payload[0]&ListenFlagCloseAck != 0

@@ -60,6 +60,7 @@ var reasonNames = map[CloseReason]string{
 	ReasonNetUnreachable: "network unreachable",
 	ReasonAddrInUse:      "address already in use",
 	ReasonShutdown:       "relay shutting down",
+	ReasonTLSFailed:      "relay TLS failed",
 }
 
 func (r CloseReason) String() string {

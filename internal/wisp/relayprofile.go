@@ -20,23 +20,14 @@ const ExtRelayProfile ExtensionID = 0x5F
 //	+-----------------+-------+-------+
 //
 // MaxStreams is how many streams a session may have open at once (0: no
-// fixed cap); Flags are ProfileRelayTLS and bits reserved as 0; Name
-// describes the relay, e.g. "the edge relay (Cloudflare Workers)".
+// fixed cap); Flags are reserved, sent as 0 and ignored (relay TLS is its
+// own extension, relaytls.go); Name describes the relay, e.g. "the edge
+// relay (Cloudflare Workers)".
 type RelayProfile struct {
 	MaxStreams uint16
 	Flags      uint8
 	Name       string
 }
-
-// ProfileRelayTLS: the relay accepts CONNECT with StreamTLS.
-const ProfileRelayTLS uint8 = 0x01
-
-// StreamTLS (sockshim, with ProfileRelayTLS) is a CONNECT stream type: TCP to
-// host:port with TLS done by the relay (on the edge, connect()'s
-// secureTransport "on", verified against host with the platform's roots).
-// DATA is the plaintext, which the relay sees: the default, and the right
-// choice almost always, stays TLS in the client over StreamTCP.
-const StreamTLS StreamType = 0x53
 
 // AppendRelayProfile encodes p.
 func AppendRelayProfile(dst []byte, p RelayProfile) []byte {

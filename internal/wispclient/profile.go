@@ -28,6 +28,9 @@ func (s *Session) Profile() (wisp.RelayProfile, bool) {
 }
 
 func (s *Session) readProfile(info wisp.Info) {
+	// Our INFO always lists ExtRelayTLS (wisp.ClientInfo), so the server's
+	// record alone decides it.
+	_, s.relayTLS = info.Find(wisp.ExtRelayTLS)
 	if e, ok := info.Find(wisp.ExtRelayProfile); ok {
 		if p, err := wisp.ParseRelayProfile(e.Payload); err == nil {
 			s.profile = &p
@@ -58,10 +61,14 @@ func (s *Session) closeError(r wisp.CloseReason) error {
 	return ce
 }
 
-// errNoRelayTLS is the error of a StreamTLS CONNECT to a relay that does
+// RelayTLS reports whether the server does TLS to destinations for its
+// clients (wisp.ExtRelayTLS): Open accepts wisp.StreamTLS.
+func (s *Session) RelayTLS() bool { return s.relayTLS }
+
+// errNoRelayTLS is the error of a StreamTLS CONNECT to a server that does
 // not offer it (nil when it does).
 func (s *Session) errNoRelayTLS(typ wisp.StreamType) error {
-	if typ != wisp.StreamTLS || s.profile != nil && s.profile.Flags&wisp.ProfileRelayTLS != 0 {
+	if typ != wisp.StreamTLS || s.relayTLS {
 		return nil
 	}
 	return fmt.Errorf("wisp: %s does not do TLS for its clients (TLS stays in the client): %w", s.relayName(), errors.ErrUnsupported)

@@ -89,6 +89,7 @@ type Session struct {
 	window    uint32             // per-stream receive window when both speak ExtFlowControl; 0: off
 	canListen bool               // both sides speak ExtListen
 	profile   *wisp.RelayProfile // the server's relay profile (profile.go), if any
+	relayTLS  bool               // the server lists ExtRelayTLS (profile.go)
 	// listenAck: the relay answers a listener's CLOSE once its socket is
 	// closed (its ExtListen record's payload has ListenFlagCloseAck).
 	listenAck bool

@@ -3,7 +3,8 @@
 // Package edge tests the relay's Cloudflare Workers build (cmd/edge) in real
 // workerd: wrangler dev from npm (test/edge/package.json, installed by
 // scripts/install-wrangler.sh), our client through it to real servers on
-// loopback, and the unmodified wisp-js client. `make test-edge` runs it with
+// loopback, the unmodified wisp-js client, a wasm app in Chromium, and the JS
+// API (web/sockshim.js) in Chromium (jsapi.mjs). `make test-edge` runs it with
 // SOCKSHIM_EDGE=1; elsewhere (`go test ./...`) it is skipped, as that target
 // runs it.
 package edge
@@ -17,9 +18,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -521,36 +524,59 @@ func TestEdge(t *testing.T) {
 
 	t.Run("RelayTLS", func(t *testing.T) {
 		t.Parallel()
+		// workerd trusts relayCA (SSL_CERT_FILE above) and does the TLS
+		// (connect() with secureTransport "on"); the client sees plaintext.
 		srv := testutil.TLSServer(t, relayCA.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
-		sess, err := wispclient.Dial(ctxT(t, 30*time.Second), dev.Wisp, nil)
-		if err != nil {
+		tr := shim.RelayTransport(dev.Wisp, nil)
+		s := shim.NewStreamSocket(tr)
+		if err := s.ConnectWithProtectionLevel(ctxT(t, 30*time.Second), host(t, "localhost"), strconv.Itoa(srv.Port), shim.ProtectionLevelRelayTls); err != nil {
 			t.Fatal(err)
 		}
-		defer sess.Close()
-		if p, ok := sess.Profile(); !ok || p.Flags&wisp.ProfileRelayTLS == 0 || p.MaxStreams != 6 {
-			t.Fatalf("relay profile %+v (sent: %v), want relay TLS and 6 streams", p, ok)
+		defer s.Close()
+		if got := s.Information().ProtectionLevel; got != shim.ProtectionLevelRelayTls {
+			t.Errorf("protection level %v, want RelayTls", got)
 		}
-		st, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(srv.Port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		echoOnce(t, st, 256<<10)
+		echoOnce(t, s, 256<<10)
 
-		// A certificate from a CA workerd does not trust fails the stream.
+		// The same through a Dialer.
+		d := &shim.Dialer{Transport: tr, ProtectionLevel: shim.ProtectionLevelRelayTls}
+		c, err := d.DialContext(ctxT(t, 30*time.Second), "tcp", "localhost:"+strconv.Itoa(srv.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOnce(t, c, 64<<10)
+		c.Close()
+
+		// What fails: a certificate workerd does not trust, one for another
+		// name, a server that does not speak TLS (TCP opens: 0xD5,
+		// CertificateIsInvalid), and nothing listening (0x44).
 		other := testutil.NewCA(t, "untrusted CA")
-		bad := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
-		st2, err := sess.Open(ctxT(t, 30*time.Second), wisp.StreamTLS, "localhost", uint16(bad.Port))
-		if err == nil {
-			defer st2.Close()
-			st2.Write([]byte("x"))
-			_, err = st2.Read(make([]byte, 1))
+		untrusted := testutil.TLSServer(t, other.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		wrongName := testutil.TLSServer(t, relayCA.ServerCert(t, "elsewhere.example"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		closed := testutil.ClosedPort(t)
+		for _, tc := range []struct {
+			name   string
+			port   int
+			reason wisp.CloseReason
+			status shim.SocketErrorStatus
+		}{
+			{"untrusted", untrusted.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"wrong name", wrongName.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"no TLS", echo.Port, wisp.ReasonTLSFailed, shim.SocketErrorCertificateIsInvalid},
+			{"refused", closed.Port, wisp.ReasonRefused, shim.SocketErrorConnectionRefused},
+		} {
+			s := shim.NewStreamSocket(tr)
+			err := s.ConnectWithProtectionLevel(ctxT(t, 30*time.Second), host(t, "localhost"), strconv.Itoa(tc.port), shim.ProtectionLevelRelayTls)
+			if err == nil {
+				s.Close()
+				t.Errorf("%s: relay TLS connected", tc.name)
+				continue
+			}
+			var ce *wisp.CloseError
+			if !errors.As(err, &ce) || ce.Reason != tc.reason || shim.GetStatus(err) != tc.status {
+				t.Errorf("%s: %v (status %v), want CLOSE %v and %v", tc.name, err, shim.GetStatus(err), tc.reason, tc.status)
+			}
 		}
-		var ce *wisp.CloseError
-		if !errors.As(err, &ce) {
-			t.Fatalf("relay TLS to an untrusted certificate: %v, want a CLOSE", err)
-		}
-		t.Logf("relay TLS to an untrusted certificate: %v", err)
 	})
 
 	t.Run("Chromium", func(t *testing.T) {
@@ -572,6 +598,11 @@ func TestEdge(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestEdgeFromPage") {
 			t.Fatalf("the wasm app in Chromium through the edge relay: %v\n%s", err, out)
 		}
+	})
+
+	t.Run("JSAPI", func(t *testing.T) {
+		t.Parallel()
+		runJSAPI(t, dev, echo)
 	})
 
 	t.Run("WispJS", func(t *testing.T) {
@@ -613,4 +644,77 @@ func runWispJS(t *testing.T, args ...string) string {
 		t.Logf("client.mjs %v: %v\nstderr: %s", args, err, stderr.String())
 	}
 	return out
+}
+
+// runJSAPI runs jsapi.mjs: the JS API (web/sockshim.js, load({relay})) in
+// Chromium, in a Worker and in the page, from a page server on 127.0.0.1
+// (an origin the dev policy admits) that serves web/ as the relay does.
+func runJSAPI(t *testing.T, w *worker, echo *net.TCPAddr) {
+	for _, f := range []string{"main.wasm", "wasm_exec.js", "sockshim.js"} {
+		if _, err := os.Stat(filepath.Join(repoRoot, "web", f)); err != nil {
+			t.Fatalf("web/%s is missing: `make wasm` builds it (%v)", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot, "test", "jsapi", "node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("playwright-core is not installed: run test/jsapi/install.sh (%v)", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/web/", http.StripPrefix("/web/", http.FileServer(http.Dir(filepath.Join(repoRoot, "web")))))
+	mux.HandleFunc("/blank.html", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(rw, "<!doctype html><title>sockshim edge JS API</title>")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	cmd := exec.CommandContext(ctxT(t, 4*time.Minute), "node", filepath.Join(repoRoot, "test", "edge", "jsapi.mjs"),
+		"http://"+ln.Addr().String(), w.Wisp, echo.IP.String(), strconv.Itoa(echo.Port))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("jsapi.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	type rejection struct{ Name, Message, Status string }
+	modes := 0
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var r struct {
+			Worker          bool
+			Error           string
+			Logs            []string
+			Received        int
+			SentSHA, GotSHA string
+			Remote          string
+			UDP             rejection `json:"udp"`
+			BoundUDP        rejection `json:"boundUDP"`
+			Server          rejection `json:"server"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("jsapi.mjs printed %q: %v", line, err)
+		}
+		modes++
+		mode := map[bool]string{true: "Worker", false: "in-page"}[r.Worker]
+		if r.Error != "" {
+			t.Errorf("%s: %s\npage console:\n%s", mode, r.Error, strings.Join(r.Logs, "\n"))
+			continue
+		}
+		if r.Received != 4<<20 || r.SentSHA == "" || r.SentSHA != r.GotSHA {
+			t.Errorf("%s: TCP echo through the edge relay: %d bytes back, sha256 %s, sent %s", mode, r.Received, r.GotSHA, r.SentSHA)
+		}
+		if r.Remote != echo.String() {
+			t.Errorf("%s: opened.remoteAddress:Port %q, want %s", mode, r.Remote, echo)
+		}
+		for what, rj := range map[string]rejection{"UDPSocket": r.UDP, "bound UDPSocket": r.BoundUDP, "TCPServerSocket": r.Server} {
+			if rj.Name != "NotSupportedError" || !strings.Contains(rj.Message, "edge relay") {
+				t.Errorf("%s: %s through the edge relay: %+v, want NotSupportedError naming the edge relay", mode, what, rj)
+			}
+		}
+		t.Logf("%s: 4 MiB echoed (sha256 %s); UDPSocket: %s", mode, r.GotSHA, r.UDP.Message)
+	}
+	if modes != 2 {
+		t.Errorf("jsapi.mjs reported %d modes, want 2 (Worker, in-page):\n%s", modes, stdout.String())
+	}
 }
