@@ -360,6 +360,57 @@ async function serve(s, id, el) {
   row.setState("closed");
 }
 
+// The socket broker: a TCPServerSocket is handed to the relay and its
+// object closed, as a tab that goes away would; a request to the port
+// (this page's own fetch, or your curl) is accepted and held by the relay
+// while nobody listens; then the tab reclaims listener and connection from
+// allSockets() and answers the held request.
+async function brokerDemo(sockshim) {
+  const el = $("broker");
+  const server = new sockshim.TCPServerSocket("127.0.0.1");
+  const { localAddress, localPort } = await server.opened;
+  const url = `http://${localAddress}:${localPort}/`;
+  await server.transferOwnership("demo-web", { context: "the broker card", taskId: "demo" });
+  await server.closed;
+  logTo(el, `listener ${localAddress}:${localPort} transferred to the relay's broker; its object is closed`);
+  logTo(el, `while it is held, try: curl ${url}held (it waits for the reclaim)`, "ok");
+  document.body.dataset.brokerPort = localPort;
+  // The page's own request, sent to a port nobody in the tab listens on.
+  const answered = fetch(`${url}from-the-tab-while-held`, { mode: "no-cors" }).catch(() => {});
+  let held = [];
+  for (let i = 0; i < 120 && !held.some((h) => h.kind === "TCPSocket" && h.buffered > 0); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    held = (await sockshim.allSockets()).filter((h) => h.id.startsWith("demo-web"));
+  }
+  for (const h of held) logTo(el, `allSockets(): ${h.id} ${h.kind} ${h.reason}, ${h.buffered} bytes held, context "${dec.decode(h.context)}"`);
+  for (const h of held.filter((h) => h.kind === "TCPSocket")) {
+    const s = await h.reclaim();
+    const so = await s.opened;
+    const r = so.readable.getReader();
+    let req = "";
+    while (!req.includes("\r\n\r\n")) {
+      const { value, done } = await r.read();
+      if (done) break;
+      req += dec.decode(value);
+    }
+    logTo(el, `reclaimed ${h.id}, the request that waited: ${req.split("\r\n")[0]}`, "ok");
+    const body = "answered after the reclaim\n";
+    const w = so.writable.getWriter();
+    await w.write(enc.encode(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+    await w.close();
+    await s.close();
+  }
+  await answered;
+  const ln = held.find((h) => h.id === "demo-web");
+  if (!ln) throw new Error("the broker lists no demo-web listener");
+  const back = await ln.reclaim();
+  const bo = await back.opened;
+  logTo(el, `reclaimed the listener, again on port ${bo.localPort}; curl ${url} now`, "ok");
+  document.body.dataset.broker = held.some((h) => h.kind === "TCPSocket") ? "ok" : "no-request";
+  let n = 0;
+  for await (const s of bo.readable) serve(s, `reclaimed ${++n}`, el).catch((e) => logTo(el, e.message, "err"));
+}
+
 // Go's net/http in the wasm, through shim.Dialer: a real TCP connection
 // through the relay, not the browser's fetch. The form takes any http URL
 // the app's policy admits; a server that is not there says so.
@@ -399,6 +450,10 @@ async function demo() {
   const dgramOK = cfg.udpEcho ? await datagramDemo(sockshim, cfg.udpEcho) : true;
   const httpOK = cfg.http ? (await httpDemo(sockshim, cfg))?.status === 200 : true;
   document.body.dataset.demo = echoOK && tlsOK && dgramOK && httpOK ? "ok" : "mismatch";
+  brokerDemo(sockshim).catch((e) => {
+    logTo($("broker"), `error: ${e.message}${e.status ? ` (status ${e.status})` : ""}`, "err");
+    document.body.dataset.broker = "error";
+  });
   await listenDemo(sockshim);
 }
 
