@@ -479,7 +479,11 @@ func (b *broker) activate(h *held, keepAlive time.Duration) {
 	if b.closed {
 		b.mu.Unlock()
 		close(h.loopDone)
-		h.release("relay shutting down")
+		// close may have dropped h already, while its handoff ran; its
+		// socket is closed here either way.
+		b.drop(h)
+		h.closeSockets()
+		b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", "relay shutting down", "buffered", h.buffered())
 		return
 	}
 	b.transfers.Add(1)
@@ -705,6 +709,11 @@ func (h *held) release(why string) {
 	}
 	h.halt()
 	n := h.buffered()
+	h.closeSockets()
+	h.b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", why, "buffered", n)
+}
+
+func (h *held) closeSockets() {
 	if h.conn != nil {
 		h.conn.Close()
 	}
@@ -714,7 +723,6 @@ func (h *held) release(why string) {
 	if h.udp != nil {
 		h.udp.Close()
 	}
-	h.b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", why, "buffered", n)
 }
 
 func (b *broker) expire(h *held) {
