@@ -295,7 +295,13 @@ func (s *session) readLoop() error {
 func (s *session) route(p *wisp.Packet) {
 	switch p.Type {
 	case wisp.TypeConnect:
-		s.connect(p)
+		s.connect(p, wisp.TCPOptions{})
+		return
+	case wisp.TypeConnectOptions:
+		s.connectOptions(p) // tcpcontrol.go
+		return
+	case wisp.TypeStatsRequest:
+		s.statsRequest(p) // tcpcontrol.go
 		return
 	case wisp.TypeBind:
 		if s.srv.opts.Edge != nil {
@@ -377,7 +383,8 @@ func (s *session) route(p *wisp.Packet) {
 	}
 }
 
-func (s *session) connect(p *wisp.Packet) {
+// connect opens what CONNECT (or CONNECT_OPTIONS, with its options) asks for.
+func (s *session) connect(p *wisp.Packet, o wisp.TCPOptions) {
 	if p.StreamID == 0 {
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
@@ -399,6 +406,7 @@ func (s *session) connect(p *wisp.Packet) {
 	}
 	st := newTCPStream(s, p.StreamID)
 	st.relayTLS = relayTLS
+	st.opts = o
 	release, ok := s.register(p.StreamID, member{tcp: st})
 	if !ok {
 		return

@@ -48,7 +48,8 @@ type tcpStream struct {
 	s        *session
 	id       uint32
 	cap      uint32
-	relayTLS bool // StreamTLS: the relay does TLS to the destination (relaytls.go)
+	relayTLS bool            // StreamTLS: the relay does TLS to the destination (relaytls.go)
+	opts     wisp.TCPOptions // CONNECT_OPTIONS (tcpcontrol.go); zero for CONNECT
 
 	queue       chan []byte   // client DATA waiting for TCP
 	received    uint32        // touched only by the session reader
@@ -84,10 +85,11 @@ type tcpStream struct {
 
 	mu        sync.Mutex
 	conn      net.Conn
-	wclosed   bool // the TCP write side was shut after a client FIN
-	pumpWant  bool // the queue has been used (DATA the socket did not take, FIN, CLOSE)
-	pumpGo    bool // the pump was started
-	halves    int  // directions finished by FIN (half-close)
+	openedAt  time.Time // when conn was set: STATS' elapsed time counts from it
+	wclosed   bool      // the TCP write side was shut after a client FIN
+	pumpWant  bool      // the queue has been used (DATA the socket did not take, FIN, CLOSE)
+	pumpGo    bool      // the pump was started
+	halves    int       // directions finished by FIN (half-close)
 	done      *netutil.Once
 	abortOnce sync.Once
 }
@@ -314,7 +316,7 @@ func (st *tcpStream) serve(conn net.Conn, first []byte) {
 		conn.Close()
 		return
 	}
-	st.conn = conn
+	st.conn, st.openedAt = conn, time.Now()
 	st.mu.Unlock()
 	st.sock.Store(newRawSock(conn))
 	if first != nil {
@@ -340,35 +342,11 @@ func (st *tcpStream) dial(ctx context.Context, host string, port uint16) (net.Co
 	if e := s.srv.opts.Edge; e != nil {
 		return st.dialEdge(ctx, e, target, st.relayTLS)
 	}
-	conn, err := st.dialChecked(ctx, app, target)
+	conn, err := st.dialOptions(ctx, app, target) // tcpcontrol.go
 	if err != nil || !st.relayTLS {
 		return conn, err
 	}
 	return s.srv.clientTLS(ctx, conn, target.Host) // relaytls.go
-}
-
-// dialChecked connects to the addresses of a target the policy allowed.
-func (st *tcpStream) dialChecked(ctx context.Context, app *policy.App, target policy.Target) (net.Conn, error) {
-	s := st.s
-	port := target.Port
-	if s.srv.dialer != nil {
-		// An injected dialer has no socket to gate, so each address is
-		// re-checked here, as DialTarget does before its own dials.
-		var last error
-		for _, a := range target.Addrs {
-			ap := netip.AddrPortFrom(a, port)
-			if err := s.srv.engine.CheckAddr(app, policy.OpConnect, ap); err != nil {
-				return nil, err
-			}
-			c, err := s.srv.dialer.DialContext(ctx, "tcp", ap.String())
-			if err == nil {
-				return c, nil
-			}
-			last = err
-		}
-		return nil, last
-	}
-	return s.srv.engine.DialTarget(ctx, nil, app, policy.OpConnect, "tcp", target)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

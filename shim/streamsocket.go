@@ -31,6 +31,9 @@ type StreamSocket struct {
 	own     ownership // EnableTransferOwnership (broker.go)
 
 	tlsConn *tls.Conn // set by UpgradeToSsl / ConnectWithProtectionLevel (tls.go)
+
+	openedAt time.Time  // when Connect succeeded
+	stats    statsState // RefreshInformation's readings (information_stats.go)
 }
 
 // NewStreamSocket returns a StreamSocket on the given transport (nil means
@@ -42,7 +45,8 @@ func NewStreamSocket(t Transport) *StreamSocket { return &StreamSocket{Transport
 // Set them before Connect.
 type StreamSocketControl struct {
 	tcpControl
-	tlsControl // IgnorableServerCertificateErrors, ClientCertificate, TrustedRoots (tls.go)
+	tlsControl     // IgnorableServerCertificateErrors, ClientCertificate, TrustedRoots (tls.go)
+	connectControl // OutboundBufferSizeInBytes, OutboundUnicastHopLimit, SerializeConnectionAttempts (control_stream.go)
 }
 
 // tcpControl holds the TCP options StreamSocketControl and
@@ -109,13 +113,20 @@ type StreamSocketInformation struct {
 	ServerIntermediateCertificates []*x509.Certificate
 	ServerCertificateErrors        []ChainValidationResult
 	ServerCertificateErrorSeverity SocketSslErrorSeverity
+
+	// Statistics of the real TCP connection and, through a relay, of the
+	// tunnel to it, as the last RefreshInformation read them (zero
+	// before): information_stats.go says where each figure comes from.
+	BandwidthStatistics           BandwidthStatistics
+	RoundTripTimeStatistics       RoundTripTimeStatistics
+	TunnelRoundTripTimeStatistics RoundTripTimeStatistics
 }
 
 // Control returns the socket's options.
 func (s *StreamSocket) Control() *StreamSocketControl { return &s.control }
 
 // Information returns what is known about the connection; before Connect
-// it is empty.
+// it is empty. Its statistics are those the last RefreshInformation read.
 func (s *StreamSocket) Information() StreamSocketInformation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,10 +177,14 @@ func (s *StreamSocket) connect(ctx context.Context, host *HostName, service stri
 		}
 	}
 	var c net.Conn
-	if relayTLS {
+	switch {
+	case relayTLS && !s.control.streamOptions().isZero():
+		// CONNECT_OPTIONS opens plain TCP streams only (docs/PROTOCOL.md).
+		err = errf("OutboundBufferSizeInBytes, OutboundUnicastHopLimit or SerializeConnectionAttempts with ProtectionLevelRelayTls: %w (use ProtectionLevelSsl)", ErrNotSupported)
+	case relayTLS:
 		c, err = s.dialRelayTLS(ctx, t, host, port)
-	} else {
-		c, err = t.dialStream(ctx, host, port)
+	default:
+		c, err = t.dialStream(ctx, host, port, s.control.streamOptions())
 	}
 	if err != nil {
 		return wrapErr("connect", addr, err)
@@ -184,7 +199,7 @@ func (s *StreamSocket) connect(ctx context.Context, host *HostName, service stri
 		c.Close()
 		return wrapErr("connect", addr, net.ErrClosed)
 	}
-	s.conn = c
+	s.conn, s.openedAt = c, time.Now()
 	s.info = StreamSocketInformation{RemoteHostName: host, RemoteServiceName: service, ProtectionLevel: ProtectionLevelPlainSocket}
 	if relayTLS {
 		s.info.ProtectionLevel = ProtectionLevelRelayTls

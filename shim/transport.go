@@ -15,7 +15,9 @@ import (
 // Wisp, transport_direct_notjs.go for the local policy), so sockets only
 // see errors that GetStatus and errors.Is understand.
 type Transport interface {
-	dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error)
+	// dialStream opens a TCP connection with the control's options
+	// (control_stream.go).
+	dialStream(ctx context.Context, host *HostName, port uint16, o streamOptions) (net.Conn, error)
 	// listenStream binds a TCP listener on host (an IP literal; "" for the
 	// transport's default) and port (0: any).
 	listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error)

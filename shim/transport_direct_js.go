@@ -19,7 +19,7 @@ func (directTransport) capabilities() transportCaps {
 	return transportCaps{tcpOptions: true, browserWebSocket: true}
 }
 
-func (directTransport) dialStream(context.Context, *HostName, uint16) (net.Conn, error) {
+func (directTransport) dialStream(context.Context, *HostName, uint16, streamOptions) (net.Conn, error) {
 	return nil, errf("direct sockets in a browser: %w (use RelayTransport)", ErrNotSupported)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/tcpctl"
 	"github.com/sockshim/sockshim/internal/udpopt"
 	"github.com/sockshim/sockshim/internal/udpsock"
 )
@@ -51,7 +52,9 @@ func (t *directTransport) capabilities() transportCaps {
 	return transportCaps{tcpOptions: true, environmentProxy: true}
 }
 
-func (t *directTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
+// dialStream sets o on each socket before it connects and tries the
+// addresses serially or overlapping, as the relay does (relay/tcpcontrol.go).
+func (t *directTransport) dialStream(ctx context.Context, host *HostName, port uint16, o streamOptions) (net.Conn, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
@@ -59,7 +62,8 @@ func (t *directTransport) dialStream(ctx context.Context, host *HostName, port u
 	if err != nil {
 		return nil, directErr(err)
 	}
-	c, err := t.engine.DialTarget(ctx, nil, &t.app, policy.OpConnect, "tcp", target)
+	d := &net.Dialer{Control: tcpctl.Options{SendBuffer: int(o.sendBuffer), HopLimit: int(o.hopLimit)}.Control()}
+	c, err := t.engine.DialTargetAttempts(ctx, d, &t.app, policy.OpConnect, "tcp", target, policy.DialAttempts{Serial: o.serialize})
 	return c, directErr(err)
 }
 
@@ -201,7 +205,7 @@ func directErr(err error) error {
 		return statusErr(SocketErrorHostNotFound, err)
 	case errors.As(err, &pe) && errors.Is(err, policy.ErrDenied):
 		return kindErr(ErrAccessDenied, pe.Reason.String(), err)
-	case errors.Is(err, udpopt.ErrNotSupported), errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrNotSupported):
+	case errors.Is(err, udpopt.ErrNotSupported), errors.Is(err, tcpctl.ErrNotSupported), errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrNotSupported):
 		return kindErr(ErrNotSupported, "", err)
 	}
 	return err

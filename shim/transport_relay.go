@@ -120,9 +120,12 @@ func (t *relayTransport) drop(s *wispclient.Session) {
 	s.Close()
 }
 
-func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16) (net.Conn, error) {
+func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16, o streamOptions) (net.Conn, error) {
 	st, err := onSession(t, ctx, func(s *wispclient.Session) (*wispclient.Stream, error) {
-		return s.Open(ctx, wisp.StreamTCP, host.CanonicalName(), port)
+		// Options travel in CONNECT_OPTIONS; a relay without sockshim's TCP
+		// control extension fails non-default ones with ErrNotSupported
+		// (wispclient.ErrNoTCPControl), never ignoring them.
+		return s.OpenTCP(ctx, host.CanonicalName(), port, wisp.TCPOptions{SendBuffer: o.sendBuffer, HopLimit: o.hopLimit, Serialize: o.serialize})
 	})
 	if err != nil {
 		return nil, relayErr(err)

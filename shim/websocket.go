@@ -88,7 +88,9 @@ func (c *PasswordCredential) basic() string {
 
 // BandwidthStatistics estimates a connection's throughput, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.bandwidthstatistics.
-// sockshim reports the average since the connection opened.
+// For a WebSocket sockshim reports the average since the connection opened;
+// for a StreamSocket, the real connection's figures that
+// StreamSocket.RefreshInformation describes.
 type BandwidthStatistics struct {
 	OutboundBitsPerSecond, InboundBitsPerSecond                       uint64
 	OutboundBitsPerSecondInstability, InboundBitsPerSecondInstability uint64

@@ -117,6 +117,19 @@ func (b *bridge) connectTCP(ctx context.Context, id int, a js.Value) (*tcpSocket
 	if v := a.Get("keepAliveDelay"); v.Type() == js.TypeNumber && v.Int() > 0 {
 		s.Control().SetKeepAlive(true)
 	}
+	// Direct Sockets' sendBufferSize and sockshim's hopLimit and
+	// serializeConnectionAttempts: the real connection's options, which a
+	// relay without sockshim's TCP control extension refuses
+	// (NotSupportedError) rather than drops.
+	if v := a.Get("sendBufferSize"); v.Type() == js.TypeNumber && v.Int() > 0 {
+		s.Control().SetOutboundBufferSizeInBytes(uint32(min(v.Int(), 1<<31-1)))
+	}
+	if v := a.Get("hopLimit"); v.Type() == js.TypeNumber && v.Int() > 0 && v.Int() < 256 {
+		s.Control().SetOutboundUnicastHopLimit(uint8(v.Int()))
+	}
+	if v := a.Get("serializeConnectionAttempts"); v.Type() == js.TypeBoolean {
+		s.Control().SetSerializeConnectionAttempts(v.Bool())
+	}
 	if v := a.Get("caPEM"); v.Type() == js.TypeString && v.String() != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(v.String())) {
@@ -188,7 +201,44 @@ func (t *tcpSocket) info() js.Value {
 	o.Set("bytesReceived", float64(t.bytesIn.Load()))
 	o.Set("openMs", float64(time.Since(t.started).Milliseconds()))
 	o.Set("bandwidthStatistics", t.bandwidth())
+	t.statistics(o)
 	return o
+}
+
+// statistics adds what StreamSocket.RefreshInformation reads (two round
+// trips through the tunnel): the real connection's round trips and
+// bandwidth from the relay's TCP_INFO, and the tab's own round trips to
+// the relay. A relay that cannot say leaves them out and says why in
+// statisticsError.
+func (t *tcpSocket) statistics(o js.Value) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	si, err := t.s.RefreshInformation(ctx)
+	rtt := func(r shim.RoundTripTimeStatistics) js.Value {
+		v := jsObject.New()
+		v.Set("min", r.Min)
+		v.Set("max", r.Max)
+		v.Set("sum", r.Sum)
+		v.Set("variance", r.Variance)
+		return v
+	}
+	if si.TunnelRoundTripTimeStatistics != (shim.RoundTripTimeStatistics{}) {
+		o.Set("tunnelRoundTripTimeStatistics", rtt(si.TunnelRoundTripTimeStatistics))
+	}
+	if err != nil {
+		o.Set("statisticsError", err.Error())
+		return
+	}
+	o.Set("roundTripTimeStatistics", rtt(si.RoundTripTimeStatistics))
+	b := si.BandwidthStatistics
+	bw := jsObject.New()
+	bw.Set("outboundBitsPerSecond", float64(b.OutboundBitsPerSecond))
+	bw.Set("inboundBitsPerSecond", float64(b.InboundBitsPerSecond))
+	bw.Set("outboundBitsPerSecondInstability", float64(b.OutboundBitsPerSecondInstability))
+	bw.Set("inboundBitsPerSecondInstability", float64(b.InboundBitsPerSecondInstability))
+	bw.Set("outboundBandwidthPeaked", b.OutboundBandwidthPeaked)
+	bw.Set("inboundBandwidthPeaked", b.InboundBandwidthPeaked)
+	o.Set("connectionBandwidthStatistics", bw)
 }
 
 // bandwidth is WinRT's BandwidthStatistics as this end measures it: the

@@ -124,6 +124,9 @@ class Row {
     if (this.kind === "tcp") {
       const bw = info.bandwidthStatistics;
       rate = (bw.inboundBitsPerSecond + bw.outboundBitsPerSecond) / 8;
+      // Where the round trip goes: tab to relay, relay to server (info(), in µs).
+      const tun = info.tunnelRoundTripTimeStatistics, conn = info.roundTripTimeStatistics;
+      this.split = tun && conn ? `tab ⇄ relay ${(tun.sum / 1000).toFixed(2)} ms · relay ⇄ server ${(conn.sum / 1000).toFixed(2)} ms (info())` : "";
     } else if (this.last) {
       rate = (sent + recv - this.last.n) / ((now - this.last.t) / 1000);
     }
@@ -145,6 +148,7 @@ class Row {
     tl.textContent = r === undefined ? "" : ` ${rate(r)}${peak > r * 1.5 ? ` · peak ${rate(peak)}` : ""}`;
     const t = this.rtts.at(-1);
     rl.textContent = t === undefined ? "" : ` ${t.toFixed(1)} ms`;
+    rl.title = this.split || "";
   }
 }
 

@@ -59,6 +59,31 @@ export interface TCPSocketOptions {
   caPEM?: string;
   /** Aborting closes the socket: opened, pending reads and writes reject with AbortError. */
   signal?: AbortSignal;
+  /**
+   * sockshim: the IP TTL (IPv6: hop limit) of the real connection's packets, 1-255
+   * (WinRT's OutboundUnicastHopLimit); default the relay's system default.
+   * sendBufferSize is also the real socket's SO_SNDBUF (OutboundBufferSizeInBytes).
+   * A relay without sockshim's TCP control extension rejects either with NotSupportedError.
+   */
+  hopLimit?: number;
+  /**
+   * sockshim: try a host name's addresses one at a time (WinRT's SerializeConnectionAttempts);
+   * default false, attempts overlap (Happy Eyeballs, RFC 8305).
+   */
+  serializeConnectionAttempts?: boolean;
+}
+
+/** WinRT's RoundTripTimeStatistics, in microseconds: sum is the smoothed RTT, variance its variation. */
+export interface RoundTripTimeStatistics { min: number; max: number; sum: number; variance: number }
+
+/** WinRT's BandwidthStatistics, in bits per second. */
+export interface BandwidthStatistics {
+  outboundBitsPerSecond: number;
+  inboundBitsPerSecond: number;
+  outboundBitsPerSecondInstability: number;
+  inboundBitsPerSecondInstability: number;
+  outboundBandwidthPeaked: boolean;
+  inboundBandwidthPeaked: boolean;
 }
 
 export interface TCPSocketOpenInfo {
@@ -105,6 +130,14 @@ export interface TCPSocketInfo extends SocketInfo {
    * previous info() call (since open, the first time).
    */
   bandwidthStatistics: { inboundBitsPerSecond: number; outboundBitsPerSecond: number; intervalMs: number };
+  /** The real TCP connection (relay to server), from the relay's TCP_INFO; absent when the relay cannot say (statisticsError). */
+  roundTripTimeStatistics?: RoundTripTimeStatistics;
+  /** The real TCP connection's bandwidth, from the relay's TCP_INFO (Go: StreamSocket.RefreshInformation says how). */
+  connectionBandwidthStatistics?: BandwidthStatistics;
+  /** This tab to the relay and back (the session's PING/PONG), shared by the instance's sockets. */
+  tunnelRoundTripTimeStatistics?: RoundTripTimeStatistics;
+  /** Why the connection's statistics are missing (e.g. a plain Wisp relay). */
+  statisticsError?: string;
 }
 
 export interface UDPSocketInfo extends SocketInfo {

@@ -17,7 +17,7 @@ const moduleURL = import.meta.url;
 
 const LOAD_OPTIONS = ["relay", "appId", "secret", "wasmURL", "worker"];
 const TCP_OPTIONS = ["noDelay", "keepAliveDelay", "sendBufferSize", "receiveBufferSize",
-  "secureTransport", "serverName", "caPEM", "signal"];
+  "secureTransport", "serverName", "caPEM", "signal", "hopLimit", "serializeConnectionAttempts"];
 const UDP_OPTIONS = ["remoteAddress", "remotePort", "localAddress", "localPort",
   "sendBufferSize", "receiveBufferSize", "lowLatency", "signal"];
 const SERVER_OPTIONS = ["localPort", "backlog", "signal"];
@@ -356,6 +356,9 @@ function makeInstance(backend, { relay, worker }) {
       if (o.secureTransport !== undefined && !["off", "on", "starttls"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on" or "starttls"`);
       for (const k of ["serverName", "caPEM"]) if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`TCPSocket: ${k} must be a string`);
       checkSignal(o.signal, "TCPSocket");
+      // sockshim's: the real connection's IP TTL / hop limit, and one connection attempt at a time.
+      if (o.hopLimit !== undefined && (!Number.isInteger(o.hopLimit) || o.hopLimit < 1 || o.hopLimit > 255)) throw new TypeError("TCPSocket: hopLimit must be an integer from 1 to 255");
+      if (o.serializeConnectionAttempts !== undefined && typeof o.serializeConnectionAttempts !== "boolean") throw new TypeError("TCPSocket: serializeConnectionAttempts must be a boolean");
       this.#options = { ...o };
       this.#receive = o.receiveBufferSize ?? DEFAULT_RECEIVE;
       this.#send = o.sendBufferSize ?? DEFAULT_SEND;
@@ -372,6 +375,8 @@ function makeInstance(backend, { relay, worker }) {
         id: this.#id, host: remoteAddress, port: remotePort,
         secureTransport: o.secureTransport === "on" ? "on" : "off",
         serverName: o.serverName, caPEM: o.caPEM, noDelay: o.noDelay, keepAliveDelay: o.keepAliveDelay,
+        // StreamSocketControl: OutboundBufferSizeInBytes, OutboundUnicastHopLimit, SerializeConnectionAttempts.
+        sendBufferSize: o.sendBufferSize, hopLimit: o.hopLimit, serializeConnectionAttempts: o.serializeConnectionAttempts,
       }).then((d) => {
         if (this.#state === "closed") return;
         this.#open(d);
@@ -535,7 +540,9 @@ function makeInstance(backend, { relay, worker }) {
 
     /**
      * Statistics and transport: {transport, relay, protectionLevel,
-     * serverCertificate, bytesSent, bytesReceived, openMs, ...}.
+     * serverCertificate, bytesSent, bytesReceived, openMs,
+     * bandwidthStatistics, roundTripTimeStatistics,
+     * tunnelRoundTripTimeStatistics, connectionBandwidthStatistics, ...}.
      */
     async info() {
       if (this.#state !== "open") throw closedError("info");

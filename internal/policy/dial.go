@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -55,12 +54,19 @@ func ipNetwork(network string) bool {
 // DialTarget connects over network ("tcp" or "udp", optionally with 4 or 6)
 // to the first of t.Addrs that answers, at t.Port, never resolving anything:
 // t must come from Check(ctx, app, op, ...). Every address is checked again
-// before the dial and, through Control, on the socket itself.
+// before the dial and, through Control, on the socket itself. Addresses are
+// tried one at a time (DialTargetAttempts with Serial).
 //
 // d supplies timeouts and options; nil means a zero net.Dialer. It is copied,
 // never modified; its Control or ControlContext still runs, after the gate.
 // The error is the last dial error, or an *Error for a denied address.
 func (e *Engine) DialTarget(ctx context.Context, d *net.Dialer, app *App, op Op, network string, t Target) (net.Conn, error) {
+	return e.DialTargetAttempts(ctx, d, app, op, network, t, DialAttempts{Serial: true})
+}
+
+// DialTargetAttempts is DialTarget trying t's addresses as a says: one at a
+// time, or overlapping (Happy Eyeballs).
+func (e *Engine) DialTargetAttempts(ctx context.Context, d *net.Dialer, app *App, op Op, network string, t Target, a DialAttempts) (net.Conn, error) {
 	if !ipNetwork(network) {
 		return nil, &Error{Op: op, Reason: ReasonBadOp, Host: t.Host, Port: t.Port}
 	}
@@ -86,21 +92,14 @@ func (e *Engine) DialTarget(ctx context.Context, d *net.Dialer, app *App, op Op,
 		}
 		return nil
 	}
-	var lastErr error
-	for _, a := range t.Addrs {
-		ap := netip.AddrPortFrom(a, t.Port)
+	addrs := make([]netip.AddrPort, len(t.Addrs))
+	for i, a := range t.Addrs {
+		addrs[i] = netip.AddrPortFrom(a, t.Port)
+	}
+	return DialEach(ctx, addrs, a, func(ctx context.Context, ap netip.AddrPort) (net.Conn, error) {
 		if err := e.gate(app, op, network, ap.String()); err != nil {
 			return nil, err
 		}
-		c, err := dd.DialContext(ctx, network, ap.String())
-		if err == nil {
-			return c, nil
-		}
-		var pe *Error
-		if errors.As(err, &pe) || ctx.Err() != nil {
-			return nil, err
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+		return dd.DialContext(ctx, network, ap.String())
+	})
 }

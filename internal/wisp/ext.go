@@ -89,11 +89,12 @@ func ServerInfo(o ServerOffer) Info {
 		{ID: ExtUDP},
 		{ID: ExtBoundUDP, Payload: []byte{1}},
 		{ID: ExtBroker},
+		{ID: ExtTCPControl, Payload: []byte{1}},
 		{ID: ExtRelayTLS},
 	}}
 	if o.Profile != nil {
 		info.Extensions = slices.DeleteFunc(info.Extensions, func(e Extension) bool {
-			return e.ID == ExtListen || e.ID == ExtUDP || e.ID == ExtBoundUDP || e.ID == ExtBroker
+			return e.ID == ExtListen || e.ID == ExtUDP || e.ID == ExtBoundUDP || e.ID == ExtBroker || e.ID == ExtTCPControl
 		})
 		info.Extensions = append(info.Extensions, Extension{ID: ExtRelayProfile, Payload: AppendRelayProfile(nil, *o.Profile)})
 		o.WebRTC = false
@@ -123,6 +124,7 @@ func ClientInfo(server Info, window uint32, pw *Password) (Info, error) {
 		{ID: ExtListen},
 		{ID: ExtLiveness},
 		{ID: ExtBroker},
+		{ID: ExtTCPControl, Payload: []byte{1}},
 		{ID: ExtRelayTLS},
 	}}
 	if _, ok := server.Find(ExtPassword); ok && pw != nil {
@@ -148,6 +150,8 @@ type Negotiated struct {
 	Liveness       bool // ExtLiveness: PING/PONG on stream 0
 	Broker         bool // ExtBroker: TRANSFER, LIST, RECLAIM (broker.go)
 	RelayTLS       bool // ExtRelayTLS: CONNECT with StreamTLS (relaytls.go)
+	// TCPControl: ExtTCPControl, CONNECT_OPTIONS and STATS (tcpcontrol.go).
+	TCPControl bool
 	// Window is the client's relay-to-client byte window per stream
 	// (ExtFlowControl on both ends); 0 means off.
 	Window uint32
@@ -173,6 +177,8 @@ func Negotiate(server, client Info) (Negotiated, error) {
 		Liveness:  both(ExtLiveness),
 		Broker:    both(ExtBroker),
 		RelayTLS:  both(ExtRelayTLS),
+
+		TCPControl: both(ExtTCPControl),
 	}
 	if e, ok := server.Find(ExtListen); ok && n.Listen && len(e.Payload) > 0 {
 		n.ListenCloseAck = e.Payload[0]&ListenFlagCloseAck != 0

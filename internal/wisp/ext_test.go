@@ -28,7 +28,7 @@ func TestNegotiate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !n.UDP || !n.Sockshim || !n.HalfClose || !n.Listen || !n.ListenCloseAck || !n.Liveness || n.Window != 4096 {
+	if !n.UDP || !n.Sockshim || !n.HalfClose || !n.Listen || !n.ListenCloseAck || !n.Liveness || !n.TCPControl || n.Window != 4096 {
 		t.Errorf("negotiated %+v", n)
 	}
 	if n.Password == nil || *n.Password != *pw {

@@ -19,6 +19,7 @@ func TestTypeString(t *testing.T) {
 		{TypeAck, "ACK"}, {TypeSkip, "SKIP"}, {TypeResumeToken, "RESUME_TOKEN"},
 		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
 		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"}, {TypePushSubscribe, "PUSH_SUBSCRIBE"},
+		{TypeConnectOptions, "CONNECT_OPTIONS"}, {TypeStatsRequest, "STATS_REQUEST"}, {TypeStats, "STATS"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {

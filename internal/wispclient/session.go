@@ -93,17 +93,21 @@ type Session struct {
 	// listenAck: the relay answers a listener's CLOSE once its socket is
 	// closed (its ExtListen record's payload has ListenFlagCloseAck).
 	listenAck bool
-	liveness  bool         // both sides speak ExtLiveness
-	initial   uint32       // initial per-stream credit from CONTINUE(0)
-	lastRecv  atomic.Int64 // unix nanoseconds of the last message read
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      *netutil.Once
-	closeErr  error
-	writeMu   sync.Mutex
-	outq      [][]byte
-	writing   bool // a goroutine is writing frames (writeLoop or send)
-	outSignal netutil.Signal
+	liveness  bool // both sides speak ExtLiveness
+	// tcpControl: both sides speak ExtTCPControl (tcpcontrol.go).
+	tcpControl bool
+	nonce      atomic.Uint32 // PING and STATS_REQUEST nonces
+	pings      pings         // PINGs awaiting their PONG, round trips measured (tcpcontrol.go)
+	initial    uint32        // initial per-stream credit from CONTINUE(0)
+	lastRecv   atomic.Int64  // unix nanoseconds of the last message read
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       *netutil.Once
+	closeErr   error
+	writeMu    sync.Mutex
+	outq       [][]byte
+	writing    bool // a goroutine is writing frames (writeLoop or send)
+	outSignal  netutil.Signal
 
 	mu     sync.Mutex
 	ids    map[uint32]entry // every stream, UDP socket and listener (ids.go)
@@ -239,6 +243,7 @@ func (s *Session) handshake(ctx context.Context, o *Options) error {
 				return err
 			}
 			s.udp, s.sockshim, s.halfClose, s.liveness = n.UDP, n.Sockshim, n.HalfClose, n.Liveness
+			s.tcpControl = n.TCPControl
 			s.canListen, s.listenAck = n.Listen, n.ListenCloseAck
 			s.window = n.Window
 			s.readProfile(p.Info)
@@ -377,7 +382,6 @@ func (s *Session) keepalive(timeout time.Duration) {
 	step := timeout / 4
 	t := time.NewTimer(step)
 	defer t.Stop()
-	var nonce uint32
 	var pinging atomic.Bool // a WebSocket ping is in flight
 	for {
 		select {
@@ -400,8 +404,7 @@ func (s *Session) keepalive(timeout time.Duration) {
 		if idle >= step {
 			switch {
 			case s.liveness:
-				nonce++
-				s.enqueue(wisp.AppendPing(nil, nonce))
+				s.sendPing(nil) // its PONG is a round trip sample too (tcpcontrol.go)
 			case canWebSocketPing && pinging.CompareAndSwap(false, true):
 				go func() {
 					defer pinging.Store(false)
@@ -442,6 +445,8 @@ func (s *Session) readLoop() {
 			case wisp.TypePing, wisp.TypePong:
 				if nonce, err := wisp.ParsePing(p.Data); err == nil && s.liveness && p.Type == wisp.TypePing {
 					s.enqueue(wisp.AppendPong(nil, nonce))
+				} else if err == nil && s.liveness {
+					s.pong(nonce) // tcpcontrol.go
 				}
 				continue
 			}
@@ -488,6 +493,10 @@ func (s *Session) readLoop() {
 				st.remoteClosed(nil)
 			} else {
 				st.remoteClosed(s.closeError(p.Reason))
+			}
+		case wisp.TypeStats:
+			if s.tcpControl {
+				st.gotStats(p.Data) // tcpcontrol.go
 			}
 		case wisp.TypeOpened:
 			o, err := wisp.ParseOpened(p.Data)
@@ -639,13 +648,20 @@ func (s *Session) Open(ctx context.Context, typ wisp.StreamType, host string, po
 	if err := s.errNoRelayTLS(typ); err != nil {
 		return nil, err
 	}
+	return s.open(ctx, typ, func(id uint32) []byte {
+		return wisp.Append(nil, &wisp.Packet{Type: wisp.TypeConnect, StreamID: id, StreamType: typ, Port: port, Host: host})
+	})
+}
+
+// open registers a stream, sends what connect builds for its id (CONNECT,
+// CONNECT_OPTIONS) and waits as Open does.
+func (s *Session) open(ctx context.Context, typ wisp.StreamType, connect func(id uint32) []byte) (*Stream, error) {
 	st := newStream(s, typ)
 	id, err := s.register(entry{stream: st}, 0)
 	if err != nil {
 		return nil, err
 	}
-	pkt := wisp.Packet{Type: wisp.TypeConnect, StreamID: id, StreamType: typ, Port: port, Host: host}
-	if err := s.send(wisp.Append(nil, &pkt)); err != nil {
+	if err := s.send(connect(id)); err != nil {
 		s.forget(id, st)
 		return nil, err
 	}

@@ -30,6 +30,8 @@ type Stream struct {
 	isOpened bool
 	eof      bool // the server sent FIN: reads end after recv, writes go on
 	wclosed  bool // CloseWrite sent FIN
+	// statsWait: Stats calls waiting for their STATS, by nonce (tcpcontrol.go).
+	statsWait map[uint32]chan wisp.TCPStats
 
 	// Relay-to-client credit (ExtFlowControl), in payload bytes: the
 	// server may send up to limit in total; Read grants back what the app
@@ -152,6 +154,7 @@ func (st *Stream) remoteClosed(err error) {
 	if st.rerr == nil {
 		st.rerr = err
 	}
+	st.endStats() // tcpcontrol.go
 	st.mu.Unlock()
 	st.markOpen()
 	st.readable.Notify()

@@ -83,6 +83,8 @@ test("the demo page: four demos, the live socket table, the send box; and a scre
     const tr = document.querySelector("#sockets tbody tr");
     return tr && / \S+ ms$/.test(tr.children[6].textContent) && /\/s$/.test(tr.children[5].textContent);
   }, null, { timeout: 30000 });
+  // The round trip's split from info(): tab to relay, relay to server.
+  await page.waitForFunction(() => / ms · relay ⇄ server [\d.]+ ms/.test(document.querySelector("#sockets tbody tr").children[6].lastChild.title), null, { timeout: 30000 });
   // Bulk through the echo; the screenshot is taken while it runs.
   await page.click("#bulk");
   await page.waitForFunction(() => /^\s*[\d.]+ MiB\/s/.test(document.querySelector("#sockets tbody tr").children[5].textContent), null, { timeout: 30000 });

@@ -11,6 +11,7 @@
 //	release   each connection makes every stall connection drain what it holds
 //	refused   a port nothing listens on
 //	udpEcho   UDP echo
+//	ttl       answers "ttl N\n", the IP TTL the connection's packets carried, then echoes
 package main
 
 import (
@@ -121,6 +122,13 @@ func main() {
 		io.WriteString(c, "released\n")
 	})
 	addrs["release"] = ln.Addr().String()
+
+	ln = listen()
+	serve(ln, func(c net.Conn) {
+		fmt.Fprintf(c, "ttl %d\n", peerTTL(c))
+		io.Copy(c, c)
+	})
+	addrs["ttl"] = ln.Addr().String()
 
 	ln = listen()
 	addrs["refused"] = ln.Addr().String()

@@ -59,6 +59,20 @@ export async function misuse(s: Sockshim): Promise<void> {
   new s.UDPSocket();
 }
 
+// The real connection's options and statistics (StreamSocketControl, RefreshInformation).
+export async function statistics(s: Sockshim): Promise<number> {
+  const socket = new s.TCPSocket("example.com", 443, { sendBufferSize: 65536, hopLimit: 32, serializeConnectionAttempts: true });
+  await socket.opened;
+  const info = await socket.info();
+  const rtt = info.roundTripTimeStatistics;
+  const tunnel = info.tunnelRoundTripTimeStatistics;
+  const peaked: boolean | undefined = info.connectionBandwidthStatistics?.outboundBandwidthPeaked;
+  console.log(peaked, info.statisticsError);
+  // @ts-expect-error hopLimit is a number
+  new s.TCPSocket("h", 1, { hopLimit: "32" });
+  return (rtt?.sum ?? 0) + (tunnel?.sum ?? 0);
+}
+
 // The socket broker: hand a socket over, reclaim it from a later page.
 export async function broker(s: Sockshim): Promise<void> {
   const socket = new s.TCPSocket("chat.example", 6667);
