@@ -22,6 +22,7 @@ import (
 //	broker.transfer {id, socketId, taskId, context: Uint8Array, keepAliveTime: ms}
 //	broker.list     {} -> [{socketId, kind, reason, taskId, context, buffered}]
 //	broker.reclaim  {id (new), socketId, kind} -> the socket's open info
+//	broker.push     {endpoint ("" removes), p256dh: Uint8Array, auth: Uint8Array}
 
 // brokerTimeout bounds a list or reclaim.
 const brokerTimeout = 30 * time.Second
@@ -49,6 +50,8 @@ func (b *bridge) brokerCall(op string, a js.Value) (any, error) {
 		return b.reclaim(a)
 	case "broker.transfer":
 		return nil, b.transfer(a)
+	case "broker.push":
+		return nil, b.setPush(a)
 	}
 	return nil, fmt.Errorf("sockshim: no operation %q: %w", op, shim.ErrInvalidArgument)
 }
@@ -228,4 +231,24 @@ func (b *bridge) reclaim(a js.Value) (any, error) {
 		go u.writeLoop()
 		return u.describe(), nil
 	}
+}
+
+// setPush registers the app's Web Push subscription with the broker.
+func (b *bridge) setPush(a js.Value) error {
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	endpoint := a.Get("endpoint").String()
+	if endpoint == "" {
+		return shim.SetPushSubscription(ctx, b.transport, nil)
+	}
+	sub := &shim.PushSubscription{Endpoint: endpoint}
+	for _, k := range []struct {
+		name string
+		dst  *[]byte
+	}{{"p256dh", &sub.P256dh}, {"auth", &sub.Auth}} {
+		v := a.Get(k.name)
+		*k.dst = make([]byte, v.Get("byteLength").Int())
+		js.CopyBytesToGo(*k.dst, v)
+	}
+	return shim.SetPushSubscription(ctx, b.transport, sub)
 }

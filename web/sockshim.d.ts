@@ -296,6 +296,12 @@ export interface Sockshim {
   onLog(f: (message: string) => void): () => void;
   /** What the relay's socket broker holds for this app (transferred by this or an earlier page); listing renews every lease. */
   allSockets(): Promise<SocketActivity[]>;
+  /**
+   * Registers the app's Web Push subscription with the broker (null removes it): on activity the relay
+   * pushes JSON {socketId, kind, reason, taskId} to it. Rejects with NotAllowedError unless the relay's
+   * config lists the subscription's push service for the app (broker.push.endpoints).
+   */
+  setPushSubscription(subscription: PushSubscription | PushSubscriptionJSON | null): Promise<void>;
   /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. If the wasm exits or the Worker fails, the same happens by itself. */
   terminate(): void;
 }

@@ -152,6 +152,29 @@ function transferArgs(where, socketId, options) {
   return { socketId, taskId: o.taskId ?? "", context, keepAliveTime: o.keepAliveTime };
 }
 
+function pushArgs(sub) {
+  const where = "setPushSubscription";
+  if (sub === null) return { endpoint: "" };
+  const b64url = (v, k) => {
+    if (typeof v !== "string") throw new TypeError(`${where}: keys.${k} must be a base64url string`);
+    const bin = atob(v.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(v.length / 4) * 4, "="));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  };
+  let p256dh, auth;
+  if (typeof sub?.getKey === "function") {
+    p256dh = new Uint8Array(sub.getKey("p256dh") ?? new ArrayBuffer(0));
+    auth = new Uint8Array(sub.getKey("auth") ?? new ArrayBuffer(0));
+  } else if (sub && typeof sub.keys === "object" && sub.keys !== null) {
+    p256dh = b64url(sub.keys.p256dh, "p256dh");
+    auth = b64url(sub.keys.auth, "auth");
+  } else {
+    throw new TypeError(`${where}: want a PushSubscription, its toJSON() form, or null`);
+  }
+  if (typeof sub.endpoint !== "string" || sub.endpoint === "") throw new TypeError(`${where}: the subscription has no endpoint`);
+  if (p256dh.byteLength !== 65 || auth.byteLength !== 16) throw new TypeError(`${where}: keys of ${p256dh.byteLength} and ${auth.byteLength} bytes, want a 65-byte p256dh and a 16-byte auth`);
+  return { endpoint: sub.endpoint, p256dh, auth };
+}
+
 // ---- backends: the wasm in the page, or in a dedicated Worker
 
 let instances = 0;
@@ -945,6 +968,19 @@ function makeInstance(backend, { relay, worker }) {
      * the open socket, which reads what the broker held first, in order.
      * Listing renews every lease.
      */
+    /**
+     * Registers the app's Web Push subscription with the relay's broker (a
+     * browser PushSubscription, or its toJSON() form; null removes it): when
+     * a held socket of the app has activity, the relay pushes
+     * {socketId, kind, reason, taskId} to it, waking the service worker,
+     * which loads sockshim and reclaims. The relay's config must list the
+     * push service for the app (broker.push), or this rejects with
+     * NotAllowedError.
+     */
+    async setPushSubscription(subscription) {
+      const args = pushArgs(subscription);
+      await backend.call("broker.push", { id: 0, ...args });
+    },
     async allSockets() {
       const list = await backend.call("broker.list", { id: 0 });
       return list.map((h) => {

@@ -188,5 +188,26 @@ for (const worker of [true, false]) {
       assert.equal(await acceptedText, "again");
       await b.close();
     });
+
+    test("setPushSubscription reaches the relay, which refuses an app without broker.push", async () => {
+      const page = await instancePage(env, { worker });
+      const r = await page.evaluate(async () => {
+        const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        const p256dh = new Uint8Array(65).fill(4);
+        const auth = new Uint8Array(16).fill(7);
+        const json = { endpoint: "https://push.example/send/abc", keys: { p256dh: b64url(p256dh), auth: b64url(auth) } };
+        return {
+          refused: await T.rejects(S.setPushSubscription(json)),
+          shortKey: await T.rejects(S.setPushSubscription({ ...json, keys: { ...json.keys, auth: b64url(auth.slice(1)) } })),
+          notASub: await T.rejects(S.setPushSubscription("https://push.example/")),
+        };
+      });
+      await page.close();
+      // The relay's answer (ReasonBlocked), not a local check: the payload was well-formed.
+      assert.equal(r.refused.name, "NotAllowedError", JSON.stringify(r.refused));
+      assert.equal(r.refused.accessDenied, true);
+      assert.equal(r.shortKey.name, "TypeError");
+      assert.equal(r.notASub.name, "TypeError");
+    });
   });
 }

@@ -85,6 +85,9 @@ export async function broker(s: Sockshim): Promise<void> {
     const back = await held.reclaim();
     await back.close();
   }
+  const reg = await navigator.serviceWorker.ready;
+  await s.setPushSubscription(await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: "BPub" }));
+  await s.setPushSubscription(null);
   // @ts-expect-error keepAliveTime is a number of ms
   await socket.transferOwnership("chat", { keepAliveTime: "1m" });
 }
