@@ -154,7 +154,16 @@ func (h *held) fitsLocked(a *brokerApp, n int) bool {
 func (h *held) datagramLoop() {
 	b := h.b
 	buf := make([]byte, udpopt.MaxPayload6)
+	var seen *Config
 	for {
+		// A config reload decides the next datagrams, as it does a
+		// session's sockets (the socket admits peers by its app).
+		if c := b.srv.Config(); c != seen {
+			seen = c
+			if p := b.appPolicy(h.app); p != nil {
+				h.udp.SetApp(p)
+			}
+		}
 		n, peer, err := h.udp.ReadFrom(buf)
 		if err != nil {
 			if h.stop.Done() {
