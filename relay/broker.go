@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/udpsock"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
 
@@ -30,8 +31,14 @@ type BrokerConfig struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// TTLSeconds is the lease of a held socket: it is closed this long after
 	// its transfer unless reclaimed (a LIST by the app renews the lease of
-	// what it lists). Default 600 (10 minutes).
+	// what it lists). Default 600 (10 minutes). A socket transferred with a
+	// keep-alive time has its lease renewed at each keep-alive tick, to the
+	// keep-alive time plus TTLSeconds, but never past MaxLeaseSeconds after
+	// the app's last contact (the transfer, or a LIST).
 	TTLSeconds int `json:"ttlSeconds,omitempty"`
+	// MaxLeaseSeconds caps how long keep-alive ticks keep a socket held
+	// without the app; default 3600 (an hour), at least TTLSeconds.
+	MaxLeaseSeconds int `json:"maxLeaseSeconds,omitempty"`
 	// MaxSockets held at once for the app, connections held listeners
 	// accepted included; default 64.
 	MaxSockets int `json:"maxSockets,omitempty"`
@@ -50,6 +57,10 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 	if c.MaxSockets <= 0 {
 		c.MaxSockets = 64
 	}
+	if c.MaxLeaseSeconds <= 0 {
+		c.MaxLeaseSeconds = 3600
+	}
+	c.MaxLeaseSeconds = max(c.MaxLeaseSeconds, c.TTLSeconds)
 	if c.MaxBytesPerSocket <= 0 {
 		c.MaxBytesPerSocket = 1 << 20
 	}
@@ -60,7 +71,7 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 }
 
 func (c BrokerConfig) validate() error {
-	if c.TTLSeconds < 0 || c.MaxSockets < 0 || c.MaxBytesPerSocket < 0 || c.MaxBytes < 0 {
+	if c.TTLSeconds < 0 || c.MaxLeaseSeconds < 0 || c.MaxSockets < 0 || c.MaxBytesPerSocket < 0 || c.MaxBytes < 0 {
 		return errors.New("broker: negative value")
 	}
 	return c.Push.validate()
@@ -94,6 +105,8 @@ type broker struct {
 	refused   atomic.Int64 // transfers refused (limits, ids in use, bad state)
 	accepted  atomic.Int64 // connections held listeners accepted
 
+	droppedDatagrams atomic.Int64 // datagrams held UDP sockets dropped past their bounds (broker_udp.go)
+
 	pushes, pushFailures atomic.Int64
 }
 
@@ -120,23 +133,32 @@ type held struct {
 	flags  uint8 // listener: wisp.Listen flags for accepted connections
 	active bool  // listed and reclaimable (guarded by b.mu)
 
-	conn net.Conn     // stream
-	ln   net.Listener // listener
+	conn  net.Conn        // stream
+	ln    net.Listener    // listener
+	udp   *udpsock.Socket // datagram socket (broker_udp.go)
+	bound bool            // datagram: unconnected
 
-	mu         sync.Mutex
-	reason     wisp.HeldReason
-	unread     []byte // the client's unread bytes (UNREAD), first
-	buf        []byte // read while held
-	peerClosed bool
-	stopping   bool
-	children   int
-	pushed     map[wisp.HeldReason]time.Time // the last push per reason (broker_push.go)
+	mu     sync.Mutex
+	reason wisp.HeldReason
+	unread []byte // the client's unread bytes (UNREAD), first
+	buf    []byte // read while held
+	// A datagram socket's: the client's unread datagrams, then those
+	// received while held, their bytes, and how many were dropped.
+	unreadDgrams, dgrams []heldDatagram
+	dgramBytes           int
+	dropped              int
+	peerClosed           bool
+	stopping             bool
+	children             int
+	pushed               map[wisp.HeldReason]time.Time // the last push per reason (broker_push.go)
 
 	unreadDone *netutil.Once // the last UNREAD came, or it never will
 	stop       *netutil.Once // reclaim, expiry or shutdown
 	loopDone   chan struct{} // the reader or accept loop returned
 	lease      *time.Timer
 	keepAlive  *time.Ticker
+	keepEvery  time.Duration // the keep-alive time; 0: none
+	contact    time.Time     // the app's last contact: transfer or LIST (guarded by b.mu)
 }
 
 func newBroker(srv *Server) *broker {
@@ -185,7 +207,7 @@ func (b *broker) drop(h *held) bool {
 	}
 	delete(a.sockets, h.id)
 	h.mu.Lock()
-	n := int64(len(h.buf) + len(h.unread))
+	n := int64(h.heldBytesLocked())
 	h.mu.Unlock()
 	a.bytes -= n
 	b.bytes.Add(-n)
@@ -222,7 +244,9 @@ func (s *session) brokerPacket(p *wisp.Packet) {
 		if h != nil && (last || err != nil) {
 			delete(b.pending, pendingKey{s, p.StreamID})
 		}
-		if h != nil && err == nil && len(data) > 0 {
+		if h != nil && err == nil && h.kind == wisp.HeldDatagram && !last {
+			b.unreadDatagram(h, data) // broker_udp.go
+		} else if h != nil && err == nil && len(data) > 0 {
 			h.mu.Lock()
 			h.unread = append(h.unread, data...)
 			h.mu.Unlock()
@@ -271,11 +295,20 @@ func (b *broker) list(appID string) []wisp.HeldSocket {
 		}
 		h.mu.Lock()
 		out = append(out, wisp.HeldSocket{Kind: h.kind, Reason: h.reason, SocketID: h.id, TaskID: h.task,
-			Buffered: uint32(len(h.unread) + len(h.buf)), Context: h.ctx})
+			Buffered: uint32(h.heldBytesLocked()), Context: h.ctx})
 		h.mu.Unlock()
-		h.lease.Reset(time.Duration(h.cfg.TTLSeconds) * time.Second)
+		h.contact = time.Now()
+		h.lease.Reset(h.leaseLocked(h.contact))
 	}
 	return out
+}
+
+// leaseLocked is how long h stays held from now on: TTLSeconds, plus the
+// keep-alive time for a socket with one, but not past MaxLeaseSeconds
+// after the app's last contact. b.mu is held.
+func (h *held) leaseLocked(now time.Time) time.Duration {
+	d := time.Duration(h.cfg.TTLSeconds)*time.Second + h.keepEvery
+	return max(0, min(d, h.contact.Add(time.Duration(h.cfg.MaxLeaseSeconds)*time.Second).Sub(now)))
 }
 
 // transfer starts the handoff of a stream or listener; it runs on the
@@ -363,8 +396,10 @@ func (s *session) transfer(p *wisp.Packet) {
 			s.write(wisp.AppendTransferred(nil, p.StreamID, 0))
 			s.log.Info("relay: listener transferred to the broker", "listener", p.StreamID, "socket", h.id, "addr", h.ln.Addr().String())
 		}()
+	case m.udp != nil:
+		s.transferUDP(m.udp, h, t, fail) // broker_udp.go
 	default:
-		fail(wisp.ReasonInvalid, "only open TCP streams and listeners can be transferred")
+		fail(wisp.ReasonInvalid, "only open streams, listeners and UDP sockets can be transferred")
 	}
 }
 
@@ -440,17 +475,21 @@ func (s *session) handoffStream(st *tcpStream, h *held, keepAlive time.Duration)
 // activate makes h listed, starts its lease and its reader or accept loop.
 // After a shutdown began it closes h instead.
 func (b *broker) activate(h *held, keepAlive time.Duration) {
-	ttl := time.Duration(h.cfg.TTLSeconds) * time.Second
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		close(h.loopDone)
-		h.release("relay shutting down")
+		// close may have dropped h already, while its handoff ran; its
+		// socket is closed here either way.
+		b.drop(h)
+		h.closeSockets()
+		b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", "relay shutting down", "buffered", h.buffered())
 		return
 	}
 	b.transfers.Add(1)
 	h.active = true
-	h.lease = time.AfterFunc(ttl, func() { b.expire(h) })
+	h.keepEvery, h.contact = keepAlive, time.Now()
+	h.lease = time.AfterFunc(h.leaseLocked(h.contact), func() { b.expire(h) })
 	if keepAlive > 0 {
 		h.keepAlive = time.NewTicker(keepAlive)
 		b.wg.Add(1)
@@ -465,21 +504,29 @@ func (b *broker) activate(h *held, keepAlive time.Duration) {
 		defer b.wg.Done()
 		defer close(h.loopDone)
 		defer b.wg.Done()
-		if h.kind == wisp.HeldListener {
+		switch h.kind {
+		case wisp.HeldListener:
 			h.acceptLoop()
-		} else {
+		case wisp.HeldDatagram:
+			h.datagramLoop() // broker_udp.go
+		default:
 			h.readLoop()
 		}
 	}()
 }
 
 // keepAliveLoop raises KeepAliveTimerExpired each keep-alive period in which
-// nothing else happened.
+// nothing else happened, and renews the lease at each tick (leaseLocked).
 func (h *held) keepAliveLoop() {
 	defer h.keepAlive.Stop()
 	for {
 		select {
 		case <-h.keepAlive.C:
+			h.b.mu.Lock()
+			if h.active {
+				h.lease.Reset(h.leaseLocked(time.Now()))
+			}
+			h.b.mu.Unlock()
 			h.mu.Lock()
 			fire := h.reason == wisp.HeldNone
 			if fire {
@@ -505,7 +552,7 @@ func (h *held) readLoop() {
 		b.mu.Lock()
 		a := b.apps[h.app]
 		h.mu.Lock()
-		mine := int64(len(h.buf) + len(h.unread))
+		mine := int64(h.heldBytesLocked())
 		closed := h.peerClosed
 		h.mu.Unlock()
 		if a == nil || closed {
@@ -561,8 +608,11 @@ func (h *held) readLoop() {
 func (h *held) buffered() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.buf) + len(h.unread)
+	return h.heldBytesLocked()
 }
+
+// heldBytesLocked is what h buffers, in bytes; h.mu is held.
+func (h *held) heldBytesLocked() int { return len(h.buf) + len(h.unread) + h.dgramBytes }
 
 // acceptLoop accepts for a held listener and holds each connection.
 func (h *held) acceptLoop() {
@@ -634,12 +684,18 @@ func (h *held) halt() {
 	if h.conn != nil {
 		h.conn.SetReadDeadline(now)
 	}
+	if h.udp != nil {
+		h.udp.Conn().SetReadDeadline(now)
+	}
 	if d, ok := h.ln.(interface{ SetDeadline(time.Time) error }); ok {
 		d.SetDeadline(now)
 	}
 	<-h.loopDone
 	if h.conn != nil {
 		h.conn.SetReadDeadline(time.Time{})
+	}
+	if h.udp != nil {
+		h.udp.Conn().SetReadDeadline(time.Time{})
 	}
 	if d, ok := h.ln.(interface{ SetDeadline(time.Time) error }); ok {
 		d.SetDeadline(time.Time{})
@@ -653,13 +709,20 @@ func (h *held) release(why string) {
 	}
 	h.halt()
 	n := h.buffered()
+	h.closeSockets()
+	h.b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", why, "buffered", n)
+}
+
+func (h *held) closeSockets() {
 	if h.conn != nil {
 		h.conn.Close()
 	}
 	if h.ln != nil {
 		h.ln.Close()
 	}
-	h.b.srv.log.Info("relay: broker released a held socket", "app", h.app, "socket", h.id, "why", why, "buffered", n)
+	if h.udp != nil {
+		h.udp.Close()
+	}
 }
 
 func (b *broker) expire(h *held) {
@@ -733,7 +796,7 @@ func (b *broker) take(appID, socketID string, kind wisp.HeldKind) *held {
 func (s *session) reclaim(p *wisp.Packet) {
 	b := s.srv.broker
 	kind, socketID, err := wisp.ParseReclaim(p.Data)
-	if err != nil || p.StreamID == 0 || p.StreamID&wisp.RelayStreamBit != 0 || kind == wisp.HeldDatagram {
+	if err != nil || p.StreamID == 0 || p.StreamID&wisp.RelayStreamBit != 0 {
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
 		return
 	}
@@ -741,6 +804,10 @@ func (s *session) reclaim(p *wisp.Packet) {
 	if s.app().id() == "" || h == nil {
 		// Another app's socket is indistinguishable from none at all.
 		s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid))
+		return
+	}
+	if kind == wisp.HeldDatagram {
+		s.reclaimUDP(p.StreamID, h) // broker_udp.go
 		return
 	}
 	if kind == wisp.HeldListener {

@@ -23,6 +23,7 @@ func (b *broker) register(reg *prometheus.Registry) {
 	counter("sockshim_broker_expired_total", "Held sockets released because their lease expired.", &b.expired)
 	counter("sockshim_broker_refused_total", "Transfers and held-listener connections refused (limits, socket ids in use, sockets not open).", &b.refused)
 	counter("sockshim_broker_accepted_total", "Connections held listeners accepted.", &b.accepted)
+	counter("sockshim_broker_dropped_datagrams_total", "Datagrams held UDP sockets dropped past their bounds (UDP has no flow control to push a peer back).", &b.droppedDatagrams)
 	counter("sockshim_broker_pushes_total", "Web Push activations sent (broker.push).", &b.pushes)
 	counter("sockshim_broker_push_failures_total", "Web Push activations that failed.", &b.pushFailures)
 }

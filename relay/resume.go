@@ -78,8 +78,9 @@ func (s *Server) Instance() string { return s.res.opts.Instance }
 type sessionResume struct {
 	mu      sync.Mutex
 	token   resume.Token
-	timer   *time.Timer // runs while detached
-	epoch   int         // bumped on every detach and resume
+	cur     atomic.Pointer[resume.Token] // token, for OnHeard (which must not wait for mu)
+	timer   *time.Timer                  // runs while detached
+	epoch   int                          // bumped on every detach and resume
 	expired bool
 }
 
@@ -138,9 +139,14 @@ func (s *session) startResume(ctx context.Context) error {
 	if dead == 0 {
 		dead = s.srv.opts.PeerTimeout // as for sessions without resume
 	}
+	first := s.res.token
+	s.res.cur.Store(&first)
 	s.rc = resume.New(link, &resume.Options{
 		Buffer: r.opts.Buffer, AckInterval: r.opts.AckInterval, DeadAfter: dead,
 		OnLinkDown: func(err error) { go s.linkLost(err) },
+		// The client read RESUME_TOKEN: the token it replaced is used
+		// for good (until then the client may only have the old one).
+		OnHeard: func() { r.tokens.Confirm(*s.res.cur.Load()) },
 	})
 	s.ready.Store(true)
 	return nil
@@ -172,6 +178,7 @@ func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, ap
 		return s.refuseResume(ctx, wisp.ReasonResumeExpired, "session ended")
 	}
 	old.res.token = tok
+	old.res.cur.Store(&tok)
 	old.res.epoch++
 	if old.res.timer != nil {
 		old.res.timer.Stop()
@@ -192,16 +199,20 @@ func (s *session) resumeOnto(ctx context.Context, req *wisp.ResumeClientInfo, ap
 	if err := s.writeCtx(ctx, wisp.AppendResumeToken(nil, tok, received)); err != nil {
 		return err
 	}
-	before := old.rc.Stats().ReplayedBytes
-	if err := old.rc.Attach(s.link(), req.Received); err != nil {
+	before := old.rc.Stats()
+	err = old.rc.Attach(s.link(), req.Received)
+	after := old.rc.Stats()
+	// A resume whose replay the next loss cut short is a resume all the
+	// same, as the client counts it: the next one replays the rest.
+	r.resumes.Add(after.Resumes - before.Resumes)
+	r.replayed.Add(after.ReplayedBytes - before.ReplayedBytes)
+	if err != nil {
 		if errors.Is(err, resume.ErrPosition) {
 			old.log.Info("relay: resume with an impossible position; ending the session", "err", err)
 			old.rc.Close(err)
 		}
 		return fmt.Errorf("resume: %w", err)
 	}
-	r.resumes.Add(1)
-	r.replayed.Add(old.rc.Stats().ReplayedBytes - before)
 	old.log.Info("relay: session resumed", "client_received", req.Received, "relay_received", received)
 	return errHandedOver
 }

@@ -30,6 +30,7 @@ type udpItem struct {
 	port  uint16
 	opts  wisp.UDPOptions
 	group netip.Addr
+	ack   chan struct{} // a handoff marker (typ 0): the writer closes it and stops
 }
 
 // udpStream is one client UDP socket: a connected stream (Wisp stream type
@@ -51,6 +52,9 @@ type udpStream struct {
 
 	link    wisp.DatagramChannel // the data channel's link, while it is open
 	dropped atomic.Uint64
+
+	keepSock   atomic.Bool   // close leaves the socket open: the broker has it (broker_udp.go)
+	readerDone *netutil.Once // the reader returned
 }
 
 // connectUDP opens a connected UDP stream (CONNECT with stream type 0x02).
@@ -116,7 +120,7 @@ func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *pol
 		s.write(wisp.AppendClose(nil, 0, wisp.ReasonInvalid))
 		return
 	}
-	st := &udpStream{s: s, id: id, bound: bound, queue: make(chan udpItem, udpQueueLen), done: netutil.NewOnce()}
+	st := newUDPStream(s, id, bound)
 	release, ok := s.register(id, member{udp: st})
 	if !ok {
 		return
@@ -127,6 +131,10 @@ func (s *session) openUDP(id uint32, bound bool, open func(context.Context, *pol
 		defer release()
 		st.run(open)
 	}()
+}
+
+func newUDPStream(s *session, id uint32, bound bool) *udpStream {
+	return &udpStream{s: s, id: id, bound: bound, queue: make(chan udpItem, udpQueueLen), done: netutil.NewOnce(), readerDone: netutil.NewOnce()}
 }
 
 func (s *session) udpStream(id uint32) *udpStream { return s.member(id).udp }
@@ -150,7 +158,7 @@ func (st *udpStream) close(r wisp.CloseReason) {
 		}
 		st.link.Detach()
 		st.mu.Lock()
-		if st.sock != nil {
+		if st.sock != nil && !st.keepSock.Load() {
 			st.sock.Close()
 		}
 		if st.channel != nil {
@@ -170,9 +178,19 @@ func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socke
 	sock, err := open(ctx, app)
 	cancel()
 	if err != nil {
+		st.readerDone.Close()
 		st.close(reasonFor(err, s.ext.Sockshim))
 		return
 	}
+	st.serve(sock, app, nil)
+}
+
+// serve runs an open socket: OPENED to the client (always for a bound
+// socket or a sockshim client), then prefix (datagrams a broker held, as
+// DATA or DATAGRAM packets), then the writer and the reader.
+func (st *udpStream) serve(sock *udpsock.Socket, app *policy.App, prefix []heldDatagram) {
+	s := st.s
+	defer st.readerDone.Close()
 	st.mu.Lock()
 	if st.done.Done() {
 		st.mu.Unlock()
@@ -191,6 +209,12 @@ func (st *udpStream) run(open func(context.Context, *policy.App) (*udpsock.Socke
 		remote, _ := sock.Connected()
 		s.write(wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: remote, Local: sock.LocalAddr()}))
 	}
+	for _, d := range prefix {
+		if st.toClient(d.peer, d.data) != nil {
+			st.close(0)
+			return
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -207,6 +231,10 @@ func (st *udpStream) writer(sock *udpsock.Socket) {
 		select {
 		case it = <-st.queue:
 		case <-st.done.C:
+			return
+		}
+		if it.ack != nil {
+			close(it.ack) // broker_udp.go: everything queued before is sent
 			return
 		}
 		var err error
@@ -272,22 +300,29 @@ func (st *udpStream) reader(sock *udpsock.Socket) {
 			st.close(reasonFor(err, s.ext.Sockshim))
 			return
 		}
-		data := buf[64 : 64+n]
-		s.srv.metrics.bytesToClient.Add(int64(n))
-		if st.link.Send(st.bound, peer, data) {
-			continue
-		}
-		var pkt []byte
-		if st.bound {
-			pkt = wisp.AppendDatagram(make([]byte, 0, wisp.HeaderLen+19+n), st.id, peer, data)
-		} else {
-			pkt = wisp.AppendData(make([]byte, 0, wisp.HeaderLen+n), st.id, data)
-		}
-		if s.writeDatagram(pkt) != nil {
+		if st.toClient(peer, buf[64:64+n]) != nil {
 			st.close(0)
 			return
 		}
 	}
+}
+
+// toClient sends one datagram to the client, on the data channel when one
+// is open, otherwise as a Wisp packet.
+func (st *udpStream) toClient(peer netip.AddrPort, data []byte) error {
+	s := st.s
+	n := len(data)
+	s.srv.metrics.bytesToClient.Add(int64(n))
+	if st.link.Send(st.bound, peer, data) {
+		return nil
+	}
+	var pkt []byte
+	if st.bound {
+		pkt = wisp.AppendDatagram(make([]byte, 0, wisp.HeaderLen+19+n), st.id, peer, data)
+	} else {
+		pkt = wisp.AppendData(make([]byte, 0, wisp.HeaderLen+n), st.id, data)
+	}
+	return s.writeDatagram(pkt)
 }
 
 // fromChannel takes one data channel message for this stream: a whole

@@ -13,13 +13,14 @@ import (
 
 // The socket broker, mirroring WinRT's SocketActivityTrigger model
 // (https://learn.microsoft.com/windows/uwp/networking/sockets, "Socket
-// broker and the SocketActivityTrigger"): an app hands an open StreamSocket
-// or StreamSocketListener to the broker with TransferOwnership and may then
+// broker and the SocketActivityTrigger"): an app hands an open StreamSocket,
+// StreamSocketListener or DatagramSocket to the broker with TransferOwnership and may then
 // go away (a page reload, a closed tab). Through a sockshim relay the relay
 // is the broker: it holds the real socket on a lease, outside every session,
 // buffering what arrives (1 MiB per socket by default; past it the peer is
-// pushed back by TCP flow control, nothing is dropped). A held listener goes
-// on accepting and holds each connection too. Later, a session of the same
+// pushed back by TCP flow control, nothing is dropped; a held DatagramSocket
+// drops datagrams past its bound instead, as UDP has no flow control). A
+// held listener goes on accepting and holds each connection too. Later, a session of the same
 // app (the same credential, or the same origin for an anonymous app) finds
 // them with AllSockets and reclaims them; another app never sees them.
 
@@ -36,8 +37,12 @@ type TransferOptions struct {
 	Context []byte
 	// KeepAliveTime, if set, makes the broker report
 	// TriggerReasonKeepAliveTimerExpired for a socket that saw nothing else
-	// in that long (whole seconds). The lease itself is the relay's (its
-	// app config, 10 minutes by default); an AllSockets call renews it.
+	// in that long (whole seconds, at least 1), and keeps the socket held:
+	// each keep-alive tick renews its lease (the relay's app config: 10
+	// minutes by default) to KeepAliveTime plus the lease, up to the app's
+	// broker.maxLeaseSeconds (1 hour by default) after the app's last
+	// contact. Without it the lease runs from the transfer. An AllSockets
+	// call renews every lease and counts as contact.
 	KeepAliveTime time.Duration
 }
 
@@ -248,14 +253,53 @@ func (l *StreamSocketListener) TransferOwnership(socketID string, opts *Transfer
 	return nil
 }
 
-// EnableTransferOwnership is accepted so that code written for WinRT
-// compiles; DatagramSocket.TransferOwnership is not supported yet.
-func (d *DatagramSocket) EnableTransferOwnership(taskID string) {}
+// EnableTransferOwnership lets the socket be handed to the broker later.
+func (d *DatagramSocket) EnableTransferOwnership(taskID string) {
+	d.mu.Lock()
+	d.own = ownership{enabled: true, taskID: taskID}
+	d.mu.Unlock()
+}
 
-// TransferOwnership fails with an error wrapping ErrNotSupported: the
-// relay's broker holds TCP streams and listeners, not UDP sockets yet.
+// TransferOwnership hands the connected or bound socket to the broker under
+// socketID; the socket is closed here when it returns nil, and the relay
+// goes on receiving on the same port. Datagrams received and not yet read
+// go to the broker first. UDP has no flow control, so the broker keeps at
+// most its per-socket bound (1 MiB and 4096 datagrams by default) and drops
+// what arrives past it, counting it
+// (sockshim_broker_dropped_datagrams_total).
 func (d *DatagramSocket) TransferOwnership(socketID string, opts *TransferOptions) error {
-	return wrapErr("transfer", "", errf("DatagramSocket: %w (the relay's broker holds StreamSockets and StreamSocketListeners only)", ErrNotSupported))
+	d.mu.Lock()
+	c, own, t := d.conn, d.own, d.Transport
+	d.mu.Unlock()
+	if t == nil {
+		t = DefaultTransport
+	}
+	switch {
+	case c == nil:
+		return wrapErr("transfer", "", errNotOpen)
+	case !own.enabled:
+		return wrapErr("transfer", "", errNotEnabled)
+	}
+	if err := errNoBroker(t); err != nil {
+		return wrapErr("transfer", "", err)
+	}
+	rd, ok := c.(relayDatagram)
+	if !ok {
+		return wrapErr("transfer", "", errf("%T: %w", c, ErrNotSupported))
+	}
+	tr, err := toTransfer(socketID, own.taskID, opts)
+	if err != nil {
+		return wrapErr("transfer", "", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
+	defer cancel()
+	if err := rd.c.Transfer(ctx, tr); err != nil {
+		return wrapErr("transfer", "", brokerErr(err))
+	}
+	d.mu.Lock()
+	d.closed, d.conn = true, nil
+	d.mu.Unlock()
+	return nil
 }
 
 // AllSockets returns what the broker holds for this app, by socket id
@@ -349,9 +393,26 @@ func (i *SocketActivityInformation) StreamSocketListener() (*StreamSocketListene
 	return l, nil
 }
 
-// DatagramSocket fails: the broker holds no datagram sockets yet.
+// DatagramSocket reclaims a held UDP socket, connected or bound as it was,
+// on the same relay port: the datagrams the broker kept are read first, in
+// order of arrival.
 func (i *SocketActivityInformation) DatagramSocket() (*DatagramSocket, error) {
-	return nil, wrapErr("reclaim", i.ID, errf("DatagramSocket: %w (the relay's broker holds StreamSockets and StreamSocketListeners only)", ErrNotSupported))
+	if err := i.kindErr(SocketActivityKindDatagramSocket); err != nil {
+		return nil, wrapErr("reclaim", "", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
+	defer cancel()
+	c, err := onSession(i.t, ctx, func(s *wispclient.Session) (*wispclient.UDPConn, error) {
+		return s.ReclaimUDP(ctx, i.ID)
+	})
+	if err != nil {
+		return nil, wrapErr("reclaim", i.ID, brokerErr(err))
+	}
+	rd := relayDatagram{c}
+	d := &DatagramSocket{Transport: i.t, conn: rd}
+	d.info.LocalAddress, d.info.LocalPort = endpoint(rd.local())
+	d.info.RemoteAddress, d.info.RemotePort = endpoint(rd.remote())
+	return d, nil
 }
 
 var _ net.Conn = relayConn{}

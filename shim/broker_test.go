@@ -393,8 +393,14 @@ func TestBrokerNotSupported(t *testing.T) {
 	if err := s.TransferOwnership("d", nil); !errors.Is(err, shim.ErrNotSupported) || !strings.Contains(err.Error(), "RelayTransport") {
 		t.Fatalf("TransferOwnership on DirectTransport: %v", err)
 	}
-	if err := shim.NewDatagramSocket(nil).TransferOwnership("u", nil); !errors.Is(err, shim.ErrNotSupported) {
-		t.Fatalf("DatagramSocket.TransferOwnership: %v", err)
+	d := shim.NewDatagramSocket(shim.DirectTransport(nil))
+	defer d.Close()
+	if err := d.Bind(ctxT(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	d.EnableTransferOwnership("")
+	if err := d.TransferOwnership("u", nil); !errors.Is(err, shim.ErrNotSupported) {
+		t.Fatalf("DatagramSocket.TransferOwnership on DirectTransport: %v", err)
 	}
 	if !bytes.Equal([]byte(shim.TriggerReasonSocketClosed.String()), []byte("SocketClosed")) || shim.SocketActivityTriggerReason(0).String() != "Unknown" {
 		t.Fatal("SocketActivityTriggerReason names")

@@ -45,6 +45,7 @@ type DatagramSocket struct {
 	info   DatagramSocketInformation
 	onMsg  func(*DatagramSocketMessageReceivedEventArgs)
 	loopOn bool
+	own    ownership // broker.go
 }
 
 // NewDatagramSocket returns a DatagramSocket on the given transport (nil

@@ -25,7 +25,11 @@
 // same capability policy the relay enforces applied locally (by default a
 // native program holds every capability and the loopback exemption).
 // RelayTransport tunnels sockets over Wisp v2 to a sockshim relay, which
-// opens the real connections and enforces the app's capabilities.
+// opens the real connections and enforces the app's capabilities. Its
+// sockets share one session, which survives a lost WebSocket where the
+// relay offers session resume (ResumeOptions); RelayOptions.OnStatus and
+// Relay.Status tell an app when it is reconnecting, and Relay.Close ends
+// the session and its goroutines.
 //
 // # Wasm
 //

@@ -152,6 +152,7 @@ func ExampleRelayTransport() {
 
 	ctx := context.Background()
 	t := shim.RelayTransport(relayURL, &shim.RelayOptions{AppID: "myapp", Secret: "from-the-relay-config"})
+	defer t.Close() // ends the session and its goroutines
 	host, _ := shim.NewHostName("127.0.0.1")
 	s := shim.NewStreamSocket(t)
 	defer s.Close()

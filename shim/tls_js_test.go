@@ -28,6 +28,7 @@ func jsRoots(t *testing.T) *x509.CertPool {
 
 func TestJSConnectTLS(t *testing.T) {
 	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	t.Cleanup(func() { tr.Close() })
 	h, port := jsenv.Addr(t, "SOCKSHIM_TLS_ADDR")
 	s := shim.NewStreamSocket(tr)
 	defer s.Close()
@@ -48,6 +49,7 @@ func TestJSConnectTLS(t *testing.T) {
 
 func TestJSCertificateErrors(t *testing.T) {
 	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	t.Cleanup(func() { tr.Close() })
 	for _, tc := range []struct {
 		name, addr string
 		roots      bool
@@ -76,6 +78,7 @@ func TestJSCertificateErrors(t *testing.T) {
 func TestJSMessageWebSocket(t *testing.T) {
 	wsURL := jsenv.Env(t, "SOCKSHIM_WS_URL")
 	relay := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	t.Cleanup(func() { relay.Close() })
 	for _, tc := range []struct {
 		name   string
 		tr     shim.Transport

@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -36,42 +37,125 @@ type RelayOptions struct {
 	// to answer every PeerTimeout/4 (sockshim's liveness extension, which
 	// works in browsers too). Zero means 20 s; negative turns it off.
 	PeerTimeout time.Duration
+	// Resume configures session resume; nil means on, with the defaults
+	// of ResumeOptions. It only happens with a relay that offers it.
+	Resume *ResumeOptions
+	// OnStatus, if set, is called with every change of the transport's
+	// session status (see SessionStatus), one call at a time, in order,
+	// from a goroutine of the transport's own: it may block (later events
+	// wait for it) and may call the transport (Status, Close).
+	OnStatus func(SessionEvent)
+}
+
+// ResumeOptions configure session resume (sockshim's Wisp extension 0x5E):
+// when the WebSocket under a session is lost, the session reconnects by
+// itself within the relay's resume window (60 s by default) and replays
+// what the relay had not received, so no byte of a stream is lost or
+// repeated; meanwhile sockets' Read and Write wait (their deadlines
+// apply). Datagrams are not replayed. The zero value asks for resume with
+// the defaults below.
+type ResumeOptions struct {
+	// Disabled does not ask for resume: a lost WebSocket ends the session
+	// and its sockets fail (SocketErrorConnectionResetByPeer and the like).
+	Disabled bool
+	// ReplayBuffer bounds what the session keeps, unacknowledged, for a
+	// replay to the relay, in bytes; when it is full, writes block until
+	// the relay acknowledges (backpressure, nothing is dropped). It also
+	// bounds the bytes written while reconnecting. Zero means 2 MiB.
+	ReplayBuffer int
+	// MinBackoff and MaxBackoff bound the wait between reconnect attempts
+	// (each doubles the last, jittered by +-50%). Zero means 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // RelayTransport tunnels sockets through the Wisp relay at url (ws:// or
 // wss://, ending in "/"). Sockets share one WebSocket session, which is
-// re-established on the next Connect after it is lost. A Connect (or bind,
-// or listen) that finds the session dying under it retries once on a new
-// session. Sockets of a lost session fail with
+// established on the first Connect (or bind, or listen) and re-established
+// on the next one after it is lost. With a relay that offers session resume
+// (see ResumeOptions) a lost WebSocket is reconnected under the same session
+// and its sockets go on. A Connect that finds the session dying under it
+// retries once on a new session. Sockets of a lost session fail with
 // SocketErrorConnectionResetByPeer (the relay dropped or reset the
-// connection), SocketErrorSoftwareCausedConnectionAbort (it closed the
-// session) or SocketErrorConnectionTimedOut (it stopped answering, see
-// RelayOptions.PeerTimeout); errors.Is sees the cause.
-func RelayTransport(url string, opts *RelayOptions) Transport {
-	t := &relayTransport{url: url}
+// connection, or refused the resume), SocketErrorSoftwareCausedConnectionAbort
+// (it closed the session) or SocketErrorConnectionTimedOut (it stopped
+// answering, see RelayOptions.PeerTimeout); errors.Is sees the cause.
+// Status and RelayOptions.OnStatus say which of these is happening.
+func RelayTransport(url string, opts *RelayOptions) *Relay {
+	t := &Relay{url: url}
 	if opts != nil {
 		t.opts = *opts
+		if opts.Resume != nil {
+			r := *opts.Resume
+			t.opts.Resume = &r
+		}
 	}
+	t.closing, t.cancel = context.WithCancel(context.Background())
 	return t
 }
 
-type relayTransport struct {
-	url  string
-	opts RelayOptions
+// Relay is the Transport RelayTransport returns: sockets tunnelled through
+// one relay endpoint, over one session at a time.
+type Relay struct {
+	url     string
+	opts    RelayOptions
+	closing context.Context // cancelled by Close: ends a dial in progress
+	cancel  context.CancelFunc
 
-	mu   sync.Mutex
-	sess *wispclient.Session
+	mu     sync.Mutex
+	sess   *wispclient.Session
+	gen    uint64 // sessions dialled so far (the current one's number)
+	closed bool
+
+	status relayStatus // relaystatus.go
 }
 
-func (t *relayTransport) String() string { return "relay " + t.url }
+// relayTransport is the Relay's former name, kept for the shim's own
+// files that use it.
+type relayTransport = Relay
+
+// errTransportClosed is what sockets of a closed Relay report; GetStatus
+// says SocketErrorOperationAborted.
+var (
+	errTransportClosedCause = errors.New("shim: the relay transport was closed")
+	errTransportClosed      = fmt.Errorf("%w: %w", errTransportClosedCause, net.ErrClosed)
+)
+
+// Close ends the transport's session, so every socket on it fails with an
+// error wrapping net.ErrClosed (SocketErrorOperationAborted), cancels a
+// session being established, and releases the session's goroutines. Later
+// Connects (binds, listens) fail the same way. OnStatus then hears
+// SessionClosed, once. Close is idempotent; it waits at most 2 s for a
+// relay that does not answer (a dead network).
+func (t *Relay) Close() error {
+	t.cancel()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	s := t.sess
+	t.sess = nil
+	t.mu.Unlock()
+	if s != nil {
+		s.CloseWithError(errTransportClosedCause)
+	}
+	t.status.closed(t)
+	return nil
+}
+
+func (t *Relay) String() string { return "relay " + t.url }
 
 // capabilities: the relay sets its own TCP options, and proxies are its
 // business.
-func (t *relayTransport) capabilities() transportCaps { return transportCaps{} }
+func (t *Relay) capabilities() transportCaps { return transportCaps{} }
 
-func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, error) {
+func (t *Relay) session(ctx context.Context) (*wispclient.Session, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		return nil, statusErr(SocketErrorOperationAborted, errTransportClosed)
+	}
 	if t.sess != nil {
 		select {
 		case <-t.sess.Done():
@@ -80,22 +164,42 @@ func (t *relayTransport) session(ctx context.Context) (*wispclient.Session, erro
 			return t.sess, nil
 		}
 	}
-	s, err := wispclient.Dial(ctx, t.url, &wispclient.Options{
-		AppID: t.opts.AppID, Secret: t.opts.Secret, Header: t.opts.Header, V1: t.opts.WispV1,
-		PeerTimeout: t.opts.PeerTimeout,
-	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.closing, cancel)()
+	t.gen++
+	s, err := wispclient.Dial(ctx, t.url, t.wispOptions(t.gen))
 	if err != nil {
+		if t.closing.Err() != nil {
+			return nil, statusErr(SocketErrorOperationAborted, errTransportClosed)
+		}
 		return nil, relayErr(err)
 	}
 	t.sess = s
 	return s, nil
 }
 
+// wispOptions are the session options of the transport's gen-th session.
+func (t *Relay) wispOptions(gen uint64) *wispclient.Options {
+	o := &wispclient.Options{
+		AppID: t.opts.AppID, Secret: t.opts.Secret, Header: t.opts.Header, V1: t.opts.WispV1,
+		PeerTimeout: t.opts.PeerTimeout,
+		OnStatus: func(st wispclient.Status, cause error) {
+			t.status.session(t, gen, st, cause)
+		},
+	}
+	if r := t.opts.Resume; r != nil {
+		o.Resume = wispclient.ResumeOptions{Disabled: r.Disabled, Buffer: r.ReplayBuffer,
+			MinBackoff: r.MinBackoff, MaxBackoff: r.MaxBackoff}
+	}
+	return o
+}
+
 // onSession runs open on the transport's session. When the session dies
 // under it (the relay was killed or went silent and the session only
 // noticed now), it drops that session and runs open once more on a new
 // one: a new Connect never gets a dying session's error.
-func onSession[T any](t *relayTransport, ctx context.Context, open func(*wispclient.Session) (T, error)) (T, error) {
+func onSession[T any](t *Relay, ctx context.Context, open func(*wispclient.Session) (T, error)) (T, error) {
 	for try := 0; ; try++ {
 		var zero T
 		s, err := t.session(ctx)
@@ -111,7 +215,7 @@ func onSession[T any](t *relayTransport, ctx context.Context, open func(*wispcli
 }
 
 // drop forgets s if it is still the transport's session.
-func (t *relayTransport) drop(s *wispclient.Session) {
+func (t *Relay) drop(s *wispclient.Session) {
 	t.mu.Lock()
 	if t.sess == s {
 		t.sess = nil
@@ -120,7 +224,7 @@ func (t *relayTransport) drop(s *wispclient.Session) {
 	s.Close()
 }
 
-func (t *relayTransport) dialStream(ctx context.Context, host *HostName, port uint16, o streamOptions) (net.Conn, error) {
+func (t *Relay) dialStream(ctx context.Context, host *HostName, port uint16, o streamOptions) (net.Conn, error) {
 	st, err := onSession(t, ctx, func(s *wispclient.Session) (*wispclient.Stream, error) {
 		// Options travel in CONNECT_OPTIONS; a relay without sockshim's TCP
 		// control extension fails non-default ones with ErrNotSupported
@@ -152,7 +256,7 @@ func (c relayConn) CloseWrite() error { return relayErr(c.Stream.CloseWrite()) }
 
 func (c relayConn) Close() error { return relayErr(c.Stream.Close()) }
 
-func (t *relayTransport) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
+func (t *Relay) listenStream(ctx context.Context, host string, port uint16, o listenOptions) (streamListener, error) {
 	var flags uint8
 	if o.keepAlive {
 		flags |= wisp.ListenKeepAlive
@@ -195,7 +299,7 @@ func (r relayListener) reachable() (string, uint16) {
 	return b.ReachableHost, b.ReachablePort
 }
 
-func (t *relayTransport) datagram(ctx context.Context, req *datagramRequest) (datagramConn, error) {
+func (t *Relay) datagram(ctx context.Context, req *datagramRequest) (datagramConn, error) {
 	s, err := t.session(ctx)
 	if err != nil {
 		return nil, err

@@ -317,6 +317,7 @@ func TestJSWebSocketSlowReader(t *testing.T) {
 func TestJSWebSocketRefused(t *testing.T) {
 	base := jsenv.Env(t, "SOCKSHIM_WSB_URL")
 	relay := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RELAY_URL"), nil)
+	t.Cleanup(func() { relay.Close() })
 	for _, tc := range []struct {
 		name  string
 		path  string

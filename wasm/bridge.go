@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall/js"
 
@@ -191,6 +192,9 @@ func (b *bridge) remove(id int) closer {
 func (b *bridge) call(op string, a js.Value) (any, error) {
 	if op == "http.get" {
 		return b.httpGet(a)
+	}
+	if strings.HasPrefix(op, "broker.") {
+		return b.brokerCall(op, a) // broker.go
 	}
 	id := a.Get("id").Int()
 	switch op {

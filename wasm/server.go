@@ -106,6 +106,9 @@ func (srv *serverSocket) acceptLoop() {
 			}
 			return
 		}
+		if err != nil && isTransferring(srv) {
+			return // broker.go: the relay holds the listener now
+		}
 		if err != nil {
 			srv.b.emit("end", srv.id, errorValue(err))
 			return

@@ -198,8 +198,8 @@ func (u *udpSocket) readLoop() {
 			u.credit--
 		}
 		u.mu.Unlock()
-		if closed {
-			return
+		if closed || (err != nil && isTransferring(u)) {
+			return // broker.go: a transfer closed the socket under the read
 		}
 		if err != nil {
 			u.b.emit("end", u.id, errorValue(err))

@@ -364,6 +364,75 @@ async function serve(s, id, el) {
   row.setState("closed");
 }
 
+// The socket broker: a TCPServerSocket is handed to the relay and its
+// object closed, as a tab that goes away would; requests to the port (this
+// page's own fetch, and your curl) are accepted and held by the relay while
+// nobody in the tab listens; "Reclaim" (or 30 s) takes listener and
+// connections back from allSockets() and answers the held requests.
+async function brokerDemo(sockshim) {
+  const el = $("broker");
+  const server = new sockshim.TCPServerSocket("127.0.0.1");
+  const { localAddress, localPort } = await server.opened;
+  const url = `http://${localAddress}:${localPort}/`;
+  await server.transferOwnership("demo-web", { context: "the broker card", taskId: "demo" });
+  await server.closed;
+  logTo(el, `listener ${localAddress}:${localPort} transferred to the relay's broker; its object is closed`);
+  logTo(el, `try: curl ${url}held (it waits for the reclaim)`, "ok");
+  document.body.dataset.brokerPort = localPort;
+  // The page's own request, to a port nobody in the tab listens on.
+  const answered = fetch(`${url}from-the-tab-while-held`, { mode: "no-cors" }).catch(() => {});
+  const button = $("reclaim");
+  button.disabled = false;
+  const clicked = new Promise((resolve) => button.addEventListener("click", resolve, { once: true }));
+  const deadline = performance.now() + 30000;
+  let done = false;
+  clicked.then(() => { done = true; });
+  let held = [];
+  while (!done && performance.now() < deadline) {
+    held = (await sockshim.allSockets()).filter((h) => h.id.startsWith("demo-web"));
+    const conns = held.filter((h) => h.kind === "TCPSocket");
+    $("brokerheld").textContent = `the relay holds the listener and ${conns.length} connection${conns.length === 1 ? "" : "s"} (${conns.reduce((n, h) => n + h.buffered, 0)} bytes)`;
+    await Promise.race([clicked, new Promise((r) => setTimeout(r, 500))]);
+  }
+  button.disabled = true;
+  held = (await sockshim.allSockets()).filter((h) => h.id.startsWith("demo-web"));
+  for (const h of held) logTo(el, `allSockets(): ${h.id} ${h.kind} ${h.reason}, ${h.buffered} bytes held, context "${dec.decode(h.context)}"`);
+  // answer reads one HTTP request from s and answers it with body.
+  const answer = async (s, label, body) => {
+    const so = await s.opened;
+    const r = so.readable.getReader();
+    let req = "";
+    while (!req.includes("\r\n\r\n")) {
+      const { value, done } = await r.read();
+      if (done) break;
+      req += dec.decode(value);
+    }
+    logTo(el, `${label}: ${req.split("\r\n")[0] || "(no request)"}`, "ok");
+    const w = so.writable.getWriter();
+    await w.write(enc.encode(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
+    await w.close();
+    await s.close().catch(() => {}); // the client may have closed it first
+    return req !== "";
+  };
+  let requests = 0;
+  for (const h of held.filter((h) => h.kind === "TCPSocket")) {
+    if (await answer(await h.reclaim(), `reclaimed ${h.id}, the request that waited`, "answered after the reclaim\n")) requests++;
+  }
+  await answered;
+  const ln = held.find((h) => h.id === "demo-web");
+  if (!ln) throw new Error("the broker lists no demo-web listener");
+  const back = await ln.reclaim();
+  const bo = await back.opened;
+  $("brokerheld").textContent = `reclaimed: the tab listens on port ${bo.localPort} again`;
+  logTo(el, `reclaimed the listener, again on port ${bo.localPort}; curl ${url} now`, "ok");
+  document.body.dataset.broker = requests > 0 ? "ok" : "no-request";
+  let n = 0;
+  for await (const s of bo.readable) {
+    const label = `connection ${++n} to the reclaimed listener`;
+    answer(s, label, `hello from the reclaimed listener (${label})\n`).catch((e) => logTo(el, e.message, "err"));
+  }
+}
+
 // Go's net/http in the wasm, through shim.Dialer: a real TCP connection
 // through the relay, not the browser's fetch. The form takes any http URL
 // the app's policy admits; a server that is not there says so.
@@ -403,6 +472,10 @@ async function demo() {
   const dgramOK = cfg.udpEcho ? await datagramDemo(sockshim, cfg.udpEcho) : true;
   const httpOK = cfg.http ? (await httpDemo(sockshim, cfg))?.status === 200 : true;
   document.body.dataset.demo = echoOK && tlsOK && dgramOK && httpOK ? "ok" : "mismatch";
+  brokerDemo(sockshim).catch((e) => {
+    logTo($("broker"), `error: ${e.message}${e.status ? ` (status ${e.status})` : ""}`, "err");
+    document.body.dataset.broker = "error";
+  });
   await listenDemo(sockshim);
 }
 

@@ -154,6 +154,39 @@ export interface TCPSocket {
   /** Upgrades a "starttls" socket after every byte written so far; the same streams then carry TLS. */
   startTls(): Promise<TCPSocketOpenInfo>;
   info(): Promise<TCPSocketInfo>;
+  /**
+   * Hands the socket to the relay's socket broker (after every byte written so far); the socket is
+   * closed when this resolves, its readable ending after what it already holds. A later page of the
+   * same app reclaims it with allSockets(). A TLS socket cannot be transferred (NotSupportedError).
+   */
+  transferOwnership(socketId: string, options?: TransferOptions): Promise<void>;
+}
+
+/** transferOwnership's options (WinRT's TransferOwnership arguments). */
+export interface TransferOptions {
+  /** Handed back by allSockets() (WinRT's SocketActivityContext); a string is UTF-8; at most 4096 bytes. */
+  context?: string | BufferSource;
+  /** ms, at least 1000 (whole seconds at the relay): raises "KeepAliveTimerExpired" and keeps the socket held (each tick renews its lease, up to the app's broker.maxLeaseSeconds). */
+  keepAliveTime?: number;
+  /** Names the task that handles the socket's activity (WinRT's EnableTransferOwnership(taskId)). */
+  taskId?: string;
+}
+
+/** Why a held socket wants its app (WinRT's SocketActivityTriggerReason). */
+export type SocketActivityReason = "Unknown" | "SocketActivity" | "ConnectionAccepted" | "KeepAliveTimerExpired" | "SocketClosed";
+
+/** One socket the broker holds for the app (WinRT's SocketActivityInformation). */
+export interface SocketActivity {
+  /** The socketId it was transferred under; a held listener's connections are "<id>/<n>". */
+  readonly id: string;
+  readonly kind: "TCPSocket" | "TCPServerSocket" | "UDPSocket";
+  readonly reason: SocketActivityReason;
+  readonly taskId: string;
+  readonly context: Uint8Array;
+  /** Bytes the broker holds unread for it. */
+  readonly buffered: number;
+  /** Attaches it to this instance, open: what the broker held is read first, in order. Rejects (SyntaxError) if it was reclaimed already or its lease ended. */
+  reclaim(): Promise<TCPSocket | TCPServerSocket | UDPSocket>;
 }
 
 export interface TCPSocketConstructor {
@@ -207,6 +240,8 @@ export interface UDPSocket {
   readonly closed: Promise<void>;
   close(): Promise<void>;
   info(): Promise<UDPSocketInfo>;
+  /** Hands the socket to the broker; the relay keeps receiving on its port (past 1 MiB or 4096 datagrams it drops: UDP has no flow control). */
+  transferOwnership(socketId: string, options?: TransferOptions): Promise<void>;
 }
 
 export interface UDPSocketConstructor {
@@ -235,6 +270,8 @@ export interface TCPServerSocket {
   /** Stops listening and ends the readable (a for-await loop over it finishes); accepted sockets stay open. */
   close(): Promise<void>;
   info(): Promise<SocketInfo & { localAddress: string; localPort: number }>;
+  /** Hands the listener to the broker: the relay goes on accepting on its port and holds each connection ("<socketId>/<n>"). */
+  transferOwnership(socketId: string, options?: TransferOptions): Promise<void>;
 }
 
 export interface TCPServerSocketConstructor {
@@ -257,6 +294,14 @@ export interface Sockshim {
   httpGet(url: string): Promise<HTTPResponse>;
   /** Calls f for each diagnostic the instance logs (also console.info); returns a function that stops it. */
   onLog(f: (message: string) => void): () => void;
+  /** What the relay's socket broker holds for this app (transferred by this or an earlier page); listing renews every lease. */
+  allSockets(): Promise<SocketActivity[]>;
+  /**
+   * Registers the app's Web Push subscription with the broker (null removes it): on activity the relay
+   * pushes JSON {socketId, kind, reason, taskId} to it. Rejects with NotAllowedError unless the relay's
+   * config lists the subscription's push service for the app (broker.push.endpoints).
+   */
+  setPushSubscription(subscription: PushSubscription | PushSubscriptionJSON | null): Promise<void>;
   /** Ends the instance: its Worker stops (in-page: its sockets close); open sockets fail with NetworkError, later calls reject. If the wasm exits or the Worker fails, the same happens by itself. */
   terminate(): void;
 }

@@ -136,6 +136,45 @@ function checkSignal(signal, where) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${where}: signal must be an AbortSignal`);
 }
 
+// transferArgs checks transferOwnership's arguments (the socket broker:
+// broker.go in wasm/) and shapes them for the wasm.
+const TRANSFER_OPTIONS = ["context", "keepAliveTime", "taskId"];
+function transferArgs(where, socketId, options) {
+  if (typeof socketId !== "string" || socketId === "" || new TextEncoder().encode(socketId).length > 255) throw new TypeError(`${where}: socketId must be a string of 1-255 bytes`);
+  checkOptions(options, TRANSFER_OPTIONS, where);
+  const o = options;
+  if (o.taskId !== undefined && typeof o.taskId !== "string") throw new TypeError(`${where}: taskId must be a string`);
+  if (o.keepAliveTime !== undefined && (!Number.isInteger(o.keepAliveTime) || o.keepAliveTime < 1000)) throw new TypeError(`${where}: keepAliveTime must be an integer of at least 1000 (ms)`);
+  let context;
+  if (typeof o.context === "string") context = new TextEncoder().encode(o.context);
+  else if (o.context !== undefined) context = new Uint8Array(toBytes(o.context, `${where}: context`));
+  if (context && context.byteLength > 4096) throw new TypeError(`${where}: context is ${context.byteLength} bytes, at most 4096`);
+  return { socketId, taskId: o.taskId ?? "", context, keepAliveTime: o.keepAliveTime };
+}
+
+function pushArgs(sub) {
+  const where = "setPushSubscription";
+  if (sub === null) return { endpoint: "" };
+  const b64url = (v, k) => {
+    if (typeof v !== "string") throw new TypeError(`${where}: keys.${k} must be a base64url string`);
+    const bin = atob(v.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(v.length / 4) * 4, "="));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  };
+  let p256dh, auth;
+  if (typeof sub?.getKey === "function") {
+    p256dh = new Uint8Array(sub.getKey("p256dh") ?? new ArrayBuffer(0));
+    auth = new Uint8Array(sub.getKey("auth") ?? new ArrayBuffer(0));
+  } else if (sub && typeof sub.keys === "object" && sub.keys !== null) {
+    p256dh = b64url(sub.keys.p256dh, "p256dh");
+    auth = b64url(sub.keys.auth, "auth");
+  } else {
+    throw new TypeError(`${where}: want a PushSubscription, its toJSON() form, or null`);
+  }
+  if (typeof sub.endpoint !== "string" || sub.endpoint === "") throw new TypeError(`${where}: the subscription has no endpoint`);
+  if (p256dh.byteLength !== 65 || auth.byteLength !== 16) throw new TypeError(`${where}: keys of ${p256dh.byteLength} and ${auth.byteLength} bytes, want a 65-byte p256dh and a 16-byte auth`);
+  return { endpoint: sub.endpoint, p256dh, auth };
+}
+
 // ---- backends: the wasm in the page, or in a dedicated Worker
 
 // The events the wasm emits, by the number it sends (wasm/bridge.go's
@@ -449,6 +488,7 @@ class Backend {
 
 function makeInstance(backend, { relay, worker }) {
   const ACCEPTED = Symbol("accepted");
+  const RECLAIMED = Symbol("reclaimed"); // a socket reclaimed from the broker
 
   // SocketLife is what a TCPSocket and a UDPSocket share: the state
   // ("opening", "open", "closed"), the opened and closed promises, the
@@ -709,6 +749,34 @@ function makeInstance(backend, { relay, worker }) {
       const i = await backend.call("info", { id: this.#id });
       return { ...i, worker, bytesQueued: this.#unacked };
     }
+
+    /**
+     * Hands the open socket to the relay's socket broker under socketId
+     * (WinRT's TransferOwnership), after every byte written so far. The
+     * socket is closed here when it resolves: the readable ends after what it
+     * already holds, and what the page has not received yet stays with the
+     * broker, ahead of what arrives later. sockshim.allSockets() in a later
+     * page of the same app reclaims it. A TLS socket cannot be transferred.
+     * @param {string} socketId 1-255 bytes, unique among the app's held sockets
+     * @param {object} [options] {context: string|BufferSource (<= 4096 bytes), keepAliveTime: ms, taskId}
+     */
+    async transferOwnership(socketId, options = {}) {
+      const args = transferArgs("TCPSocket.transferOwnership", socketId, options);
+      if (this.#state !== "open") throw closedError("transferOwnership");
+      await backend.call("broker.transfer", { id: this.#id, ...args });
+      if (this.#state !== "open") return;
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      if (!this.#readEnded) {
+        this.#readEnded = true;
+        try { this.#rc.close(); this.#rc.byobRequest?.respond(0); } catch {}
+      }
+      const err = closedError("write: the socket was transferred to the broker;");
+      try { this.#wc.error(err); } catch {}
+      this.#waiter?.reject(err);
+      this.#waiter = null;
+      this.#closed.resolve();
+    }
   }
 
   class UDPSocket {
@@ -719,7 +787,15 @@ function makeInstance(backend, { relay, worker }) {
     #queue;
 
     /** @param {object} options {remoteAddress, remotePort} (connected) or {localAddress, localPort} (bound) */
-    constructor(options) {
+    constructor(options, reclaimed) {
+      if (options === RECLAIMED) {
+        this.#connected = reclaimed.remoteAddress !== undefined;
+        this.#queue = DATAGRAM_QUEUE;
+        this.#id = reclaimed.id;
+        backend.handlers.set(this.#id, this);
+        this.#open(reclaimed);
+        return;
+      }
       checkOptions(options, UDP_OPTIONS, "UDPSocket");
       const o = options;
       const remote = o.remoteAddress !== undefined || o.remotePort !== undefined;
@@ -844,6 +920,30 @@ function makeInstance(backend, { relay, worker }) {
       if (this.#s.state !== "open") throw closedError("info");
       return { ...(await backend.call("info", { id: this.#id })), worker };
     }
+
+    /**
+     * Hands the socket to the relay's broker under socketId; it is closed
+     * here when this resolves. The relay keeps receiving on the same port
+     * and keeps what arrives (UDP has no flow control: past 1 MiB or 4096
+     * datagrams it drops, and counts). Options as for TCPSocket.
+     */
+    async transferOwnership(socketId, options = {}) {
+      const args = transferArgs("UDPSocket.transferOwnership", socketId, options);
+      if (this.#state !== "open") throw closedError("transferOwnership");
+      await backend.call("broker.transfer", { id: this.#id, ...args });
+      if (this.#state !== "open") return;
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      if (!this.#readEnded) {
+        this.#readEnded = true;
+        try { this.#rc.close(); } catch {}
+      }
+      const err = closedError("write: the socket was transferred to the broker;");
+      try { this.#wc.error(err); } catch {}
+      this.#waiter?.reject(err);
+      this.#waiter = null;
+      this.#closed.resolve();
+    }
   }
 
   class TCPServerSocket {
@@ -860,6 +960,12 @@ function makeInstance(backend, { relay, worker }) {
      * @param {object} [options] {localPort (0 or absent: any), backlog, signal}
      */
     constructor(localAddress, options = {}) {
+      if (localAddress === RECLAIMED) {
+        this.#id = options.id;
+        backend.handlers.set(this.#id, this);
+        this.#listening(options);
+        return;
+      }
       if (typeof localAddress !== "string" || localAddress === "") throw new TypeError("TCPServerSocket: localAddress must be a non-empty string");
       checkOptions(options, SERVER_OPTIONS, "TCPServerSocket");
       if (options.localPort !== undefined) checkPort(options.localPort, "TCPServerSocket localPort", true);
@@ -877,14 +983,18 @@ function makeInstance(backend, { relay, worker }) {
       }
       backend.call("server.open", { id: this.#id, localAddress, localPort: options.localPort ?? 0 }).then((d) => {
         if (this.#state === "closed") return;
-        this.#state = "open";
-        const readable = new ReadableStream({
-          start: (c) => { this.#rc = c; },
-          pull: () => this.#grant(),
-          cancel: () => this.close().catch(() => {}),
-        }, { highWaterMark: 1 });
-        this.#opened.resolve({ readable, localAddress: d.localAddress, localPort: d.localPort });
+        this.#listening(d);
       }, (e) => this.#fail(e));
+    }
+
+    #listening(d) {
+      this.#state = "open";
+      const readable = new ReadableStream({
+        start: (c) => { this.#rc = c; },
+        pull: () => this.#grant(),
+        cancel: () => this.close().catch(() => {}),
+      }, { highWaterMark: 1 });
+      this.#opened.resolve({ readable, localAddress: d.localAddress, localPort: d.localPort });
     }
 
     get opened() { return this.#opened.promise; }
@@ -941,6 +1051,35 @@ function makeInstance(backend, { relay, worker }) {
       if (this.#state !== "open") throw closedError("info");
       return { ...(await backend.call("info", { id: this.#id })), worker };
     }
+
+    /**
+     * Hands the listener to the relay's broker under socketId; it is closed
+     * here when this resolves (connections already in its readable stay
+     * there). The relay goes on accepting on the same port and holds each
+     * connection: allSockets() lists it as socketId + "/" + n, kind
+     * "TCPSocket", reason "ConnectionAccepted". Options as for TCPSocket.
+     */
+    async transferOwnership(socketId, options = {}) {
+      const args = transferArgs("TCPServerSocket.transferOwnership", socketId, options);
+      if (this.#state !== "open") throw closedError("transferOwnership");
+      await backend.call("broker.transfer", { id: this.#id, ...args });
+      if (this.#state !== "open") return;
+      this.#state = "closed";
+      backend.handlers.delete(this.#id);
+      try { this.#rc.close(); } catch {}
+      this.#closed.resolve();
+    }
+  }
+
+  // reclaimHeld attaches a held socket to this instance (broker.reclaim)
+  // and returns it open, as the class of its kind.
+  async function reclaimHeld(h) {
+    const id = backend.newId();
+    const d = await backend.call("broker.reclaim", { id, socketId: h.id, kind: h.kind });
+    d.id = id;
+    if (h.kind === "TCPServerSocket") return new TCPServerSocket(RECLAIMED, d);
+    if (h.kind === "UDPSocket") return new UDPSocket(RECLAIMED, d);
+    return new TCPSocket(ACCEPTED, d);
   }
 
   return Object.freeze({
@@ -959,6 +1098,38 @@ function makeInstance(backend, { relay, worker }) {
     httpGet(url) {
       if (typeof url !== "string") return Promise.reject(new TypeError("httpGet: url must be a string"));
       return backend.call("http.get", { url });
+    },
+    /**
+     * What the relay's socket broker holds for this app (WinRT's
+     * SocketActivityInformation.AllSockets): sockets transferred by this or
+     * an earlier page of the app, and connections their held listeners
+     * accepted. Each is {id, kind ("TCPSocket", "TCPServerSocket",
+     * "UDPSocket"), reason ("SocketActivity", "ConnectionAccepted",
+     * "KeepAliveTimerExpired", "SocketClosed", "Unknown"), taskId, context
+     * (Uint8Array), buffered (bytes held), reclaim()}; reclaim() resolves to
+     * the open socket, which reads what the broker held first, in order.
+     * Listing renews every lease.
+     */
+    /**
+     * Registers the app's Web Push subscription with the relay's broker (a
+     * browser PushSubscription, or its toJSON() form; null removes it): when
+     * a held socket of the app has activity, the relay pushes
+     * {socketId, kind, reason, taskId} to it, waking the service worker,
+     * which loads sockshim and reclaims. The relay's config must list the
+     * push service for the app (broker.push), or this rejects with
+     * NotAllowedError.
+     */
+    async setPushSubscription(subscription) {
+      const args = pushArgs(subscription);
+      await backend.call("broker.push", { id: 0, ...args });
+    },
+    async allSockets() {
+      const list = await backend.call("broker.list", { id: 0 });
+      return list.map((h) => {
+        const e = { id: h.socketId, kind: h.kind, reason: h.reason, taskId: h.taskId, context: h.context, buffered: h.buffered };
+        e.reclaim = () => reclaimHeld(e);
+        return Object.freeze(e);
+      });
     },
     /** Calls f(message) for every diagnostic the instance logs (also console.info). */
     onLog(f) { backend.loggers.add(f); return () => backend.loggers.delete(f); },

@@ -181,22 +181,31 @@ func (p *cutProxy) cut(mode string) int {
 // metric reads one value from the relay's /metrics.
 func metric(t *testing.T, base, name string) int64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	v, err := metricValue(base, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+// metricValue is metric for a goroutine other than the test's.
+func metricValue(base, name string) (int64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	// Prometheus writes large values as floats (1.048576e+06).
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("/metrics has no %s:\n%s", name, body)
+		return 0, fmt.Errorf("/metrics has no %s:\n%s", name, body)
 	}
 	v, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
-		t.Fatalf("/metrics %s: %v", name, err)
+		return 0, fmt.Errorf("/metrics %s: %v", name, err)
 	}
-	return int64(v)
+	return int64(v), nil
 }
 
 func hostPort(r *relayProcess) string { return strings.TrimPrefix(r.URL, "http://") }
@@ -232,7 +241,7 @@ func TestResumeDrops(t *testing.T) {
 			sess, err := wispclient.Dial(ctxT(t, 20*time.Second), p.URL(), &wispclient.Options{
 				Resume: wispclient.ResumeOptions{Buffer: buffer, AckInterval: 200 * time.Millisecond,
 					DeadAfter: 1500 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 500 * time.Millisecond},
-				OnStatus: func(s wispclient.Status) { statuses.Store(s, true) },
+				OnStatus: func(s wispclient.Status, _ error) { statuses.Store(s, true) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -452,6 +461,7 @@ func TestResumeTokenRefusals(t *testing.T) {
 	if reason != 0 || t2 == t1 {
 		t.Fatalf("resume: reason %v, token rotated %v", reason, t2 != t1)
 	}
+	heardOnResumedLink(t, c) // t1 is used for good only once the relay heard the client
 	c.CloseNow()
 	check := func(name string, rec wisp.ResumeClientInfo, want wisp.CloseReason) {
 		t.Helper()
@@ -479,6 +489,74 @@ func TestResumeTokenRefusals(t *testing.T) {
 	})
 	if n := metric(t, r.URL, "sockshim_resumes_refused_total"); n != 6 {
 		t.Errorf("%d refusals counted, want 6", n)
+	}
+}
+
+// heardOnResumedLink has the raw client c speak on its resumed session (a
+// CONNECT to a closed port) and waits for the relay's answer (CLOSE), so
+// the relay has heard the client on this link.
+func heardOnResumedLink(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	closed := testutil.ClosedPort(t)
+	req := wisp.Packet{Type: wisp.TypeConnect, StreamID: 1, StreamType: wisp.StreamTCP, Host: "127.0.0.1", Port: uint16(closed.Port)}
+	if err := c.Write(ctx, websocket.MessageBinary, wisp.Append(nil, &req)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the relay's answer on the resumed link: %v", err)
+		}
+		if p, err := wisp.Parse(b); err == nil && p.Type == wisp.TypeClose && p.StreamID == 1 {
+			return
+		}
+	}
+}
+
+// TestResumeTokenLostWithTheLink: a client whose link was lost before it
+// read RESUME_TOKEN has only the token it presented; the relay takes that
+// one again (and replaces the lost one, which is then refused) until it has
+// heard the client on a resumed link.
+func TestResumeTokenLostWithTheLink(t *testing.T) {
+	t.Parallel()
+	r := startRelay(t, "-dev")
+	url := r.WispURL()
+	c, t1, instance, reason, _ := rawHandshake(t, url, wisp.ResumeClientInfo{Version: 1})
+	if reason != 0 {
+		t.Fatalf("fresh session: reason %v", reason)
+	}
+	c.CloseNow()
+	// The relay sends RESUME_TOKEN(t2); this client drops the link without
+	// a word, as if t2 had been lost with it.
+	c, t2, _, reason, _ := rawHandshake(t, url, wisp.ResumeClientInfo{Version: 1, Resume: true, Token: t1, Instance: instance})
+	if reason != 0 {
+		t.Fatalf("resume: reason %v", reason)
+	}
+	c.CloseNow()
+	c, t3, _, reason, _ := rawHandshake(t, url, wisp.ResumeClientInfo{Version: 1, Resume: true, Token: t1, Instance: instance})
+	if reason != 0 || t3 == t2 || t3 == t1 {
+		t.Fatalf("resume with the token whose replacement was lost: reason %v", reason)
+	}
+	heardOnResumedLink(t, c)
+	c.CloseNow()
+	for _, tc := range []struct {
+		name string
+		tok  [wisp.TokenLen]byte
+	}{{"the lost replacement", t2}, {"the old token once the client was heard", t1}} {
+		c, _, _, reason, _ := rawHandshake(t, url, wisp.ResumeClientInfo{Version: 1, Resume: true, Token: tc.tok, Instance: instance})
+		c.CloseNow()
+		if reason != wisp.ReasonResumeUsed {
+			t.Errorf("%s: reason %v, want %v", tc.name, reason, wisp.ReasonResumeUsed)
+		}
+	}
+	c, _, _, reason, _ = rawHandshake(t, url, wisp.ResumeClientInfo{Version: 1, Resume: true, Token: t3, Instance: instance})
+	c.CloseNow()
+	if reason != 0 {
+		t.Errorf("the current token: reason %v", reason)
+	}
+	if got := metric(t, r.URL, "sockshim_resumes_total"); got != 3 {
+		t.Errorf("the relay counted %d resumes, want 3", got)
 	}
 }
 

@@ -65,6 +65,10 @@ type Options struct {
 	// OnLinkDown is called, outside every lock, each time the current link
 	// fails (not when Detach or Close drops it). It must not block.
 	OnLinkDown func(err error)
+	// OnHeard is called, outside every lock, on the first message Read
+	// gets on each link Attach made current: the peer has that link (for
+	// the relay: the client read RESUME_TOKEN). It must not block.
+	OnHeard func()
 }
 
 func (o *Options) defaults() {
@@ -115,6 +119,7 @@ type Conn struct {
 	done     chan struct{}
 	received uint64 // session messages returned by Read (mu: Detach snapshots it)
 	lastRecv atomic.Int64
+	heard    atomic.Uint64 // 1 + the gen of the last link OnHeard was called for
 
 	wmu  sync.Mutex // held from numbering a message to its write: order is the wire's
 	sent atomic.Uint64
@@ -174,18 +179,33 @@ func (c *Conn) Write(ctx context.Context, b []byte, datagram bool) error {
 // frames are datagrams. No cork is held while waiting for room: a cork
 // would hold back every other writer's frames, the ACKs among them.
 func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]byte) bool) error {
+	_, err := c.WriteBatchUntil(ctx, nil, frames, datagram)
+	return err
+}
+
+// ErrStopped is WriteBatchUntil's error when stop closed while a frame
+// waited for room in the buffer.
+var ErrStopped = errors.New("resume: gave up waiting for room in the replay buffer")
+
+// WriteBatchUntil is WriteBatch that stops waiting for room when stop is
+// closed (a writer's deadline), with ErrStopped. It returns how many of
+// frames it took (kept and sent, or kept for the next link); the rest were
+// not numbered and may be written later. ctx bounds the link's writes, stop
+// only the waits: a write given up halfway would break the WebSocket.
+func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
 	for _, b := range frames {
 		if len(b) < wisp.HeaderLen {
-			return fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
+			return 0, fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
 		}
 	}
+	taken := 0
 	for len(frames) > 0 {
 		// Wait, unlocked and uncorked, until the first frame fits.
 		b := frames[0]
 		dg := isDatagram(b, datagram != nil && datagram(b))
 		limit := c.limit(b)
 		if !dg && len(b) > limit {
-			return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
+			return taken, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
 		}
 		if !dg {
 			for {
@@ -198,10 +218,12 @@ func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]
 				}
 				select {
 				case <-room:
+				case <-stop:
+					return taken, ErrStopped
 				case <-ctx.Done():
-					return ctx.Err()
+					return taken, ctx.Err()
 				case <-c.done:
-					return c.Err()
+					return taken, c.Err()
 				}
 			}
 		}
@@ -211,16 +233,17 @@ func (c *Conn) WriteBatch(ctx context.Context, frames [][]byte, datagram func([]
 		if corked != nil {
 			corked.Cork()
 		}
-		n, err := c.writeFitting(ctx, frames, datagram)
+		n, err := c.writeFitting(ctx, stop, frames, datagram)
 		if corked != nil {
 			corked.Uncork()
 		}
+		taken += n
 		if err != nil {
-			return err
+			return taken, err
 		}
 		frames = frames[n:]
 	}
-	return nil
+	return taken, nil
 }
 
 // limit is how much of the buffer a frame may use.
@@ -233,7 +256,7 @@ func (c *Conn) limit(b []byte) int {
 
 // writeFitting numbers, keeps and writes frames from the start of frames
 // while they fit, and returns how many it took.
-func (c *Conn) writeFitting(ctx context.Context, frames [][]byte, datagram func([]byte) bool) (int, error) {
+func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -267,6 +290,9 @@ func (c *Conn) writeFitting(ctx context.Context, frames [][]byte, datagram func(
 					c.wmu.Unlock()
 					select {
 					case <-room:
+					case <-stop:
+						c.wmu.Lock()
+						return 0, ErrStopped
 					case <-ctx.Done():
 						c.wmu.Lock()
 						return 0, ctx.Err()
@@ -335,6 +361,10 @@ func (c *Conn) Read(ctx context.Context) ([]byte, Link, error) {
 			continue
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
+		if c.o.OnHeard != nil && c.heard.Load() != gen+1 {
+			c.heard.Store(gen + 1)
+			c.o.OnHeard()
+		}
 		if len(b) >= wisp.HeaderLen && b[1]|b[2]|b[3]|b[4] == 0 {
 			switch wisp.Type(b[0]) {
 			case wisp.TypeAck:
@@ -515,6 +545,10 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 	close(c.up)
 	c.lastRecv.Store(time.Now().UnixNano())
 	c.mu.Unlock()
+	// Counted here, not after the replay: the peer counts its side once
+	// it has the link too, and a replay the next loss cuts short is still
+	// a resume on both sides (the next one replays the rest).
+	c.resumes.Add(1)
 	ctx := context.Background()
 	next := peerReceived + 1
 	var skip [wisp.HeaderLen + 4]byte
@@ -547,7 +581,6 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 		c.linkDown(gen, err)
 		return fmt.Errorf("resume: replay: %w", err)
 	}
-	c.resumes.Add(1)
 	c.ackSig.Notify()
 	return nil
 }
@@ -671,11 +704,14 @@ type Stats struct {
 	// it ever held and BufferCap the bytes it has allocated: none exceeds
 	// Options.Buffer.
 	Buffered, BufferedHigh, BufferCap int
-	Resumes                           int64 // successful Attach calls
-	ReplayedMessages, ReplayedBytes   int64
-	DatagramsDropped                  int64 // not sent: no link at the time
-	DatagramsLost                     int64 // the peer's, not replayed to us (SKIP)
-	LinkDowns                         int64 // links that failed
+	// Resumes counts links Attach made current (its replay may then
+	// have been cut short by the next loss).
+	Resumes int64
+
+	ReplayedMessages, ReplayedBytes int64
+	DatagramsDropped                int64 // not sent: no link at the time
+	DatagramsLost                   int64 // the peer's, not replayed to us (SKIP)
+	LinkDowns                       int64 // links that failed
 }
 
 // Stats returns a snapshot.

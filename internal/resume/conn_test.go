@@ -494,3 +494,75 @@ func TestCloseReleases(t *testing.T) {
 		t.Fatalf("buffer kept after Close: %+v", st)
 	}
 }
+
+// TestResumeCountedWhenReplayCut: when the next loss cuts one side's
+// replay short, both sides still count the resume (the relay's metric and
+// the client's stats agree), and the next resume replays the rest.
+func TestResumeCountedWhenReplayCut(t *testing.T) {
+	t.Parallel()
+	la, lb := memPair(64)
+	a, b := New(la, nil), New(lb, nil)
+	defer a.Close(nil)
+	defer b.Close(nil)
+	ctx := context.Background()
+	const msgs = 8
+	for i := range msgs {
+		if err := a.Write(ctx, wisp.AppendData(nil, 1, streamBytes(1, i, 1000)), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	la.Close("cut")
+	// Nothing in flight on the new link: a's replay waits for b to read,
+	// and b reads nothing before the link is cut again.
+	ra, rb := a.Detach(), b.Detach()
+	la2, lb2 := memPair(0)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Attach(la2, rb) }()
+	if err := b.Attach(lb2, ra); err != nil {
+		t.Fatal(err)
+	}
+	la2.Close("cut during a's replay")
+	if err := <-errc; err == nil {
+		t.Fatal("a's replay over a cut link succeeded")
+	}
+	if sa, sb := a.Stats().Resumes, b.Stats().Resumes; sa != 1 || sb != 1 {
+		t.Errorf("after a resume whose replay was cut: a counted %d, b %d; want 1 each", sa, sb)
+	}
+	resumePair(t, a, b, 64)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for i := range msgs {
+		m, _, err := b.Read(rctx)
+		if err != nil {
+			t.Fatalf("message %d after the second resume: %v", i, err)
+		}
+		p, err := wisp.Parse(m)
+		if err != nil || !bytes.Equal(p.Data, streamBytes(1, i, 1000)) {
+			t.Fatalf("message %d after the second resume: %v %v", i, p.Type, err)
+		}
+	}
+	if sa, sb := a.Stats().Resumes, b.Stats().Resumes; sa != 2 || sb != 2 {
+		t.Errorf("after two resumes: a counted %d, b %d", sa, sb)
+	}
+}
+
+// TestWriteBatchUntilStops: a batch waiting for room in a full buffer
+// gives up when stop closes, saying how many frames it took; the rest were
+// not numbered.
+func TestWriteBatchUntilStops(t *testing.T) {
+	t.Parallel()
+	la, _ := memPair(1 << 10)
+	c := New(la, &Options{Buffer: MinBuffer})
+	defer c.Close(nil)
+	frame := wisp.AppendData(nil, 1, make([]byte, MinBuffer/4))
+	frames := [][]byte{frame, frame, frame, frame, frame}
+	stop := make(chan struct{})
+	time.AfterFunc(100*time.Millisecond, func() { close(stop) })
+	n, err := c.WriteBatchUntil(context.Background(), stop, frames, nil)
+	if !errors.Is(err, ErrStopped) || n == 0 || n >= len(frames) {
+		t.Fatalf("WriteBatchUntil into a full buffer: took %d of %d, %v", n, len(frames), err)
+	}
+	if st := c.Stats(); st.Sent != uint64(n) || st.Buffered > MinBuffer {
+		t.Errorf("took %d frames: %d numbered, %d bytes buffered (bound %d)", n, st.Sent, st.Buffered, MinBuffer)
+	}
+}

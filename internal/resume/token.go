@@ -55,18 +55,29 @@ func Reason(err error) wisp.CloseReason {
 // redeemed token is replaced by a new one (single use, rotated on every
 // resume); used and expired tokens are remembered for TTL so a late client
 // is told which, not just "unknown".
+//
+// A redeemed token stays pending until Confirm: the link that carried its
+// replacement to the client may have been lost before the client read it,
+// and that client can only present the token it has. Redeeming a pending
+// token again replaces the replacement (which the client never had); once
+// the client was heard on the resumed link (Confirm), or presented the
+// replacement, the pending token is used for good.
 type Tokens[T any] struct {
 	TTL time.Duration // how long refused tokens are remembered; default 2 min
 
-	mu    sync.Mutex
-	live  map[[32]byte]*tokenEntry[T]
-	tombs map[[32]byte]tomb
-	now   func() time.Time // tests
+	mu      sync.Mutex
+	live    map[[32]byte]*tokenEntry[T]
+	pending map[[32]byte]*tokenEntry[T]
+	tombs   map[[32]byte]tomb
+	now     func() time.Time // tests
 }
 
 type tokenEntry[T any] struct {
-	v T
-	b Binding
+	v       T
+	b       Binding
+	cur     Token // the live token
+	pend    Token // the redeemed one not yet confirmed, if hasPend
+	hasPend bool
 }
 
 type tomb struct {
@@ -78,7 +89,7 @@ func key(t Token) [32]byte { return sha256.Sum256(t[:]) }
 
 func (ts *Tokens[T]) init() {
 	if ts.live == nil {
-		ts.live, ts.tombs = map[[32]byte]*tokenEntry[T]{}, map[[32]byte]tomb{}
+		ts.live, ts.pending, ts.tombs = map[[32]byte]*tokenEntry[T]{}, map[[32]byte]*tokenEntry[T]{}, map[[32]byte]tomb{}
 	}
 	if ts.now == nil {
 		ts.now = time.Now
@@ -98,14 +109,15 @@ func (ts *Tokens[T]) Issue(v T, b Binding) Token {
 	defer ts.mu.Unlock()
 	ts.init()
 	t := NewToken()
-	ts.live[key(t)] = &tokenEntry[T]{v: v, b: b}
+	ts.live[key(t)] = &tokenEntry[T]{v: v, b: b, cur: t}
 	ts.sweepLocked()
 	return t
 }
 
-// Redeem checks t against b and, when it is live and bound to b, retires it
-// and returns its session with the token that replaces it. A binding
-// mismatch leaves the token live (the rightful client may still resume).
+// Redeem checks t against b and, when it is live (or pending) and bound to
+// b, returns its session with the token that replaces it; t stays pending
+// (see Tokens) until Confirm. A binding mismatch leaves the token as it was
+// (the rightful client may still resume).
 func (ts *Tokens[T]) Redeem(t Token, b Binding) (T, Token, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -113,6 +125,10 @@ func (ts *Tokens[T]) Redeem(t Token, b Binding) (T, Token, error) {
 	var zero T
 	k := key(t)
 	e := ts.live[k]
+	fromPending := false
+	if e == nil {
+		e, fromPending = ts.pending[k], true
+	}
 	if e == nil {
 		if tb, ok := ts.tombs[k]; ok && ts.now().Before(tb.until) {
 			return zero, Token{}, tb.err
@@ -123,27 +139,62 @@ func (ts *Tokens[T]) Redeem(t Token, b Binding) (T, Token, error) {
 		e.b.Origin != b.Origin || e.b.NoOrig != b.NoOrig {
 		return zero, Token{}, ErrBinding
 	}
-	delete(ts.live, k)
-	ts.tombs[k] = tomb{err: ErrTokenUsed, until: ts.now().Add(ts.ttl())}
+	if fromPending {
+		// The client never had the token issued last time: it goes.
+		ts.bury(e.cur, ErrTokenUsed)
+	} else {
+		delete(ts.live, k)
+		if e.hasPend {
+			ts.bury(e.pend, ErrTokenUsed) // the client has its replacement
+		}
+		e.pend, e.hasPend = t, true
+		ts.pending[k] = e
+	}
 	nt := NewToken()
+	e.cur = nt
 	ts.live[key(nt)] = e
 	return e.v, nt, nil
 }
 
+// Confirm makes the token that cur replaced used for good: the client was
+// heard on the link that carried cur.
+func (ts *Tokens[T]) Confirm(cur Token) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.init()
+	if e := ts.live[key(cur)]; e != nil && e.hasPend {
+		ts.bury(e.pend, ErrTokenUsed)
+		e.hasPend = false
+	}
+}
+
+// bury removes t from the live and pending tokens and remembers why it
+// went (why nil: forgotten, as unknown).
+func (ts *Tokens[T]) bury(t Token, why error) {
+	k := key(t)
+	delete(ts.live, k)
+	delete(ts.pending, k)
+	if why != nil && why != ErrUnknownToken {
+		ts.tombs[k] = tomb{err: why, until: ts.now().Add(ts.ttl())}
+	}
+}
+
 // Retire removes t, remembering why (ErrExpired, or ErrUnknownToken for a
-// session that simply ended).
+// session that simply ended), and the token it replaced if that is still
+// pending (as used).
 func (ts *Tokens[T]) Retire(t Token, why error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.init()
-	k := key(t)
-	if _, ok := ts.live[k]; !ok {
+	e, ok := ts.live[key(t)]
+	if !ok {
 		return
 	}
-	delete(ts.live, k)
-	if why != nil && why != ErrUnknownToken {
-		ts.tombs[k] = tomb{err: why, until: ts.now().Add(ts.ttl())}
+	if e.hasPend {
+		ts.bury(e.pend, ErrTokenUsed) // it was used, as before it was pending
+		e.hasPend = false
 	}
+	ts.bury(t, why)
 }
 
 // Len is the number of live tokens.

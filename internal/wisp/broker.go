@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 )
 
-// ExtBroker (sockshim) is the socket broker: a client hands an open stream
-// or listener to the relay, which holds it outside any session on a lease
+// ExtBroker (sockshim) is the socket broker: a client hands an open stream,
+// listener or UDP socket to the relay, which holds it outside any session on a lease
 // and buffers what arrives; a later session of the same app lists what is
 // held and reclaims it. Both records have an empty payload. Byte diagrams:
 // docs/PROTOCOL.md, "Socket broker".
@@ -24,6 +24,8 @@ const (
 	// TypeUnread, client -> relay, on a transferred stream's id after
 	// TRANSFERRED 0: u8 flags (UnreadLast), then bytes the client had
 	// received and its app had not read; they precede what the broker holds.
+	// On a UDP socket each UNREAD but the last carries one datagram (a bound
+	// socket's with its peer first, as in DATAGRAM), the last none.
 	TypeUnread Type = 0x93
 	// TypeList, client -> relay, stream 0: u32 LE nonce. Answered by HELD.
 	TypeList Type = 0x94
@@ -32,7 +34,8 @@ const (
 	TypeHeld Type = 0x95
 	// TypeReclaim, client -> relay, on a new client id: u8 kind, then the
 	// socket id. Answered like CONNECT (OPENED, then DATA: the held bytes
-	// first) for a stream, like LISTEN (LISTENING) for a listener, or CLOSE.
+	// first) for a stream, like LISTEN (LISTENING) for a listener, like
+	// BIND (OPENED, then the held datagrams) for a UDP socket, or CLOSE.
 	TypeReclaim Type = 0x96
 )
 

@@ -318,3 +318,62 @@ func (s *Session) SetPushSubscription(ctx context.Context, sub wisp.PushSubscrip
 	}
 	return s.waitTransferred(ctx, ch)
 }
+
+// Transfer hands the UDP socket to the relay's broker under t.SocketID. On
+// success the socket is closed here without a CLOSE, and the datagrams it
+// had received and not been read go back to the relay (UNREAD, one
+// datagram a packet), ahead of what the broker keeps. Datagrams that were
+// on a WebRTC data channel when the socket left may be lost, as UDP may
+// lose them. Errors are those of Stream.Transfer.
+func (c *UDPConn) Transfer(ctx context.Context, t wisp.Transfer) error {
+	if c.closed.Done() {
+		return net.ErrClosed
+	}
+	s := c.s
+	if err := s.transfer(ctx, c.id, t); err != nil {
+		return err
+	}
+	c.closed.Close()
+	c.forget()
+	c.link.Detach()
+	c.mu.Lock()
+	unread := c.q
+	c.q, c.qBytes = nil, 0
+	c.mu.Unlock()
+	c.s.rtcRelease(c)
+	ch, done, err := s.expect(c.id)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for _, d := range unread {
+		data := d.data
+		if c.bound {
+			data = append(wisp.AppendAddrPort(nil, d.peer), data...)
+		}
+		if err := s.enqueue(wisp.AppendUnread(nil, c.id, false, data)); err != nil {
+			return err
+		}
+	}
+	if err := s.enqueue(wisp.AppendUnread(nil, c.id, true, nil)); err != nil {
+		return err
+	}
+	return s.waitTransferred(ctx, ch)
+}
+
+// ReclaimUDP attaches the held UDP socket socketID to this session: the
+// datagrams the broker kept are read first, in order. Whether it is bound
+// or connected is the relay's OPENED (a bound socket has no remote). A
+// socket the broker does not hold for this app is a *wisp.CloseError
+// (ReasonInvalid).
+func (s *Session) ReclaimUDP(ctx context.Context, socketID string) (*UDPConn, error) {
+	if err := s.errNoBroker(); err != nil {
+		return nil, err
+	}
+	c, err := s.newUDP(false)
+	if err != nil {
+		return nil, err
+	}
+	c.reclaim = true
+	return c.start(ctx, wisp.AppendReclaim(nil, c.id, wisp.HeldDatagram, socketID), true)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockshim/sockshim/internal/cork"
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/resume"
 	"github.com/sockshim/sockshim/internal/wisp"
@@ -125,10 +126,15 @@ func (s *Session) ResumeStats() resume.Stats {
 	return s.rc.Stats()
 }
 
-func (s *Session) setStatus(st Status) {
+// setStatus moves a resumable session to st and tells OnStatus, in order
+// (statusMu), with cause. A closed session stays closed: a resume that
+// completes as the session is closed does not bring it back.
+func (s *Session) setStatus(st Status, cause error) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
 	r := s.res
 	r.mu.Lock()
-	if r.status == st {
+	if r.status == st || r.status == StatusClosed {
 		r.mu.Unlock()
 		return
 	}
@@ -137,8 +143,19 @@ func (s *Session) setStatus(st Status) {
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 	if s.onStatus != nil {
-		s.onStatus(st)
+		s.onStatus(st, cause)
 	}
+}
+
+// notifyStatus tells OnStatus of a session without resume (or of a
+// resumable one's first StatusConnected, before any other can happen).
+func (s *Session) notifyStatus(st Status, cause error) {
+	if s.onStatus == nil {
+		return
+	}
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	s.onStatus(st, cause)
 }
 
 func resumeRecord(o *Options) []wisp.Extension {
@@ -216,7 +233,7 @@ func (s *Session) reconnectLoop() {
 			s.fail(sessionEnd(cause)) // the relay ended the session, as without resume
 			return
 		}
-		s.setStatus(StatusReconnecting)
+		s.setStatus(StatusReconnecting, sessionEnd(cause))
 		if err := s.reconnect(); err != nil {
 			var re *ResumeError
 			if errors.As(err, &re) && re.Err == nil && cause != nil {
@@ -225,7 +242,7 @@ func (s *Session) reconnectLoop() {
 			s.fail(err)
 			return
 		}
-		s.setStatus(StatusConnected)
+		s.setStatus(StatusConnected, nil)
 	}
 }
 
@@ -375,8 +392,12 @@ func (s *Session) tryResume(deadline time.Time) error {
 // writeResumable writes frames through the resume layer, which keeps them
 // for a replay; DATA of UDP streams is marked as a datagram (never kept).
 // A lost WebSocket is not an error here: the frames wait for the next one.
-func (s *Session) writeResumable(frames [][]byte) error {
-	return s.rc.WriteBatch(s.ctx, frames, func(f []byte) bool {
+//
+// stop, if not nil, ends a wait for room in the replay buffer (a stream
+// writer's deadline): writeResumable then returns how many frames it took,
+// with resume.ErrStopped.
+func (s *Session) writeResumable(frames [][]byte, stop <-chan struct{}) (int, error) {
+	return s.rc.WriteBatchUntil(s.ctx, stop, frames, func(f []byte) bool {
 		if wisp.Type(f[0]) != wisp.TypeData {
 			return false
 		}
@@ -395,8 +416,36 @@ func (s *Session) endResume(err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		s.rc.Write(ctx, wisp.AppendClose(nil, 0, wisp.ReasonVoluntary), false)
 		cancel()
-		l.CloseHandshake(websocket.StatusNormalClosure, "")
+		closeBounded(func() { l.CloseHandshake(websocket.StatusNormalClosure, "") }, l.Out)
 	}
 	s.rc.Close(err)
-	s.setStatus(StatusClosed)
+	s.setStatus(StatusClosed, err)
+}
+
+// closeWait bounds how long closing a session waits for the relay's answer
+// to its close frame.
+const closeWait = time.Second
+
+// closeBounded runs closeWS (a WebSocket close with a close frame) and
+// returns within closeWait: coder/websocket waits 5 s for a peer that does
+// not answer (a dead network), so then the TCP connection under it (out)
+// is cut. In a browser (out nil) a close never blocks.
+func closeBounded(closeWS func(), out *cork.Conn) {
+	if out == nil {
+		closeWS()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closeWS()
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		out.Conn.Close()
+		<-done
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -65,9 +66,13 @@ type Options struct {
 	// Resume configures session resume (resume.go): on by default, used
 	// when the server offers it.
 	Resume ResumeOptions
-	// OnStatus, if set, is called on every status change (connected,
-	// reconnecting, closed) of a resumable session. It must not block.
-	OnStatus func(Status)
+	// OnStatus, if set, is called on every status change of the session,
+	// one call at a time, in order (resume.go): StatusConnected before Dial
+	// returns, StatusReconnecting (cause: how the WebSocket was lost, as
+	// sessionEnd names it) and StatusConnected again for each resume, and
+	// StatusClosed (cause: the session's end, as Err) last. It must not
+	// block, nor call back into the session.
+	OnStatus func(st Status, cause error)
 }
 
 // DefaultPeerTimeout is the default Options.PeerTimeout: 20 s.
@@ -117,7 +122,8 @@ type Session struct {
 	// Session resume (resume.go): nil unless negotiated.
 	rc       *resume.Conn
 	res      *clientResume
-	onStatus func(Status)
+	onStatus func(Status, error)
+	statusMu sync.Mutex  // serializes onStatus calls (resume.go)
 	brk      brokerState // the socket broker's requests (broker.go)
 }
 
@@ -165,6 +171,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Session, error) {
 		return nil, err
 	}
 	s.lastRecv.Store(time.Now().UnixNano())
+	s.notifyStatus(StatusConnected, nil)
 	go s.readLoop()
 	go s.writeLoop()
 	if o.PeerTimeout > 0 {
@@ -288,6 +295,14 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// CloseWithError is Close with the cause the session's streams, sockets
+// and listeners then report (wrapped with ErrSessionLost and
+// net.ErrClosed).
+func (s *Session) CloseWithError(cause error) error {
+	s.fail(fmt.Errorf("%w: %w", cause, net.ErrClosed))
+	return nil
+}
+
 // fail ends the session with err, the cause every stream, socket and
 // listener on it then reports (wrapped with ErrSessionLost, see lost).
 func (s *Session) fail(err error) {
@@ -317,9 +332,15 @@ func (s *Session) fail(err error) {
 		s.cancel()
 		return
 	}
+	s.notifyStatus(StatusClosed, err)
 	s.cancel()
 	if errors.Is(err, net.ErrClosed) {
-		s.conn.Close(websocket.StatusNormalClosure, "")
+		closeBounded(func() {
+			if s.out != nil {
+				s.out.Open() // as WSLink.CloseHandshake: the close frame must not wait behind a cork
+			}
+			s.conn.Close(websocket.StatusNormalClosure, "")
+		}, s.out)
 	} else {
 		s.conn.CloseNow() // the connection is broken or the relay is gone
 	}
@@ -541,7 +562,14 @@ func (s *Session) enqueue(frame []byte) error {
 // saves the wake-up of the writer goroutine (a round trip pays it twice);
 // otherwise it queues a copy, since frame may be reused when send returns.
 // It can block on the socket, so never call it from the session reader.
-func (s *Session) send(frame []byte) error {
+func (s *Session) send(frame []byte) error { return s.sendUntil(frame, nil) }
+
+// sendUntil is send for a writer with a deadline: when the frame would
+// wait for room in a resumable session's replay buffer past stop, it is
+// not sent, and sendUntil returns os.ErrDeadlineExceeded. (Waiting for the
+// WebSocket itself is not bounded: a write given up halfway would break
+// it.)
+func (s *Session) sendUntil(frame []byte, stop <-chan struct{}) error {
 	s.writeMu.Lock()
 	if s.done.Done() {
 		s.writeMu.Unlock()
@@ -564,7 +592,22 @@ func (s *Session) send(frame []byte) error {
 		frames, s.outq = append(s.outq, frame), nil
 	}
 	s.writeMu.Unlock()
-	err := s.writeFrames(frames)
+	var err error
+	if s.rc != nil {
+		var n int
+		n, err = s.writeResumable(frames, stop)
+		if errors.Is(err, resume.ErrStopped) {
+			// frame, the last, was not taken; the frames queued before it
+			// (other writers') go back to the head of the queue.
+			s.writeMu.Lock()
+			s.outq = slices.Concat(frames[n:len(frames)-1], s.outq)
+			s.writeMu.Unlock()
+			s.doneWriting()
+			return os.ErrDeadlineExceeded
+		}
+	} else {
+		err = s.writeFrames(frames)
+	}
 	s.doneWriting()
 	if err != nil {
 		s.fail(sessionEnd(err))
@@ -589,7 +632,8 @@ func (s *Session) doneWriting() {
 // syscalls as the cork buffer allows.
 func (s *Session) writeFrames(frames [][]byte) error {
 	if s.rc != nil {
-		return s.writeResumable(frames)
+		_, err := s.writeResumable(frames, nil)
+		return err
 	}
 	if s.out != nil {
 		s.out.Cork()

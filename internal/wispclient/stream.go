@@ -292,7 +292,12 @@ func (st *Stream) Write(b []byte) (int, error) {
 			defer framePool.Put(frame)
 		}
 		*frame = wisp.AppendData((*frame)[:0], st.id, chunk)
-		if err := st.s.send(*frame); err != nil {
+		if err := st.s.sendUntil(*frame, st.wdl.Wait()); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && st.typ != wisp.StreamUDP {
+				st.mu.Lock()
+				st.credit++ // the chunk was not sent
+				st.mu.Unlock()
+			}
 			return n, st.opErr("write", err)
 		}
 		n += len(chunk)

@@ -71,6 +71,7 @@ type UDPConn struct {
 	link     wisp.DatagramChannel // the data channel's link, while it is open
 	dropped  atomic.Uint64
 	viaChan  atomic.Uint64 // datagrams received on the data channel
+	reclaim  bool          // a broker reclaim: OPENED decides bound (broker.go)
 }
 
 type datagram struct {
@@ -195,6 +196,9 @@ func (s *Session) routeDatagram(p *wisp.Packet, c *UDPConn) bool {
 	case wisp.TypeOpened:
 		if o, err := wisp.ParseOpened(p.Data); err == nil {
 			c.mu.Lock()
+			if c.reclaim && !c.isOpened {
+				c.bound = !o.Remote.IsValid() // before any datagram: this goroutine routes them
+			}
 			c.endpts, c.isOpened = o, true
 			c.mu.Unlock()
 			c.markOpen()

@@ -47,6 +47,24 @@ test(`the demo page (${Browser}): four demos, the live socket table, the send bo
   const body = await (await fetch(`http://127.0.0.1:${port}/from-the-test`)).text();
   assert.equal(body, "hello from a browser tab (connection #1)\n");
 
+  // The broker card: its listener was transferred and its object closed;
+  // a request from this machine waits at the relay beside the page's own,
+  // until a person clicks Reclaim; the reclaimed listener answers again.
+  await page.waitForFunction(() => document.body.dataset.brokerPort, null, { timeout: 60000 });
+  const brokerPort = await page.evaluate(() => document.body.dataset.brokerPort);
+  const whileHeld = fetch(`http://127.0.0.1:${brokerPort}/from-the-test-while-held`).then((r) => r.text());
+  await page.waitForFunction(() => /listener and 2 connections \([1-9]/.test(document.getElementById("brokerheld").textContent), null, { timeout: 30000 });
+  await page.click("#reclaim");
+  assert.equal(await whileHeld, "answered after the reclaim\n");
+  await page.waitForFunction(() => document.body.dataset.broker, null, { timeout: 60000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.broker), "ok", await page.textContent("#broker"));
+  const brokerText = await page.textContent("#broker");
+  assert.match(brokerText, /demo-web\/1 TCPSocket (SocketActivity|ConnectionAccepted), \d+ bytes held, context "the broker card"/);
+  assert.match(brokerText, /the request that waited: GET \/from-the-tab-while-held HTTP\/1\.1/);
+  assert.match(brokerText, /the request that waited: GET \/from-the-test-while-held HTTP\/1\.1/);
+  const again = await (await fetch(`http://127.0.0.1:${brokerPort}/after-the-reclaim`)).text();
+  assert.equal(again, "hello from the reclaimed listener (connection 1 to the reclaimed listener)\n");
+
   // Type into the box and send.
   await page.fill("#sendtext", "typed by a person");
   await page.click("#send");

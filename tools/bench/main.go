@@ -51,6 +51,8 @@ type config struct {
 	streams, payload, idleStreams, openWorkers            int
 	dgramPayload, dgramWindow                             int
 	browserWindow, browserRounds                          int
+	resumeRounds                                          int
+	resumeDuration                                        time.Duration
 	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork, firefox         bool
 	profileLoad                                           string
@@ -63,6 +65,8 @@ func run() error {
 	flag.DurationVar(&c.opensDuration, "opens-duration", 2*time.Second, "length of each stream-open run")
 	flag.DurationVar(&c.browserDuration, "browser-duration", 5*time.Second, "length of each browser run (bulk echo, datagram echo)")
 	flag.IntVar(&c.streams, "streams", 10, "streams of the bulk echo (one session)")
+	flag.IntVar(&c.resumeRounds, "resume-rounds", 3, "rounds of the resume on/off bulk echo (each round runs both, alternating; medians shown); 0: skip it")
+	flag.DurationVar(&c.resumeDuration, "resume-duration", 5*time.Second, "length of each resume on/off bulk echo run")
 	flag.IntVar(&c.payload, "payload", 50<<10, "payload size of the bulk echo, bytes")
 	flag.IntVar(&c.idleStreams, "idle-streams", 10000, "streams held open for the memory row")
 	flag.IntVar(&c.openWorkers, "open-workers", 32, "concurrent opens in the stream-open run")
@@ -161,6 +165,9 @@ func run() error {
 		size, err := bundleGzip(tmp)
 		t.set(rowBundle, colRelay, float64(size), err)
 		fmt.Println(t.render())
+		if relaySrv != nil && c.resumeRounds > 0 {
+			fmt.Println(runResumeTable(&c, relaySrv, echo)) // resume.go
+		}
 		if c.wranglerBin != "" && relaySrv != nil {
 			fmt.Println(runEdgeTable(tmp, &c, relaySrv, echo))
 		}

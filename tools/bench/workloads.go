@@ -25,11 +25,21 @@ type target struct {
 	name string
 	srv  *server // nil: direct TCP
 	echo *echoServer
+	// resume: wispclient's session resume as is (on when the server
+	// offers it), or "off" (resume.go's comparison), or "on", which
+	// fails the session when the server does not offer it.
+	resume string
 }
 
 // session opens a Wisp session to the target's server.
 func (t *target) session(ctx context.Context) (*wispclient.Session, error) {
-	return wispclient.Dial(ctx, t.srv.url, nil)
+	o := &wispclient.Options{Resume: wispclient.ResumeOptions{Disabled: t.resume == "off"}}
+	s, err := wispclient.Dial(ctx, t.srv.url, o)
+	if err == nil && t.resume == "on" && !s.Extension(wisp.ExtResume) {
+		s.Close()
+		return nil, errors.New("the relay does not offer session resume")
+	}
+	return s, err
 }
 
 // dialer returns a function opening connections to the echo server, and a
@@ -57,6 +67,9 @@ func (t *target) dialer(ctx context.Context) (dial func(context.Context) (net.Co
 type bulkResult struct {
 	mibps     float64
 	cpuPerGiB float64 // server process CPU seconds per GiB echoed; NaN when unknown
+	// clientCPUPerGiB: this process's (the client's and the echo
+	// server's) CPU seconds per GiB echoed.
+	clientCPUPerGiB float64
 }
 
 // bulk runs the WispMark echo: streams connections on one session, payload
@@ -89,14 +102,14 @@ func bulk(t *target, streams, payload int, d time.Duration) (bulkResult, error) 
 	if t.srv != nil {
 		pid = t.srv.pid
 	}
-	cpu0 := nanCPU(pid)
+	cpu0, self0 := nanCPU(pid), nanCPU(os.Getpid())
 	res, err := echoload.Bulk(conns, payload, 0, d)
-	cpu1 := nanCPU(pid)
+	cpu1, self1 := nanCPU(pid), nanCPU(os.Getpid())
 	if err != nil {
 		return bulkResult{}, err
 	}
 	gib := float64(res.Bytes) / (1 << 30)
-	return bulkResult{mibps: res.MiBps(), cpuPerGiB: (cpu1 - cpu0) / gib}, nil
+	return bulkResult{mibps: res.MiBps(), cpuPerGiB: (cpu1 - cpu0) / gib, clientCPUPerGiB: (self1 - self0) / gib}, nil
 }
 
 func nanCPU(pid int) float64 {

@@ -72,3 +72,22 @@ export async function statistics(s: Sockshim): Promise<number> {
   new s.TCPSocket("h", 1, { hopLimit: "32" });
   return (rtt?.sum ?? 0) + (tunnel?.sum ?? 0);
 }
+
+// The socket broker: hand a socket over, reclaim it from a later page.
+export async function broker(s: Sockshim): Promise<void> {
+  const socket = new s.TCPSocket("chat.example", 6667);
+  await socket.opened;
+  await socket.transferOwnership("chat", { context: "room 7", keepAliveTime: 60_000, taskId: "chat-task" });
+  for (const held of await s.allSockets()) {
+    const why: "Unknown" | "SocketActivity" | "ConnectionAccepted" | "KeepAliveTimerExpired" | "SocketClosed" = held.reason;
+    const ctx: Uint8Array = held.context;
+    console.log(held.id, held.kind, why, ctx.byteLength, held.buffered);
+    const back = await held.reclaim();
+    await back.close();
+  }
+  const reg = await navigator.serviceWorker.ready;
+  await s.setPushSubscription(await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: "BPub" }));
+  await s.setPushSubscription(null);
+  // @ts-expect-error keepAliveTime is a number of ms
+  await socket.transferOwnership("chat", { keepAliveTime: "1m" });
+}
