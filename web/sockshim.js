@@ -501,7 +501,7 @@ function makeInstance(backend, { relay, worker }) {
     rc = null; wc = null;
     readEnded = false; writeEnded = false;
     waiter = null;
-    constructor(id) { this.id = id; }
+    id = 0; // the socket's, set with it
 
     // end marks the socket closed and tells the wasm (whose answer nobody
     // waits for here), reporting whether it was open.
@@ -555,7 +555,7 @@ function makeInstance(backend, { relay, worker }) {
 
   class TCPSocket {
     #id;
-    #s; // SocketLife: state, opened, closed, the stream controllers
+    #s = new SocketLife(); // state, opened, closed, the stream controllers (its id is set with #id)
     #options;
     #info = null;
     #inflight = 0; // read credit granted and not yet used
@@ -570,8 +570,7 @@ function makeInstance(backend, { relay, worker }) {
      */
     constructor(remoteAddress, remotePort, options = {}) {
       if (remoteAddress === ACCEPTED) {
-        this.#id = remotePort.id;
-        this.#s = new SocketLife(this.#id);
+        this.#id = this.#s.id = remotePort.id;
         this.#options = {};
         this.#receive = DEFAULT_RECEIVE;
         this.#send = DEFAULT_SEND;
@@ -596,8 +595,7 @@ function makeInstance(backend, { relay, worker }) {
       this.#options = { ...o };
       this.#receive = o.receiveBufferSize ?? DEFAULT_RECEIVE;
       this.#send = o.sendBufferSize ?? DEFAULT_SEND;
-      this.#id = backend.newId();
-      this.#s = new SocketLife(this.#id);
+      this.#id = this.#s.id = backend.newId();
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -762,26 +760,26 @@ function makeInstance(backend, { relay, worker }) {
      */
     async transferOwnership(socketId, options = {}) {
       const args = transferArgs("TCPSocket.transferOwnership", socketId, options);
-      if (this.#state !== "open") throw closedError("transferOwnership");
+      if (this.#s.state !== "open") throw closedError("transferOwnership");
       await backend.call("broker.transfer", { id: this.#id, ...args });
-      if (this.#state !== "open") return;
-      this.#state = "closed";
+      if (this.#s.state !== "open") return;
+      this.#s.state = "closed";
       backend.handlers.delete(this.#id);
-      if (!this.#readEnded) {
-        this.#readEnded = true;
-        try { this.#rc.close(); this.#rc.byobRequest?.respond(0); } catch {}
+      if (!this.#s.readEnded) {
+        this.#s.readEnded = true;
+        try { this.#s.rc.close(); this.#s.rc.byobRequest?.respond(0); } catch {}
       }
       const err = closedError("write: the socket was transferred to the broker;");
-      try { this.#wc.error(err); } catch {}
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
+      try { this.#s.wc.error(err); } catch {}
+      this.#s.waiter?.reject(err);
+      this.#s.waiter = null;
+      this.#s.closed.resolve();
     }
   }
 
   class UDPSocket {
     #id;
-    #s; // SocketLife
+    #s = new SocketLife(); // its id is set with #id
     #connected;
     #inflight = 0; #unacked = 0;
     #queue;
@@ -791,7 +789,7 @@ function makeInstance(backend, { relay, worker }) {
       if (options === RECLAIMED) {
         this.#connected = reclaimed.remoteAddress !== undefined;
         this.#queue = DATAGRAM_QUEUE;
-        this.#id = reclaimed.id;
+        this.#id = this.#s.id = reclaimed.id;
         backend.handlers.set(this.#id, this);
         this.#open(reclaimed);
         return;
@@ -814,8 +812,7 @@ function makeInstance(backend, { relay, worker }) {
       checkSignal(o.signal, "UDPSocket");
       this.#connected = remote;
       this.#queue = DATAGRAM_QUEUE;
-      this.#id = backend.newId();
-      this.#s = new SocketLife(this.#id);
+      this.#id = this.#s.id = backend.newId();
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -929,20 +926,20 @@ function makeInstance(backend, { relay, worker }) {
      */
     async transferOwnership(socketId, options = {}) {
       const args = transferArgs("UDPSocket.transferOwnership", socketId, options);
-      if (this.#state !== "open") throw closedError("transferOwnership");
+      if (this.#s.state !== "open") throw closedError("transferOwnership");
       await backend.call("broker.transfer", { id: this.#id, ...args });
-      if (this.#state !== "open") return;
-      this.#state = "closed";
+      if (this.#s.state !== "open") return;
+      this.#s.state = "closed";
       backend.handlers.delete(this.#id);
-      if (!this.#readEnded) {
-        this.#readEnded = true;
-        try { this.#rc.close(); } catch {}
+      if (!this.#s.readEnded) {
+        this.#s.readEnded = true;
+        try { this.#s.rc.close(); } catch {}
       }
       const err = closedError("write: the socket was transferred to the broker;");
-      try { this.#wc.error(err); } catch {}
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
+      try { this.#s.wc.error(err); } catch {}
+      this.#s.waiter?.reject(err);
+      this.#s.waiter = null;
+      this.#s.closed.resolve();
     }
   }
 
