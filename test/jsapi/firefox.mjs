@@ -1,7 +1,7 @@
 // Headless Firefox (Debian's firefox-esr) over WebDriver BiDi, with the few
 // calls of playwright-core's Browser and Page that the JS API tests use:
 // newPage, goto, on("console" | "pageerror"), addScriptTag, evaluate,
-// waitForFunction, textContent, close. playwright-core drives only its own
+// $$eval, waitForFunction, textContent, click, fill, screenshot, close. playwright-core drives only its own
 // patched Firefox builds, which this machine never downloads; BiDi needs
 // nothing but the browser. Values cross as JSON (evaluate's argument and
 // result), which is all the tests pass.
@@ -189,6 +189,11 @@ class Page {
       writeFileSync(path, png);
     }
     return png;
+  }
+
+  // $$eval runs fn(every element matching selector, arg) in the page.
+  $$eval(selector, fn, arg) {
+    return this.evaluate(new Function("x", `return (${fn.toString()})(Array.from(document.querySelectorAll(x.s)), x.a);`), { s: selector, a: arg });
   }
 
   textContent(selector) {
