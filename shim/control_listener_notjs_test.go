@@ -45,7 +45,6 @@ func sendBufferOf(t *testing.T, s *StreamSocket) uint32 {
 // defaults leave the system's.
 func TestListenerControlOnTheWire(t *testing.T) {
 	t.Parallel()
-	sniff := testutil.NewTTLSniffer(t)
 	url, _ := testutil.Relay(t, nil)
 	lo, _ := NewHostName("127.0.0.1")
 	for name, tr := range map[string]Transport{"relay": RelayTransport(url, nil), "direct": DirectTransport(nil)} {
@@ -67,6 +66,7 @@ func TestListenerControlOnTheWire(t *testing.T) {
 					t.Fatal(err)
 				}
 				port, _ := strconv.Atoi(l.Information().LocalPort)
+				sniff := testutil.NewTTLSniffer(t, uint16(port))
 				peer, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 				if err != nil {
 					t.Fatal(err)
@@ -82,7 +82,7 @@ func TestListenerControlOnTheWire(t *testing.T) {
 				if _, err := io.ReadFull(peer, make([]byte, 22)); err != nil {
 					t.Fatal(err)
 				}
-				segs := sniff.From(t, uint16(port))
+				segs := sniff.Segments(t)
 				for _, g := range segs {
 					if o.hops != 0 && g.TTL != int(o.hops) {
 						t.Errorf("hop limit %d: a segment from the accepted connection had TTL %d (%+v)", o.hops, g.TTL, g)
