@@ -166,7 +166,7 @@ bench:
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := internal/wisp:FuzzParse internal/wisp:FuzzConnectOptions internal/wisp:FuzzStats internal/policy:FuzzNormalize internal/policy:FuzzClassify \
+FUZZ_TARGETS := internal/wisp:FuzzParse internal/wisp:FuzzConnectOptions internal/wisp:FuzzListenOptions internal/wisp:FuzzStats internal/policy:FuzzNormalize internal/policy:FuzzClassify \
 	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

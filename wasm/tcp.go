@@ -83,8 +83,10 @@ func (t *tcpSocket) start() {
 	go t.writeLoop()
 }
 
-// openTCP connects a socket: {id, host, port, secureTransport, serverName,
-// caPEM, noDelay, keepAliveDelay}. close(id) during the connect cancels it.
+// openTCP connects a socket: {id, host, port, secureTransport ("off", "on":
+// TLS here, "relay": TLS by the relay), serverName, caPEM, noDelay,
+// keepAliveDelay, sendBufferSize, hopLimit, serializeConnectionAttempts}.
+// close(id) during the connect cancels it.
 func (b *bridge) openTCP(id int, a js.Value) (any, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -145,6 +147,15 @@ func (b *bridge) connectTCP(ctx context.Context, id int, a js.Value) (*tcpSocket
 	}
 	port := portString(a.Get("port"))
 	switch mode := a.Get("secureTransport").String(); {
+	case mode == "relay" && t.host != host && (host == nil || t.host.CanonicalName() != host.CanonicalName()):
+		// Relay TLS sends the remote address as the server name and checks
+		// the certificate against it: there is no separate name to send.
+		err = fmt.Errorf("serverName with secureTransport \"relay\": %w (the relay checks the certificate against the remote address; use secureTransport \"on\")", shim.ErrNotSupported)
+	case mode == "relay":
+		// sockshim's: TLS done by the relay (ProtectionLevelRelayTls), not
+		// end to end. caPEM and the real socket's options are refused
+		// with ErrNotSupported there, as in Go.
+		err = s.ConnectWithProtectionLevel(ctx, host, port, shim.ProtectionLevelRelayTls)
 	case mode == "on" && t.host == host:
 		err = s.ConnectWithProtectionLevel(ctx, host, port, shim.ProtectionLevelSsl)
 	case mode == "on":

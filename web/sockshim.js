@@ -601,7 +601,8 @@ function makeInstance(backend, { relay, worker }) {
       if (o.keepAliveDelay !== undefined && (!Number.isInteger(o.keepAliveDelay) || o.keepAliveDelay < 1000)) throw new TypeError("TCPSocket: keepAliveDelay must be an integer of at least 1000 (ms)");
       checkSize(o.sendBufferSize, "TCPSocket: sendBufferSize");
       checkSize(o.receiveBufferSize, "TCPSocket: receiveBufferSize");
-      if (o.secureTransport !== undefined && !["off", "on", "starttls"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on" or "starttls"`);
+      // "relay" (sockshim's): the relay does the TLS, NOT end to end (Go's ProtectionLevelRelayTls).
+      if (o.secureTransport !== undefined && !["off", "on", "starttls", "relay"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on", "starttls" or "relay"`);
       for (const k of ["serverName", "caPEM"]) if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`TCPSocket: ${k} must be a string`);
       checkSignal(o.signal, "TCPSocket");
       // sockshim's: the real connection's IP TTL / hop limit, and one connection attempt at a time.
@@ -621,7 +622,7 @@ function makeInstance(backend, { relay, worker }) {
       }
       backend.call("tcp.open", {
         id: this.#id, host: remoteAddress, port: remotePort,
-        secureTransport: o.secureTransport === "on" ? "on" : "off",
+        secureTransport: o.secureTransport === "on" || o.secureTransport === "relay" ? o.secureTransport : "off",
         serverName: o.serverName, caPEM: o.caPEM, noDelay: o.noDelay, keepAliveDelay: o.keepAliveDelay,
         // StreamSocketControl: OutboundBufferSizeInBytes, OutboundUnicastHopLimit, SerializeConnectionAttempts.
         sendBufferSize: o.sendBufferSize, hopLimit: o.hopLimit, serializeConnectionAttempts: o.serializeConnectionAttempts,

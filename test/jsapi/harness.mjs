@@ -113,7 +113,13 @@ export async function setup(opts = {}) {
     stops.push(async () => rmSync(dir, { recursive: true, force: true }));
     const cfg = join(dir, "relay.json");
     writeFileSync(cfg, JSON.stringify(policy(opts.apps)));
-    const relay = await startProcess(relayBin, ["-config", cfg, "-listen", "127.0.0.1:0", "-v"]);
+    // The relay's roots are the test servers' CA (Go reads SSL_CERT_FILE), so
+    // secureTransport "relay" (TLS done by the relay) reaches srv.tls; the
+    // browser is never given them.
+    const caFile = join(dir, "ca.pem");
+    writeFileSync(caFile, srv.caPEM);
+    const relay = await startProcess(relayBin, ["-config", cfg, "-listen", "127.0.0.1:0", "-v"],
+      { env: { ...process.env, SSL_CERT_FILE: caFile, SSL_CERT_DIR: dir } });
     stops.push(stopProcess(relay.p));
     const relayOrigin = relay.line.match(/listening on (http:\/\/\S+)/)[1];
 
