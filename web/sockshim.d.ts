@@ -148,7 +148,7 @@ export interface TCPSocketInfo extends SocketInfo {
   roundTripTimeStatistics?: RoundTripTimeStatistics;
   /** The real TCP connection's bandwidth, from the relay's TCP_INFO (Go: StreamSocket.RefreshInformation says how). */
   connectionBandwidthStatistics?: BandwidthStatistics;
-  /** This tab to the relay and back (the session's PING/PONG), shared by the instance's sockets. */
+  /** This tab to the relay and back (the session's PING/PONG), shared by the instance's sockets; in steps of the browser's clock resolution (Firefox: 1 ms unless cross-origin isolated), so a fast round trip can read 0. */
   tunnelRoundTripTimeStatistics?: RoundTripTimeStatistics;
   /** Why the connection's statistics are missing (e.g. a plain Wisp relay). */
   statisticsError?: string;

@@ -6,7 +6,7 @@
 // secureTransport "relay" has the relay do the TLS.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { setup, instancePage } from "./harness.mjs";
+import { setup, instancePage, browserName } from "./harness.mjs";
 
 let env;
 before(async () => { env = await setup(); });
@@ -149,7 +149,13 @@ for (const worker of [true, false]) {
       const { roundTripTimeStatistics: rtt, tunnelRoundTripTimeStatistics: tun, connectionBandwidthStatistics: bw } = r.info;
       assert.equal(r.info.statisticsError, undefined);
       assert.ok(rtt && rtt.sum > 0 && rtt.min > 0 && rtt.min <= rtt.max && rtt.sum <= rtt.max, JSON.stringify(rtt));
-      assert.ok(tun && tun.sum > 0 && tun.min > 0 && tun.min <= tun.max, JSON.stringify(tun));
+      // The tab's clock: Firefox coarsens it to 1 ms, so a loopback round
+      // trip can read 0 there; Chromium's 100 µs steps see it.
+      if (browserName === "firefox") {
+        assert.ok(tun && tun.min >= 0 && tun.sum >= 0 && tun.min <= tun.max, JSON.stringify(tun));
+      } else {
+        assert.ok(tun && tun.sum > 0 && tun.min > 0 && tun.min <= tun.max, JSON.stringify(tun));
+      }
       assert.ok(bw && bw.inboundBitsPerSecond > 0 && bw.outboundBitsPerSecond > 0, JSON.stringify(bw));
       assert.equal(typeof bw.outboundBandwidthPeaked, "boolean");
       assert.equal(r.after.name, "InvalidStateError");
