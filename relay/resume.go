@@ -148,6 +148,7 @@ func (s *session) startResume(ctx context.Context) error {
 		// for good (until then the client may only have the old one).
 		OnHeard: func() { r.tokens.Confirm(*s.res.cur.Load()) },
 	})
+	s.rcShared.Store(s.rc)
 	s.ready.Store(true)
 	return nil
 }
@@ -280,11 +281,13 @@ func (s *session) link() *resume.WSLink {
 }
 
 // currentWS is the WebSocket the session runs on now (nil while detached).
+// It may run during the handshake.
 func (s *session) currentWS() (resume.MessageConn, *cork.Conn) {
-	if s.rc == nil {
+	rc := s.rcShared.Load()
+	if rc == nil {
 		return s.conn, s.out
 	}
-	if l, ok := s.rc.Link().(*resume.WSLink); ok {
+	if l, ok := rc.Link().(*resume.WSLink); ok {
 		return l.Conn, l.Out
 	}
 	return nil, nil

@@ -52,6 +52,7 @@ type session struct {
 	// Session resume (resume.go): nil unless negotiated. rc carries every
 	// packet once the handshake is done; ready says it is set.
 	rc         *resume.Conn
+	rcShared   atomic.Pointer[resume.Conn] // rc for what may run during the handshake (Shutdown)
 	res        *sessionResume
 	resumeReq  *wisp.ResumeClientInfo
 	ready      atomic.Bool

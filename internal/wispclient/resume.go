@@ -97,10 +97,12 @@ type clientResume struct {
 // Status is the session's connection state. Sessions without resume are
 // connected until they are closed.
 func (s *Session) Status() Status {
+	// done closes before any socket hears of the end, so a socket that
+	// failed with the session never sees an older status here.
+	if s.done.Done() {
+		return StatusClosed
+	}
 	if s.res == nil {
-		if s.done.Done() {
-			return StatusClosed
-		}
 		return StatusConnected
 	}
 	s.res.mu.Lock()

@@ -38,11 +38,18 @@ func TestStreamsSurviveKills(t *testing.T) {
 	kills := envInt(t, "SOCKSHIM_RESUME_KILLS")
 	streams := envInt(t, "SOCKSHIM_RESUME_STREAMS")
 	per := envInt(t, "SOCKSHIM_RESUME_MIB") << 20 / streams
+	// A blackholed WebSocket is noticed by the session's keepalive: with
+	// resume it drops the link and reconnects instead of failing.
+	peerTimeout, err := time.ParseDuration(jsenv.Env(t, "SOCKSHIM_RESUME_PEER_TIMEOUT"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	count := map[shim.SessionStatus]int{}
 	var lost []shim.SessionEvent
 	tr := shim.RelayTransport(jsenv.Env(t, "SOCKSHIM_RESUME_RELAY_URL"), &shim.RelayOptions{
-		Resume: &shim.ResumeOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+		Resume:      &shim.ResumeOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+		PeerTimeout: peerTimeout,
 		OnStatus: func(e shim.SessionEvent) {
 			mu.Lock()
 			defer mu.Unlock()
