@@ -127,7 +127,8 @@ type Conn struct {
 	rmu      sync.Mutex
 	buf      *replayBuf
 	acked    uint64
-	room     chan struct{} // closed when acknowledgements free room
+	room     chan struct{} // closed when acknowledgements free room, if roomWait
+	roomWait bool          // a writer took room to wait on: an ACK replaces it
 	usedHigh int           // the most the buffer ever held
 
 	ackSig    netutil.Signal
@@ -193,6 +194,15 @@ var ErrStopped = errors.New("resume: gave up waiting for room in the replay buff
 // not numbered and may be written later. ctx bounds the link's writes, stop
 // only the waits: a write given up halfway would break the WebSocket.
 func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
+	return c.WriteOwnedUntil(ctx, stop, frames, 0, datagram)
+}
+
+// WriteOwnedUntil is WriteBatchUntil where the first owned frames are
+// handed over: the caller made them for this write (a queued frame is its
+// own copy) and never touches those it took again, so the replay buffer
+// keeps them as they are instead of copying them. Each is charged its
+// capacity; one that does not fit so is copied as any other.
+func (c *Conn) WriteOwnedUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool) (int, error) {
 	for _, b := range frames {
 		if len(b) < wisp.HeaderLen {
 			return 0, fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
@@ -211,7 +221,10 @@ func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames
 			for {
 				c.rmu.Lock()
 				ok := c.buf.used+len(b) <= limit
-				room := c.room
+				var room chan struct{}
+				if !ok {
+					room = c.waitRoom()
+				}
 				c.rmu.Unlock()
 				if ok {
 					break
@@ -233,7 +246,7 @@ func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames
 		if corked != nil {
 			corked.Cork()
 		}
-		n, err := c.writeFitting(ctx, stop, frames, datagram)
+		n, err := c.writeFitting(ctx, stop, frames, max(owned-taken, 0), datagram)
 		if corked != nil {
 			corked.Uncork()
 		}
@@ -256,7 +269,7 @@ func (c *Conn) limit(b []byte) int {
 
 // writeFitting numbers, keeps and writes frames from the start of frames
 // while they fit, and returns how many it took.
-func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
+func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -274,9 +287,13 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 				return n, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
 			}
 			c.rmu.Lock()
-			ok := c.buf.fits(len(b), limit)
+			ok := n < owned && c.buf.fitsOwned(b, limit)
 			if ok {
+				c.buf.pushOwned(c.sent.Load()+1, b)
+			} else if ok = c.buf.fits(len(b), limit); ok {
 				c.buf.push(c.sent.Load()+1, b)
+			}
+			if ok {
 				c.usedHigh = max(c.usedHigh, c.buf.used)
 			}
 			c.rmu.Unlock()
@@ -285,7 +302,7 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 					// Room was there a moment ago but the ring's layout
 					// has none contiguous: wait for the next ACK.
 					c.rmu.Lock()
-					room := c.room
+					room := c.waitRoom()
 					c.rmu.Unlock()
 					c.wmu.Unlock()
 					select {
@@ -420,11 +437,19 @@ func (c *Conn) ack(n uint64) error {
 		return nil
 	}
 	c.acked = n
-	if c.buf.release(n) > 0 {
+	if c.buf.release(n) > 0 && c.roomWait {
 		close(c.room)
-		c.room = make(chan struct{})
+		c.room, c.roomWait = make(chan struct{}), false
 	}
 	return nil
+}
+
+// waitRoom returns the channel the next ACK that frees room closes (rmu
+// held). An ACK makes a new one only when a writer took the last: most
+// ACKs, in a flow that never fills the buffer, allocate nothing.
+func (c *Conn) waitRoom() chan struct{} {
+	c.roomWait = true
+	return c.room
 }
 
 // linkDown drops the link of generation gen, if it is still current.
@@ -563,7 +588,11 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 					return err
 				}
 			}
-			if err := l.WriteMessage(ctx, data[e.off:e.off+e.n]); err != nil {
+			msg := e.own
+			if msg == nil {
+				msg = data[e.off : e.off+e.n]
+			}
+			if err := l.WriteMessage(ctx, msg); err != nil {
 				return err
 			}
 			msgs++
@@ -718,7 +747,7 @@ type Stats struct {
 func (c *Conn) Stats() Stats {
 	s := Stats{Sent: c.sent.Load(), Received: c.Received()}
 	c.rmu.Lock()
-	s.Acked, s.Buffered, s.BufferedHigh, s.BufferCap = c.acked, c.buf.used, c.usedHigh, len(c.buf.data)
+	s.Acked, s.Buffered, s.BufferedHigh, s.BufferCap = c.acked, c.buf.used, c.usedHigh, len(c.buf.data)+c.buf.owned
 	c.rmu.Unlock()
 	s.Resumes, s.ReplayedMessages, s.ReplayedBytes = c.resumes.Load(), c.replayedMsgs.Load(), c.replayedBytes.Load()
 	s.DatagramsDropped, s.DatagramsLost, s.LinkDowns = c.dgramDropped.Load(), c.dgramLost.Load(), c.linkDowns.Load()

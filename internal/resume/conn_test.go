@@ -113,7 +113,15 @@ func (s *side) write(t *testing.T, wg *sync.WaitGroup, ctx context.Context) {
 			for off := 0; off < s.total; {
 				n := min(s.total-off, 1+rand.IntN(s.perWrite))
 				pkt := wisp.AppendData(nil, id, streamBytes(id, off, n))
-				if err := s.c.Write(ctx, pkt, false); err != nil {
+				var err error
+				if id%2 == 0 {
+					// handed over, as the session's queued frames are
+					_, err = s.c.WriteOwnedUntil(ctx, nil, [][]byte{pkt}, 1, nil)
+				} else {
+					err = s.c.Write(ctx, pkt, false)
+					clear(pkt[wisp.HeaderLen:]) // Write copied it: the caller may reuse it
+				}
+				if err != nil {
 					t.Errorf("write stream %d: %v", id, err)
 					return
 				}
