@@ -693,6 +693,15 @@ func (c *Conn) acker() {
 		case <-c.done:
 			return
 		}
+		// Corked before waiting for wmu, as writers are: an ACK due while
+		// a writer has its turn goes out in that writer's syscall, not in
+		// one of its own.
+		c.mu.Lock()
+		corked, _ := c.link.(Corker)
+		c.mu.Unlock()
+		if corked != nil {
+			corked.Cork()
+		}
 		c.wmu.Lock()
 		c.mu.Lock()
 		l, gen, n := c.link, c.gen, c.received
@@ -702,6 +711,9 @@ func (c *Conn) acker() {
 			err = l.WriteMessage(context.Background(), wisp.AppendAck(buf[:0], n))
 		}
 		c.wmu.Unlock()
+		if corked != nil {
+			corked.Uncork()
+		}
 		if err != nil {
 			c.linkDown(gen, err)
 		}

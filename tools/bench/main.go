@@ -53,6 +53,7 @@ type config struct {
 	browserWindow, browserRounds                          int
 	resumeRounds                                          int
 	resumeDuration                                        time.Duration
+	resumeOnly                                            bool
 	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork, firefox         bool
 	profileLoad                                           string
@@ -79,6 +80,7 @@ func run() error {
 	flag.IntVar(&c.browserRounds, "browser-rounds", 1, "rounds of the Chromium table (clients interleaved in each; medians shown)")
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
 	flag.BoolVar(&c.firefox, "firefox", true, "also run the browser table in headless Firefox ($FIREFOX or /usr/bin/firefox-esr), over WebDriver BiDi")
+	flag.BoolVar(&c.resumeOnly, "resume-only", false, "run only the session resume on/off table (resume.go) against the relay binary")
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
 	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
 	flag.StringVar(&c.browserProfile, "browser-profile", "", "write a V8 CPU profile of each page row into this directory and print its top functions (slows the page down)")
@@ -114,6 +116,15 @@ func run() error {
 	configPath := filepath.Join(tmp, "relay.json")
 	if err := os.WriteFile(configPath, []byte(benchConfig), 0o600); err != nil {
 		return err
+	}
+	if c.resumeOnly {
+		srv, err := startRelayProcess(c.relayBin, configPath)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		fmt.Println(runResumeTable(&c, srv, echo)) // resume.go
+		return nil
 	}
 	t := newTable(&c)
 	direct := &target{name: "direct TCP", echo: echo}
