@@ -57,6 +57,7 @@ type config struct {
 	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork, firefox         bool
 	profileLoad                                           string
+	profileResume                                         string
 }
 
 func run() error {
@@ -87,6 +88,7 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
+	flag.StringVar(&c.profileResume, "profile-resume", "", "with -cpuprofile: the client's session resume, on or off (default: on when the relay offers it)")
 	flag.Parse()
 	if c.browserOnly && !c.browser {
 		return fmt.Errorf("-browser-only and -browser=false exclude each other")
@@ -205,7 +207,7 @@ func profile(c *config, echo *echoServer, cpuOut, memOut string) error {
 		return err
 	}
 	defer srv.stop()
-	tg := &target{name: srv.name, srv: srv, echo: echo}
+	tg := &target{name: srv.name, srv: srv, echo: echo, resume: c.profileResume}
 	if memOut != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
