@@ -246,7 +246,7 @@ func (c *Conn) WriteOwnedUntil(ctx context.Context, stop <-chan struct{}, frames
 		if corked != nil {
 			corked.Cork()
 		}
-		n, err := c.writeFitting(ctx, stop, frames, max(owned-taken, 0), datagram)
+		n, err := c.writeFitting(ctx, stop, frames, max(owned-taken, 0), datagram, dg)
 		if corked != nil {
 			corked.Uncork()
 		}
@@ -269,7 +269,8 @@ func (c *Conn) limit(b []byte) int {
 
 // writeFitting numbers, keeps and writes frames from the start of frames
 // while they fit, and returns how many it took.
-func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool) (int, error) {
+// dg0 is what isDatagram said of frames[0] (datagram may cost a lookup).
+func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool, dg0 bool) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -279,8 +280,11 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 		return 0, cerr
 	}
 	n := 0
-	for _, b := range frames {
-		dg := isDatagram(b, datagram != nil && datagram(b))
+	for i, b := range frames {
+		dg := dg0
+		if i > 0 {
+			dg = isDatagram(b, datagram != nil && datagram(b))
+		}
 		if !dg {
 			limit := c.limit(b)
 			if len(b) > limit {
