@@ -403,6 +403,19 @@ func (s *session) transfer(p *wisp.Packet) {
 	}
 }
 
+// awaitUnread waits (up to handoffTimeout) for the transferring session's
+// UNREAD, if it is still coming, then stops the held socket's reader: what
+// is held is final from here on.
+func (h *held) awaitUnread() {
+	t := time.NewTimer(handoffTimeout)
+	select {
+	case <-h.unreadDone.C:
+	case <-t.C:
+	}
+	t.Stop()
+	h.halt()
+}
+
 // handoffStream waits for st's pump and reader to stop, then moves its
 // connection into the broker.
 func (s *session) handoffStream(st *tcpStream, h *held, keepAlive time.Duration) {
@@ -854,13 +867,7 @@ func (s *session) reclaim(p *wisp.Packet) {
 	go func() {
 		defer s.wg.Done()
 		defer release()
-		t := time.NewTimer(handoffTimeout)
-		select { // the transferring session's UNREAD, if it is still coming
-		case <-h.unreadDone.C:
-		case <-t.C:
-		}
-		t.Stop()
-		h.halt()
+		h.awaitUnread()
 		h.mu.Lock()
 		prefix := append(h.unread, h.buf...)
 		h.mu.Unlock()

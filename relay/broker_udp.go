@@ -226,13 +226,7 @@ func (s *session) reclaimUDP(id uint32, h *held) {
 	go func() {
 		defer s.wg.Done()
 		defer release()
-		t := time.NewTimer(handoffTimeout)
-		select { // the transferring session's UNREAD, if it is still coming
-		case <-h.unreadDone.C:
-		case <-t.C:
-		}
-		t.Stop()
-		h.halt()
+		h.awaitUnread()
 		h.mu.Lock()
 		prefix := append(h.unreadDgrams, h.dgrams...)
 		dropped := h.dropped

@@ -184,12 +184,27 @@ func (s *StreamSocket) TransferOwnership(socketID string, opts *TransferOptions)
 	case tlsOn:
 		return wrapErr("transfer", "", errf("a TLS socket: %w (the session keys live in this process)", ErrNotSupported))
 	}
+	rc, ok := c.(relayConn)
+	if err := transfer(t, own, socketID, opts, s.addr(), c, ok, func(ctx context.Context, tr wisp.Transfer) error {
+		return rc.Stream.Transfer(ctx, tr)
+	}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.closed, s.conn = true, nil
+	s.mu.Unlock()
+	return nil
+}
+
+// transfer is TransferOwnership's common part once the socket's own checks
+// passed: t must have a broker, the socket must be a relay one (ok), and
+// do hands it over under the id and options.
+func transfer(t Transport, own ownership, socketID string, opts *TransferOptions, addr string, sock any, ok bool, do func(context.Context, wisp.Transfer) error) error {
 	if err := errNoBroker(t); err != nil {
 		return wrapErr("transfer", "", err)
 	}
-	rc, ok := c.(relayConn)
 	if !ok {
-		return wrapErr("transfer", "", errf("%T: %w", c, ErrNotSupported))
+		return wrapErr("transfer", "", errf("%T: %w", sock, ErrNotSupported))
 	}
 	tr, err := toTransfer(socketID, own.taskID, opts)
 	if err != nil {
@@ -197,12 +212,9 @@ func (s *StreamSocket) TransferOwnership(socketID string, opts *TransferOptions)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
 	defer cancel()
-	if err := rc.Stream.Transfer(ctx, tr); err != nil {
-		return wrapErr("transfer", s.addr(), brokerErr(err))
+	if err := do(ctx, tr); err != nil {
+		return wrapErr("transfer", addr, brokerErr(err))
 	}
-	s.mu.Lock()
-	s.closed, s.conn = true, nil
-	s.mu.Unlock()
 	return nil
 }
 
@@ -231,21 +243,11 @@ func (l *StreamSocketListener) TransferOwnership(socketID string, opts *Transfer
 	case !own.enabled:
 		return wrapErr("transfer", "", errNotEnabled)
 	}
-	if err := errNoBroker(t); err != nil {
-		return wrapErr("transfer", "", err)
-	}
 	rl, ok := ln.(relayListener)
-	if !ok {
-		return wrapErr("transfer", "", errf("%T: %w", ln, ErrNotSupported))
-	}
-	tr, err := toTransfer(socketID, own.taskID, opts)
-	if err != nil {
-		return wrapErr("transfer", "", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
-	defer cancel()
-	if err := rl.l.Transfer(ctx, tr); err != nil {
-		return wrapErr("transfer", "", brokerErr(err))
+	if err := transfer(t, own, socketID, opts, "", ln, ok, func(ctx context.Context, tr wisp.Transfer) error {
+		return rl.l.Transfer(ctx, tr)
+	}); err != nil {
+		return err
 	}
 	l.mu.Lock()
 	l.closed = true
@@ -280,21 +282,11 @@ func (d *DatagramSocket) TransferOwnership(socketID string, opts *TransferOption
 	case !own.enabled:
 		return wrapErr("transfer", "", errNotEnabled)
 	}
-	if err := errNoBroker(t); err != nil {
-		return wrapErr("transfer", "", err)
-	}
 	rd, ok := c.(relayDatagram)
-	if !ok {
-		return wrapErr("transfer", "", errf("%T: %w", c, ErrNotSupported))
-	}
-	tr, err := toTransfer(socketID, own.taskID, opts)
-	if err != nil {
-		return wrapErr("transfer", "", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
-	defer cancel()
-	if err := rd.c.Transfer(ctx, tr); err != nil {
-		return wrapErr("transfer", "", brokerErr(err))
+	if err := transfer(t, own, socketID, opts, "", c, ok, func(ctx context.Context, tr wisp.Transfer) error {
+		return rd.c.Transfer(ctx, tr)
+	}); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.closed, d.conn = true, nil

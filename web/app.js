@@ -358,8 +358,13 @@ async function serve(s, id, el) {
   const body = `hello from a browser tab (connection #${id})\n`;
   const w = so.writable.getWriter();
   await w.write(enc.encode(`HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`));
-  await w.close();
+  await w.close(); // FIN: the answer is complete
   await row.sample(performance.now());
+  // The client closes once it has the answer; with both directions ended
+  // the socket is closed, and close() returns s.closed (the Direct Sockets
+  // spec: no error for a socket the peer closed first). A client that
+  // keeps its side open is closed from here after 5 s.
+  await Promise.race([s.closed, new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
   await s.close();
   row.setState("closed");
 }

@@ -149,7 +149,7 @@ export interface TCPSocket {
   readonly opened: Promise<TCPSocketOpenInfo>;
   /** Resolves once both directions ended or close() was called; rejects with the error that ended the socket. */
   readonly closed: Promise<void>;
-  /** Closes both directions; a second call rejects with InvalidStateError. */
+  /** Closes both directions. On a socket already closed (by close(), or both directions ended) it returns `closed`, as the Direct Sockets spec has it; on one that never opened it rejects with InvalidStateError. */
   close(): Promise<void>;
   /** Upgrades a "starttls" socket after every byte written so far; the same streams then carry TLS. */
   startTls(): Promise<TCPSocketOpenInfo>;

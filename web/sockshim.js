@@ -109,10 +109,24 @@ function handled(p) {
   return p;
 }
 
+// deferred is a promise with its resolvers; state says how it settled first
+// ("pending", "fulfilled", "rejected").
 function deferred() {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-  return { promise: handled(promise), resolve, reject };
+  const d = { state: "pending" };
+  d.promise = handled(new Promise((res, rej) => {
+    d.resolve = (v) => { if (d.state === "pending") d.state = "fulfilled"; res(v); };
+    d.reject = (e) => { if (d.state === "pending") d.state = "rejected"; rej(e); };
+  }));
+  return d;
+}
+
+// closeAgain is close() on a socket already closed, as the Direct Sockets
+// spec has it (https://wicg.github.io/direct-sockets/, close() steps 1-2):
+// a socket that had opened returns its closed promise (resolved, or the
+// error that ended it), so closing one the peer already closed resolves;
+// one that never opened rejects with InvalidStateError.
+function closeAgain(opened, closed) {
+  return opened.state === "fulfilled" ? closed.promise : Promise.reject(closedError("close"));
 }
 
 function toBytes(chunk, where) {
@@ -519,9 +533,9 @@ function makeInstance(backend, { relay, worker }) {
       this.#closed.reject(err);
     }
 
-    /** Closes both directions at once; pending reads and writes fail with InvalidStateError. */
+    /** Closes both directions at once; pending reads and writes fail with InvalidStateError. On a closed socket: its closed promise. */
     close() {
-      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      if (this.#state === "closed") return closeAgain(this.#opened, this.#closed);
       const wasOpen = this.#state === "open";
       this.#state = "closed";
       backend.handlers.delete(this.#id);
@@ -758,7 +772,7 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     close() {
-      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      if (this.#state === "closed") return closeAgain(this.#opened, this.#closed);
       const wasOpen = this.#state === "open";
       this.#state = "closed";
       backend.handlers.delete(this.#id);
@@ -894,7 +908,7 @@ function makeInstance(backend, { relay, worker }) {
 
     /** Stops listening and ends the readable of connections; sockets already accepted stay open. */
     close() {
-      if (this.#state === "closed") return Promise.reject(closedError("close"));
+      if (this.#state === "closed") return closeAgain(this.#opened, this.#closed);
       const wasOpen = this.#state === "open";
       this.#state = "closed";
       backend.handlers.delete(this.#id);

@@ -327,8 +327,7 @@ func (b *Browser) Call(ctx context.Context, method string, params any) (json.Raw
 
 // Navigate loads url in the browser's tab and waits for its load event.
 func (b *Browser) Navigate(ctx context.Context, url string) error {
-	_, err := b.Call(ctx, "browsingContext.navigate", map[string]any{"context": b.context, "url": url, "wait": "complete"})
-	return err
+	return b.tab().Navigate(ctx, url)
 }
 
 // Evaluate evaluates a JavaScript expression in the tab, awaiting a promise,
@@ -336,9 +335,58 @@ func (b *Browser) Navigate(ctx context.Context, url string) error {
 // expression's value is passed through JSON.stringify in the page, so v may
 // be any Go type that matches.
 func (b *Browser) Evaluate(ctx context.Context, expr string, v any) error {
-	res, err := b.Call(ctx, "script.evaluate", map[string]any{
+	return b.tab().Evaluate(ctx, expr, v)
+}
+
+// Poll evaluates expr until it yields a value other than null, undefined, ""
+// or false, and decodes that value into v.
+func (b *Browser) Poll(ctx context.Context, expr string, v any) error {
+	return b.tab().Poll(ctx, expr, v)
+}
+
+func (b *Browser) tab() *Tab { return &Tab{b: b, id: b.context} }
+
+// Tab is a top-level browsing context. The browser's first one is what
+// Browser.Navigate, Evaluate and Poll drive; NewTab opens more, which a
+// test can close as a user closes a tab (browsingContext.close: the page
+// is unloaded, never kept in the back-forward cache as a navigation may).
+type Tab struct {
+	b  *Browser
+	id string
+}
+
+// NewTab opens a new tab on about:blank (browsingContext.create).
+func (b *Browser) NewTab(ctx context.Context) (*Tab, error) {
+	res, err := b.Call(ctx, "browsingContext.create", map[string]any{"type": "tab"})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Context string `json:"context"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil || r.Context == "" {
+		return nil, fmt.Errorf("browsingContext.create: no context in %s", res)
+	}
+	return &Tab{b: b, id: r.Context}, nil
+}
+
+// Close closes the tab (browsingContext.close).
+func (t *Tab) Close(ctx context.Context) error {
+	_, err := t.b.Call(ctx, "browsingContext.close", map[string]any{"context": t.id})
+	return err
+}
+
+// Navigate loads url in the tab and waits for its load event.
+func (t *Tab) Navigate(ctx context.Context, url string) error {
+	_, err := t.b.Call(ctx, "browsingContext.navigate", map[string]any{"context": t.id, "url": url, "wait": "complete"})
+	return err
+}
+
+// Evaluate is Browser.Evaluate in this tab.
+func (t *Tab) Evaluate(ctx context.Context, expr string, v any) error {
+	res, err := t.b.Call(ctx, "script.evaluate", map[string]any{
 		"expression":   "(async () => JSON.stringify(await (" + expr + ")))()",
-		"target":       map[string]any{"context": b.context},
+		"target":       map[string]any{"context": t.id},
 		"awaitPromise": true,
 	})
 	if err != nil {
@@ -366,12 +414,11 @@ func (b *Browser) Evaluate(ctx context.Context, expr string, v any) error {
 	return json.Unmarshal([]byte(r.Result.Value), v)
 }
 
-// Poll evaluates expr until it yields a value other than null, undefined, ""
-// or false, and decodes that value into v.
-func (b *Browser) Poll(ctx context.Context, expr string, v any) error {
+// Poll is Browser.Poll in this tab.
+func (t *Tab) Poll(ctx context.Context, expr string, v any) error {
 	for {
 		var raw json.RawMessage
-		if err := b.Evaluate(ctx, expr, &raw); err != nil {
+		if err := t.Evaluate(ctx, expr, &raw); err != nil {
 			return err
 		}
 		switch strings.TrimSpace(string(raw)) {

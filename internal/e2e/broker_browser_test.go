@@ -64,22 +64,70 @@ WebAssembly.instantiateStreaming(fetch("broker.wasm"), go.importObject)
 	return srv.URL + "/"
 }
 
-// TestBrokerBrowserReload: Go compiled to wasm in headless Chromium
-// transfers a connected StreamSocket and a bound StreamSocketListener to
-// the relay's broker; the tab leaves the app (about:blank: its session
+// TestBrokerBrowserReload: Go compiled to wasm in headless Chromium and
+// Firefox transfers a connected StreamSocket and a bound
+// StreamSocketListener to the relay's broker; the tab closes (its session
 // ends, resume off as for a closed tab); while nobody is there the stream's
 // peer sends 3 MiB (the broker holds 1 MiB, TCP flow control the rest) and
-// a client connects to the held listener and sends a request; the page of
-// the same app opens again in the tab, lists the sockets, reclaims them,
-// and reads every byte in order (sha256 equal, the unread greeting from
-// before the transfer first) and the request; the reclaimed listener
-// accepts again on its port.
+// a client connects to the held listener and sends a request; a new tab of
+// the same app lists the sockets, reclaims them, and reads every byte in
+// order (sha256 equal, the unread greeting from before the transfer first)
+// and the request; the reclaimed listener accepts again on its port.
 func TestBrokerBrowserReload(t *testing.T) {
 	t.Parallel()
-	_, err := chromiumPath()
-	require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
 	pageURL := brokerPage(t)
+	for _, b := range []struct {
+		name string
+		find func() (string, error)
+	}{{"chromium", chromiumPath}, {"firefox", firefoxPath}} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := b.find()
+			require(t, "SOCKSHIM_REQUIRE_BROWSER", err)
+			testBrokerBrowserReload(t, pageURL, brokerTabs(t, b.name))
+		})
+	}
+}
 
+// tabOpener opens url in a new tab of one browser and waits for the page's
+// result in document.body.dataset[phase]; closeTab closes the tab.
+type tabOpener func(t *testing.T, url, phase string) (result string, closeTab func())
+
+// brokerTabs starts browser on about:blank; each page of the app is a tab
+// of its own, which closes (a navigation could keep the page in the
+// back-forward cache, its WebSocket open).
+func brokerTabs(t *testing.T, browser string) tabOpener {
+	p := openPage(t, browser, "about:blank")
+	if browser != "firefox" {
+		ctx := p.(cdpPage).ctx
+		return func(t *testing.T, url, phase string) (string, func()) { return brokerTab(t, ctx, url, phase) }
+	}
+	b := p.(*bidiPage).b
+	return func(t *testing.T, url, phase string) (string, func()) {
+		t.Helper()
+		ctx := ctxT(t, 90*time.Second)
+		tab, err := b.NewTab(ctx)
+		if err != nil {
+			t.Fatalf("open a tab for the %s page: %v", phase, err)
+		}
+		closeTab := sync.OnceFunc(func() {
+			if err := tab.Close(ctx); err != nil {
+				t.Errorf("close the %s tab: %v", phase, err)
+			}
+		})
+		t.Cleanup(closeTab)
+		if err := tab.Navigate(ctx, url); err != nil {
+			t.Fatalf("open the %s page: %v", phase, err)
+		}
+		var out string
+		if err := tab.Poll(ctx, `document.body.dataset.`+phase+` || ""`, &out); err != nil || strings.HasPrefix(out, "FAIL") {
+			t.Fatalf("%s page: %s %v", phase, out, err)
+		}
+		return out, closeTab
+	}
+}
+
+func testBrokerBrowserReload(t *testing.T, pageURL string, openTab tabOpener) {
 	pre := []byte("greeting before the transfer\n")
 	big := make([]byte, 3<<20)
 	rand.Read(big)
@@ -103,12 +151,8 @@ func TestBrokerBrowserReload(t *testing.T) {
 	// sockets", says how the two meet).
 	relayURL, srv := testutil.Relay(t, &relay.Options{Resume: &relay.ResumeOptions{Disabled: true}})
 
-	// A browser on about:blank; each page of the app is a tab of its own,
-	// which closes (a navigation could keep the page in the back-forward
-	// cache, its WebSocket open).
-	browser := openPage(t, "chromium", "about:blank").(cdpPage).ctx
 	q := url.Values{"phase": {"transfer"}, "relay": {relayURL}, "peer": {peer.String()}}
-	out, closeTab := brokerTab(t, browser, pageURL+"?"+q.Encode(), "transfer")
+	out, closeTab := openTab(t, pageURL+"?"+q.Encode(), "transfer")
 	var transferred struct{ Port string }
 	if err := json.Unmarshal([]byte(out), &transferred); err != nil {
 		t.Fatalf("transfer page result %q: %v", out, err)
@@ -131,7 +175,7 @@ func TestBrokerBrowserReload(t *testing.T) {
 	})
 
 	q.Set("phase", "reclaim")
-	out, _ = brokerTab(t, browser, pageURL+"?"+q.Encode(), "reclaim")
+	out, _ = openTab(t, pageURL+"?"+q.Encode(), "reclaim")
 	var got map[string]string
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("reclaim page result %q: %v", out, err)

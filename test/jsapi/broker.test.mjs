@@ -3,18 +3,117 @@
 // UDPSocket and closes; while no page is there the TCP peer sends, a
 // client connects to the held listener and datagrams arrive; a new page of
 // the same app lists them with allSockets(), reclaims each and reads what
-// was held, in order; another app sees nothing.
+// was held, in order; another app sees nothing. And Web Push activation:
+// a page registers a subscription whose endpoint is this file's own push
+// service on 127.0.0.1 (no browser push service is contacted), data
+// arrives for a held socket, and the test decrypts the push (RFC 8291)
+// with the subscription's private key and checks its VAPID signature.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect } from "node:net";
+import { createServer as createHTTPServer } from "node:http";
 import { createSocket } from "node:dgram";
-import { createHash, randomBytes } from "node:crypto";
+import { createDecipheriv, createECDH, createHash, createPublicKey, generateKeyPairSync, hkdfSync, randomBytes, verify } from "node:crypto";
 import { once } from "node:events";
 import { setup, instancePage } from "./harness.mjs";
 
-let env;
-before(async () => { env = await setup(); });
-after(async () => { await env?.close(); });
+const b64url = (b) => Buffer.from(b).toString("base64url");
+
+// The app server's VAPID key pair, in the form the relay's config takes
+// (base64url: the 65-byte uncompressed public point, the 32-byte scalar).
+const vapid = (() => {
+  const jwk = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+  const pub = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]);
+  return { publicKey: b64url(pub), privateKey: jwk.d, jwk };
+})();
+
+// The test's push service: records each POST by path.
+const pushes = [];
+let pushArrived = () => {};
+const pushService = createHTTPServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    pushes.push({ path: req.url, method: req.method, headers: req.headers, body: Buffer.concat(chunks) });
+    pushArrived();
+    res.writeHead(201).end();
+  });
+});
+
+// nextPush waits for a push to path.
+async function nextPush(path, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const i = pushes.findIndex((p) => p.path === path);
+    if (i >= 0) return pushes.splice(i, 1)[0];
+    if (Date.now() > deadline) throw new Error(`no push to ${path} within ${ms} ms (got ${pushes.map((p) => p.path)})`);
+    await new Promise((r) => { pushArrived = r; setTimeout(r, 200); });
+  }
+}
+
+// decryptPush undoes RFC 8291 (aes128gcm, RFC 8188: one record) with the
+// subscription's ECDH key and auth secret, and parses the JSON inside.
+function decryptPush(ua, auth, body) {
+  assert.ok(body.length > 21 + 16, `push body of ${body.length} bytes`);
+  const salt = body.subarray(0, 16);
+  const rs = body.readUInt32BE(16);
+  const idlen = body[20];
+  const asPub = body.subarray(21, 21 + idlen);
+  const ct = body.subarray(21 + idlen);
+  assert.ok(ct.length <= rs, "one record");
+  const info = Buffer.concat([Buffer.from("WebPush: info\0"), ua.getPublicKey(), asPub]);
+  const ikm = Buffer.from(hkdfSync("sha256", ua.computeSecret(asPub), auth, info, 32));
+  const cek = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
+  const nonce = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
+  const d = createDecipheriv("aes-128-gcm", cek, nonce);
+  d.setAuthTag(ct.subarray(ct.length - 16));
+  const pt = Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
+  let end = pt.length - 1;
+  while (end >= 0 && pt[end] === 0) end--;
+  assert.equal(pt[end], 2, "the last record's 0x02 delimiter");
+  return JSON.parse(pt.subarray(0, end).toString());
+}
+
+// checkVAPID verifies "Authorization: vapid t=<JWT>, k=<key>" (RFC 8292):
+// k is the app's public key, the JWT is ES256-signed by it for the push
+// service's origin.
+function checkVAPID(header, origin) {
+  const m = /^vapid t=([\w-]+)\.([\w-]+)\.([\w-]+), k=([\w-]+)$/.exec(header ?? "");
+  assert.ok(m, `Authorization ${header}`);
+  assert.equal(m[4], vapid.publicKey);
+  const key = createPublicKey({ key: { kty: "EC", crv: "P-256", x: vapid.jwk.x, y: vapid.jwk.y }, format: "jwk" });
+  assert.ok(verify("sha256", Buffer.from(`${m[1]}.${m[2]}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(m[3], "base64url")),
+    "the VAPID JWT verifies with the app's public key");
+  const claims = JSON.parse(Buffer.from(m[2], "base64url"));
+  assert.equal(claims.aud, origin);
+  assert.match(claims.sub, /^mailto:ops@app\.example$/);
+}
+
+const PUSH_APP = "push";
+const PUSH_SECRET = "push-test-secret";
+
+let env, pushOrigin;
+before(async () => {
+  pushService.listen(0, "127.0.0.1");
+  await once(pushService, "listening");
+  pushOrigin = `http://127.0.0.1:${pushService.address().port}`;
+  env = await setup({
+    apps: [{
+      id: PUSH_APP, secret: PUSH_SECRET, origins: ["http://localhost:*"], allowNoOrigin: false,
+      capabilities: ["internetClient", "privateNetworkClientServer"], loopbackExempt: true,
+      broker: {
+        push: {
+          vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey,
+          subscriber: "ops@app.example", endpoints: [`${pushOrigin}/push/`],
+        },
+      },
+    }],
+  });
+});
+after(async () => {
+  await env?.close();
+  pushService.close();
+});
 
 function readAll(sock) {
   return new Promise((resolve, reject) => {
@@ -208,6 +307,57 @@ for (const worker of [true, false]) {
       assert.equal(r.refused.accessDenied, true);
       assert.equal(r.shortKey.name, "TypeError");
       assert.equal(r.notASub.name, "TypeError");
+    });
+
+    test("setPushSubscription accepted: data for a held socket sends a push the subscription's keys decrypt", async (t) => {
+      const mode = worker ? "w" : "p";
+      const id = `${mode}-push`;
+      const path = `/push/${mode}`;
+      const ua = createECDH("prime256v1");
+      ua.generateKeys();
+      const auth = randomBytes(16);
+      let peerConn;
+      const tcpPeer = createServer((c) => { peerConn = c; c.on("error", () => {}); });
+      tcpPeer.listen(0, "127.0.0.1");
+      await once(tcpPeer, "listening");
+      t.after(() => { tcpPeer.close(); peerConn?.destroy(); });
+
+      const page = await instancePage(env, { worker, appId: PUSH_APP, secret: PUSH_SECRET });
+      t.after(() => page.close());
+      const sub = { endpoint: pushOrigin + path, keys: { p256dh: b64url(ua.getPublicKey()), auth: b64url(auth) } };
+      const r = await page.evaluate(async ({ sub, tcp, id }) => {
+        // Only the push services the app's config lists.
+        const outside = await T.rejects(S.setPushSubscription({ ...sub, endpoint: "https://push.example/send/abc" }));
+        await S.setPushSubscription(sub);
+        const s = new S.TCPSocket("127.0.0.1", tcp);
+        await s.opened;
+        await s.transferOwnership(id, { taskId: "push-task" });
+        return { outside };
+      }, { sub, tcp: tcpPeer.address().port, id });
+      assert.equal(r.outside.name, "NotAllowedError", JSON.stringify(r.outside));
+      assert.equal(pushes.filter((p) => p.path === path).length, 0, "no push before any activity");
+
+      // Data arrives while the relay holds the socket.
+      peerConn.write("wake up");
+      const push = await nextPush(path);
+      assert.equal(push.method, "POST");
+      assert.equal(push.headers["content-encoding"], "aes128gcm");
+      assert.ok(Number(push.headers.ttl) > 0, `TTL ${push.headers.ttl}`);
+      checkVAPID(push.headers.authorization, pushOrigin);
+      assert.deepEqual(decryptPush(ua, auth, push.body), { socketId: id, kind: "StreamSocket", reason: "SocketActivity", taskId: "push-task" });
+
+      // What the woken app does: list, reclaim, read what woke it.
+      const got = await page.evaluate(async ({ id }) => {
+        const held = (await S.allSockets()).find((h) => h.id === id);
+        const s = await held.reclaim();
+        const o = await s.opened;
+        const text = await T.readText(o.readable.getReader(), 7);
+        await s.close();
+        await S.setPushSubscription(null);
+        return { reason: held.reason, text };
+      }, { id });
+      assert.deepEqual(got, { reason: "SocketActivity", text: "wake up" });
+      assert.equal(pushes.filter((p) => p.path === path).length, 0, "one push for one activity");
     });
   });
 }

@@ -51,6 +51,11 @@ test("the demo page: four demos, the live socket table, the send box; and a scre
   const port = await page.evaluate(() => document.body.dataset.listenPort);
   const body = await (await fetch(`http://127.0.0.1:${port}/from-the-test`)).text();
   assert.equal(body, "hello from a browser tab (connection #1)\n");
+  // The client closed first; the page's close() after it is no error (the
+  // card once showed "connection #1: close: the socket is closed").
+  await page.waitForFunction(() => document.querySelector("#listener .err") || [...document.querySelectorAll("#sockets tbody tr")]
+    .some((tr) => tr.textContent.includes("connection #1") && tr.querySelector(".state-closed")), null, { timeout: 30000 });
+  assert.deepEqual(await page.$$eval("#listener .err", (els) => els.map((e) => e.textContent)), []);
 
   // The broker card: its listener was transferred and its object closed;
   // a request from this machine waits at the relay beside the page's own,

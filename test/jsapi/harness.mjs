@@ -21,7 +21,8 @@ export const root = join(here, "..", "..");
 export const APP_ID = "jsapi";
 export const SECRET = "jsapi-test-secret";
 
-function policy() {
+// extraApps: more apps for one test file's relay (setup's opts.apps).
+function policy(extraApps = []) {
   const origins = ["http://localhost:*", "http://127.0.0.1:*"];
   return {
     // Same-host WebRTC, as relay -dev: loopback candidates only.
@@ -41,6 +42,7 @@ function policy() {
         capabilities: ["internetClient", "internetClientServer", "privateNetworkClientServer"],
         loopbackExempt: true, listen: { addresses: ["127.0.0.1"], ports: "1024-65535" },
       },
+      ...extraApps,
     ],
   };
 }
@@ -57,7 +59,9 @@ async function startProcess(cmd, args, opts = {}) {
   return { p, line, stderr: () => stderr };
 }
 
-export async function setup() {
+// setup starts the servers, the relay and Chromium; opts.apps adds apps
+// (with a secret of their own) to the relay's policy.
+export async function setup(opts = {}) {
   const relayBin = process.env.SOCKSHIM_RELAY || join(root, "bin", "relay");
   const serversBin = process.env.SOCKSHIM_TEST_SERVERS || join(root, "bin", "jsapi-servers");
   for (const b of [relayBin, serversBin]) {
@@ -71,7 +75,7 @@ export async function setup() {
 
   const dir = mkdtempSync(join(tmpdir(), "sockshim-jsapi-"));
   const cfg = join(dir, "relay.json");
-  writeFileSync(cfg, JSON.stringify(policy()));
+  writeFileSync(cfg, JSON.stringify(policy(opts.apps)));
   const relay = await startProcess(relayBin, ["-config", cfg, "-listen", "127.0.0.1:0", "-v"]);
   const relayOrigin = relay.line.match(/listening on (http:\/\/\S+)/)[1];
 
