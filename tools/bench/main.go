@@ -67,7 +67,7 @@ func run() error {
 	flag.DurationVar(&c.opensDuration, "opens-duration", 2*time.Second, "length of each stream-open run")
 	flag.DurationVar(&c.browserDuration, "browser-duration", 5*time.Second, "length of each browser run (bulk echo, datagram echo)")
 	flag.IntVar(&c.streams, "streams", 10, "streams of the bulk echo (one session)")
-	flag.IntVar(&c.resumeRounds, "resume-rounds", 3, "rounds of the resume on/off bulk echo (each round runs both, alternating; medians shown); 0: skip it")
+	flag.IntVar(&c.resumeRounds, "resume-rounds", 5, "rounds of the resume on/off bulk echo (each round runs both, alternating; medians shown); 0: skip it")
 	flag.DurationVar(&c.resumeDuration, "resume-duration", 5*time.Second, "length of each resume on/off bulk echo run")
 	flag.IntVar(&c.payload, "payload", 50<<10, "payload size of the bulk echo, bytes")
 	flag.IntVar(&c.idleStreams, "idle-streams", 10000, "streams held open for the memory row")
