@@ -77,10 +77,18 @@ func (r *replayBuf) fits(n, limit int) bool {
 }
 
 // fitsOwned reports whether b may be kept as it is under limit (<= max):
-// its capacity is charged, and the ring does not give any of its room up.
+// its capacity is charged against both. An empty ring that holds the room
+// is dropped (copies grow a new one as they need it): otherwise a ring
+// that once grew to max would keep every later frame a copy.
 func (r *replayBuf) fitsOwned(b []byte, limit int) bool {
 	c := cap(b)
-	return r.used+c <= limit && len(r.data)+r.owned+c <= r.max
+	if r.used+c > limit {
+		return false
+	}
+	if len(r.data)+r.owned+c > r.max && r.rings == 0 {
+		r.data, r.head, r.tail = nil, 0, 0
+	}
+	return len(r.data)+r.owned+c <= r.max
 }
 
 // grow reallocates the ring to at least need bytes (doubling, at most what
