@@ -65,6 +65,13 @@ type Options struct {
 	// OnLinkDown is called, outside every lock, each time the current link
 	// fails (not when Detach or Close drops it). It must not block.
 	OnLinkDown func(err error)
+	// Recycle, if set, is given each frame handed over by WriteOwnedUntil
+	// once the Conn is done with it: acknowledged after its write returned
+	// and no replay reading it, copied into the ring instead of kept, or
+	// written as a datagram. A frame an early ACK freed (before its write
+	// returned, or during a replay) and the frames Close drops are left to
+	// the garbage collector. It must not block.
+	Recycle func(b []byte)
 	// OnHeard is called, outside every lock, on the first message Read
 	// gets on each link Attach made current: the peer has that link (for
 	// the relay: the client read RESUME_TOKEN). It must not block.
@@ -121,15 +128,17 @@ type Conn struct {
 	lastRecv atomic.Int64
 	heard    atomic.Uint64 // 1 + the gen of the last link OnHeard was called for
 
-	wmu  sync.Mutex // held from numbering a message to its write: order is the wire's
-	sent atomic.Uint64
+	wmu     sync.Mutex // held from numbering a message to its write: order is the wire's
+	sent    atomic.Uint64
+	written atomic.Uint64 // messages numbered whose write returned (or that wait for a link)
 
-	rmu      sync.Mutex
-	buf      *replayBuf
-	acked    uint64
-	room     chan struct{} // closed when acknowledgements free room, if roomWait
-	roomWait bool          // a writer took room to wait on: an ACK replaces it
-	usedHigh int           // the most the buffer ever held
+	rmu       sync.Mutex
+	buf       *replayBuf
+	acked     uint64
+	room      chan struct{} // closed when acknowledgements free room, if roomWait
+	roomWait  bool          // a writer took room to wait on: an ACK replaces it
+	replaying bool          // Attach is writing entries out of rmu: release recycles none
+	usedHigh  int           // the most the buffer ever held
 
 	ackSig    netutil.Signal
 	recvBytes int // reader only: bytes since the last ACK was asked for
@@ -281,7 +290,7 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 	}
 	n := 0
 	for i, b := range frames {
-		dg := dg0
+		dg, copied := dg0, false
 		if i > 0 {
 			dg = isDatagram(b, datagram != nil && datagram(b))
 		}
@@ -300,6 +309,7 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 			if ok {
 				c.usedHigh = max(c.usedHigh, c.buf.used)
 			}
+			copied = ok && c.buf.ents[len(c.buf.ents)-1].own == nil
 			c.rmu.Unlock()
 			if !ok {
 				if n == 0 {
@@ -324,17 +334,28 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 				return n, nil
 			}
 		}
+		// a frame handed over that was copied, or not kept at all, is
+		// done with once written
+		mine := n < owned && (dg || copied) && c.o.Recycle != nil
 		n++
 		if l == nil {
 			if dg {
 				c.dgramDropped.Add(1)
 			} else {
-				c.sent.Add(1)
+				c.written.Store(c.sent.Add(1))
+			}
+			if mine {
+				c.o.Recycle(b)
 			}
 			continue
 		}
-		c.sent.Add(1)
-		if err := l.WriteMessage(ctx, b); err != nil {
+		seq := c.sent.Add(1)
+		err := l.WriteMessage(ctx, b)
+		c.written.Store(seq)
+		if mine {
+			c.o.Recycle(b)
+		}
+		if err != nil {
 			c.linkDown(gen, err)
 			l = nil // the rest waits in the buffer (datagrams are dropped); Attach needs wmu
 		}
@@ -441,11 +462,20 @@ func (c *Conn) ack(n uint64) error {
 		return nil
 	}
 	c.acked = n
-	if c.buf.release(n) > 0 && c.roomWait {
+	if c.buf.release(n, c.recycle(), c.written.Load()) > 0 && c.roomWait {
 		close(c.room)
 		c.room, c.roomWait = make(chan struct{}), false
 	}
 	return nil
+}
+
+// recycle is what release gives the owned frames it frees (rmu held): nil
+// during a replay, which may still be writing them.
+func (c *Conn) recycle() func([]byte) {
+	if c.replaying {
+		return nil
+	}
+	return c.o.Recycle
 }
 
 // waitRoom returns the channel the next ACK that frees room closes (rmu
@@ -561,7 +591,13 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 	c.rmu.Lock()
 	ents := slices.Clone(c.buf.ents[c.buf.first:])
 	data := c.buf.data
+	c.replaying = true
 	c.rmu.Unlock()
+	defer func() {
+		c.rmu.Lock()
+		c.replaying = false
+		c.rmu.Unlock()
+	}()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

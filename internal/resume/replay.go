@@ -145,13 +145,18 @@ func (r *replayBuf) pushOwned(seq uint64, b []byte) {
 }
 
 // release drops every entry with seq <= upTo and returns the bytes freed.
-func (r *replayBuf) release(upTo uint64) int {
+// recycle, if not nil, is given the owned messages it drops whose seq is at
+// most written (an ACK can come early, while the write still reads one).
+func (r *replayBuf) release(upTo uint64, recycle func([]byte), written uint64) int {
 	freed := 0
 	for r.len() > 0 && r.ents[r.first].seq <= upTo {
 		e := &r.ents[r.first]
 		if e.own != nil {
 			freed += cap(e.own)
 			r.owned -= cap(e.own)
+			if recycle != nil && e.seq <= written {
+				recycle(e.own)
+			}
 		} else {
 			freed += e.pad + e.n
 			r.rings--
