@@ -104,16 +104,24 @@ test-wasm-browser: bin/wasmbrowser
 		GOOS=js GOARCH=wasm $(GO) test -timeout 180s -exec="$(BROWSER_EXEC) -browser=$$b" $(BROWSER_UNIT_SKIP) $(BROWSER_UNIT_PKGS); \
 	done
 
-# The JS API (web/sockshim.js) in Debian's Chromium through playwright-core,
-# against a real relay process and real loopback servers; tsc on
-# web/sockshim.d.ts and a typed example. Installs its npm packages itself.
+# The JS API (web/sockshim.js) in each of $(BROWSERS): Debian's Chromium
+# through playwright-core, Debian's firefox-esr over WebDriver BiDi
+# (test/jsapi/firefox.mjs), the same tests against a real relay process and
+# real loopback servers; tsc on web/sockshim.d.ts and a typed example.
+# Installs its npm packages itself. Node 20 needs --experimental-websocket
+# for the BiDi connection.
 test-jsapi: wasm
 	./scripts/install-chromium.sh
+	./scripts/install-firefox.sh
 	./test/jsapi/install.sh
 	CGO_ENABLED=0 $(GO) build -o bin/relay ./cmd/relay
 	$(GO) build -o bin/jsapi-servers ./test/jsapi/servers
 	cd test/jsapi && node_modules/.bin/tsc -p types/tsconfig.json
-	cd test/jsapi && timeout 600 node --test --test-reporter=spec --test-concurrency=2 --test-timeout=240000 *.test.mjs
+	@set -e; for b in $(BROWSERS); do \
+		echo "== JS API tests in $$b"; \
+		(cd test/jsapi && SOCKSHIM_BROWSER=$$b timeout 600 node --experimental-websocket --no-warnings=ExperimentalWarning \
+			--test --test-reporter=spec --test-concurrency=2 --test-timeout=240000 *.test.mjs); \
+	done
 
 # The JS API beside the wisp-js client in one Chromium (bare DevTools pipe),
 # bulk echo and 64-byte round trips; a quick check, not the bench's table.
@@ -158,7 +166,7 @@ bench:
 
 # Each fuzz target runs FUZZTIME; new corpus entries are kept in testdata.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := internal/wisp:FuzzParse internal/wisp:FuzzConnectOptions internal/wisp:FuzzStats internal/policy:FuzzNormalize internal/policy:FuzzClassify \
+FUZZ_TARGETS := internal/wisp:FuzzParse internal/wisp:FuzzConnectOptions internal/wisp:FuzzListenOptions internal/wisp:FuzzStats internal/policy:FuzzNormalize internal/policy:FuzzClassify \
 	internal/policy:FuzzParsePortRange internal/rfc6455:FuzzReadFrameHeader internal/rfc6455:FuzzConnRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/netutil"
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/tcpctl"
 	"github.com/sockshim/sockshim/internal/udpsock"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
@@ -130,8 +131,9 @@ type held struct {
 	id     string
 	task   string
 	ctx    []byte
-	flags  uint8 // listener: wisp.Listen flags for accepted connections
-	active bool  // listed and reclaimable (guarded by b.mu)
+	flags  uint8          // listener: wisp.Listen flags for accepted connections
+	opts   tcpctl.Options // listener: LISTEN_OPTIONS' socket options (tcpcontrol.go)
+	active bool           // listed and reclaimable (guarded by b.mu)
 
 	conn  net.Conn        // stream
 	ln    net.Listener    // listener
@@ -375,7 +377,7 @@ func (s *session) transfer(p *wisp.Packet) {
 			fail(wisp.ReasonInvalid, "the listener is not bound")
 			return
 		}
-		h.kind, h.flags = wisp.HeldListener, l.flags
+		h.kind, h.flags, h.opts = wisp.HeldListener, l.flags, l.opts
 		if r := b.reserve(app.ID, cfg, h); r != 0 {
 			l.mu.Unlock()
 			fail(r, "broker limits or socket id in use")
@@ -648,9 +650,9 @@ func (h *held) acceptLoop() {
 			c.Close() // logged and counted by the engine's hook
 			continue
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(h.flags&wisp.ListenNoDelay != 0)
-			tc.SetKeepAlive(h.flags&wisp.ListenKeepAlive != 0)
+		if err := setAccepted(c, h.flags, h.opts); err != nil { // tcpcontrol.go
+			c.Close()
+			continue
 		}
 		h.mu.Lock()
 		h.children++
@@ -824,7 +826,7 @@ func (s *session) reclaim(p *wisp.Packet) {
 		return
 	}
 	if kind == wisp.HeldListener {
-		l := &listener{s: s, id: p.StreamID, flags: h.flags, exited: make(chan struct{})}
+		l := &listener{s: s, id: p.StreamID, flags: h.flags, opts: h.opts, exited: make(chan struct{})}
 		if _, ok := s.register(p.StreamID, member{ln: l}); !ok {
 			s.restore(h)
 			return

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/sockshim/sockshim/internal/policy"
+	"github.com/sockshim/sockshim/internal/tcpctl"
 	"github.com/sockshim/sockshim/internal/wisp"
 )
 
@@ -19,6 +20,7 @@ type listener struct {
 	s     *session
 	id    uint32
 	flags uint8
+	opts  tcpctl.Options // LISTEN_OPTIONS' socket options (tcpcontrol.go)
 
 	mu     sync.Mutex
 	ln     net.Listener // nil until bound
@@ -29,14 +31,19 @@ type listener struct {
 // openListener handles LISTEN; it runs on the session reader and binds on a
 // goroutine.
 func (s *session) openListener(p *wisp.Packet) {
-	id := p.StreamID
 	req, err := wisp.ParseListen(p.Data)
+	s.listen(p.StreamID, req, tcpctl.Options{}, err)
+}
+
+// listen opens the listener of a LISTEN or LISTEN_OPTIONS whose payload
+// parsed with err.
+func (s *session) listen(id uint32, req wisp.Listen, opts tcpctl.Options, err error) {
 	if err != nil || id == 0 || id&wisp.RelayStreamBit != 0 {
 		s.log.Info("relay: bad LISTEN", "listener", id, "err", err)
 		s.write(wisp.AppendClose(nil, id, wisp.ReasonInvalid))
 		return
 	}
-	l := &listener{s: s, id: id, flags: req.Flags, exited: make(chan struct{})}
+	l := &listener{s: s, id: id, flags: req.Flags, opts: opts, exited: make(chan struct{})}
 	if _, ok := s.register(id, member{ln: l}); !ok {
 		return
 	}
@@ -101,7 +108,10 @@ func (l *listener) bind(req wisp.Listen) (net.Listener, wisp.CloseReason) {
 	listen := func(port uint16) (net.Listener, error) {
 		var b Binder = s.srv.opts.Binder
 		if b == nil {
-			b = &net.ListenConfig{KeepAlive: -1} // set per connection from the flags
+			// Keep-alive is set per connection from the flags; the socket
+			// options go on the listening socket too, so the SYN-ACK
+			// carries the hop limit.
+			b = &net.ListenConfig{KeepAlive: -1, Control: l.opts.Control()}
 		}
 		return b.Listen(s.dials, network, netip.AddrPortFrom(addr, port).String())
 	}
@@ -178,9 +188,10 @@ func (l *listener) acceptLoop(ln net.Listener) {
 			c.Close() // logged and counted by the engine's hook
 			continue
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(l.flags&wisp.ListenNoDelay != 0)
-			tc.SetKeepAlive(l.flags&wisp.ListenKeepAlive != 0)
+		if err := setAccepted(c, l.flags, l.opts); err != nil {
+			s.log.Info("relay: socket options on an accepted connection", "listener", l.id, "err", err)
+			c.Close()
+			continue
 		}
 		// An inbound connection is a stream like any other: it passes the
 		// same admission (the session's, the app's and the relay's limits).

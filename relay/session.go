@@ -303,6 +303,9 @@ func (s *session) route(p *wisp.Packet) {
 	case wisp.TypeStatsRequest:
 		s.statsRequest(p) // tcpcontrol.go
 		return
+	case wisp.TypeListenOptions:
+		s.listenOptions(p) // tcpcontrol.go
+		return
 	case wisp.TypeBind:
 		if s.srv.opts.Edge != nil {
 			s.write(wisp.AppendClose(nil, p.StreamID, wisp.ReasonInvalid)) // not offered (msgconn.go)

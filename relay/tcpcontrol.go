@@ -32,6 +32,32 @@ func (s *session) connectOptions(p *wisp.Packet) {
 	s.connect(&wisp.Packet{Type: wisp.TypeConnect, StreamID: p.StreamID, StreamType: wisp.StreamTCP, Host: host, Port: port}, o)
 }
 
+// listenOptions opens a listener whose accepted connections get socket
+// options (LISTEN_OPTIONS). Before both sides negotiated the extensions it
+// is ignored, like any unknown extension packet.
+func (s *session) listenOptions(p *wisp.Packet) {
+	if !s.ext.TCPControl || !s.ext.Listen || s.srv.opts.Edge != nil {
+		return
+	}
+	o, req, err := wisp.ParseListenOptions(p.Data)
+	s.listen(p.StreamID, req, tcpctl.Options{SendBuffer: int(o.SendBuffer), HopLimit: int(o.HopLimit)}, err)
+}
+
+// setAccepted puts a listener's options on a connection it accepted:
+// TCP_NODELAY and keep-alive from the LISTEN flags, and the socket options
+// again (the listening socket had them when the relay bound it; an
+// injected Binder's may not), before the client hears of the connection.
+func setAccepted(c net.Conn, flags uint8, o tcpctl.Options) error {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(flags&wisp.ListenNoDelay != 0)
+		tc.SetKeepAlive(flags&wisp.ListenKeepAlive != 0)
+	}
+	if o == (tcpctl.Options{}) {
+		return nil
+	}
+	return setAfterConnect(c, o)
+}
+
 // statsRequest answers STATS_REQUEST with the stream's TCP_INFO. A stream
 // that is not (or no longer) open is not answered: its CLOSE tells the
 // client.

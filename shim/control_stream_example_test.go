@@ -62,3 +62,30 @@ func ExampleStreamSocket_RefreshInformation() {
 	fmt.Println(rtt.Sum > 0, rtt.Min <= rtt.Max)
 	// Output: true true
 }
+
+func ExampleStreamSocketListenerControl() {
+	l := shim.NewStreamSocketListener(shim.DirectTransport(nil))
+	defer l.Close()
+	// Before Bind; each accepted connection gets them (through a relay:
+	// the relay's sockets, or ErrNotSupported from a plain Wisp relay).
+	l.Control().SetOutboundBufferSizeInBytes(64 << 10) // SO_SNDBUF
+	l.Control().SetOutboundUnicastHopLimit(32)         // IP TTL / IPv6 hop limit, the SYN-ACK's too
+	host, _ := shim.NewHostName("127.0.0.1")
+	if err := l.BindEndpoint(context.Background(), host, ""); err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		c, err := net.Dial("tcp", "127.0.0.1:"+l.Information().LocalPort)
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	s, err := l.Accept()
+	if err != nil {
+		log.Fatal(err)
+	}
+	s.Close()
+	fmt.Println(l.Control().OutboundUnicastHopLimit())
+	// Output: 32
+}

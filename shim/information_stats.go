@@ -110,7 +110,10 @@ func (st *statsState) update(s tcpSample) (BandwidthStatistics, RoundTripTimeSta
 //   - TunnelRoundTripTimeStatistics (through a relay only): this client's
 //     PING to PONG round trips on the session (sockshim's liveness
 //     extension), every socket of the session sharing them: Min, Max, Sum
-//     (RFC 6298's smoothed RTT) and Variance (RTTVAR).
+//     (RFC 6298's smoothed RTT) and Variance (RTTVAR). In a browser they
+//     have the page's clock resolution: Firefox coarsens it to 1 ms
+//     (unless the page is cross-origin isolated), Chromium to 100 µs, so
+//     a loopback round trip can read 0.
 //
 // A relay without the TCP control extension (a plain Wisp server) fails
 // with ErrNotSupported, with the tunnel's figures filled if it answers

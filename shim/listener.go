@@ -51,13 +51,19 @@ func NewStreamSocketListener(t Transport) *StreamSocketListener {
 // StreamSocketListenerControl holds the options of the listener and of the
 // connections it accepts, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenercontrol:
-// KeepAlive (default false), NoDelay (default true) and QualityOfService
-// (default QualityOfServiceNormal; advisory). Set them before Bind. Through
-// a relay they are honoured by the relay on each accepted connection. The
-// seed's OutboundBufferSizeInBytes, OutboundUnicastHopLimit and
-// SerializeConnectionAttempts are not offered; an accepted socket's TLS
-// options are set on its own Control.
-type StreamSocketListenerControl struct{ tcpControl }
+// KeepAlive (default false), NoDelay (default true), QualityOfService
+// (default QualityOfServiceNormal; advisory), OutboundBufferSizeInBytes and
+// OutboundUnicastHopLimit (default 0: the system's; control_listener.go),
+// WinRT's whole StreamSocketListenerControl. Set them before Bind. Through
+// a relay they are honoured by the relay on each accepted connection
+// (docs/PROTOCOL.md, LISTEN_OPTIONS); with DirectTransport by this process.
+// SerializeConnectionAttempts is StreamSocketControl's only (a listener
+// dials nothing); an accepted socket's TLS options are set on its own
+// Control.
+type StreamSocketListenerControl struct {
+	tcpControl
+	acceptControl // OutboundBufferSizeInBytes, OutboundUnicastHopLimit (control_listener.go)
+}
 
 // StreamSocketListenerInformation describes a bound listener, mirroring
 // https://learn.microsoft.com/uwp/api/windows.networking.sockets.streamsocketlistenerinformation.
@@ -129,6 +135,8 @@ func (l *StreamSocketListener) bind(ctx context.Context, host *HostName, service
 		keepAlive:  l.control.KeepAlive(),
 		noDelay:    l.control.NoDelay(),
 		lowLatency: l.control.QualityOfService() == QualityOfServiceLowLatency,
+		sendBuffer: l.control.OutboundBufferSizeInBytes(),
+		hopLimit:   l.control.OutboundUnicastHopLimit(),
 	}
 	ln, err := t.listenStream(ctx, h, port, o)
 	if err != nil {

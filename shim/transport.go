@@ -60,6 +60,8 @@ type streamListener interface {
 // listenOptions is what a transport needs from a listener's control.
 type listenOptions struct {
 	keepAlive, noDelay, lowLatency bool
+	sendBuffer                     uint32 // SO_SNDBUF of accepted connections; 0: the system's
+	hopLimit                       uint8  // their IP TTL / hop limit; 0: the system's
 }
 
 // datagramRequest is what a DatagramSocket asks its transport for.

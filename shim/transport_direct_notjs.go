@@ -96,7 +96,10 @@ func (t *directTransport) listenStream(ctx context.Context, host string, port ui
 			network = "tcp4"
 		}
 	}
-	lc := net.ListenConfig{KeepAlive: -1}
+	// The socket options go on the listening socket, which the accepted
+	// ones inherit (the SYN-ACK carries the hop limit too).
+	so := tcpctl.Options{SendBuffer: int(o.sendBuffer), HopLimit: int(o.hopLimit)}
+	lc := net.ListenConfig{KeepAlive: -1, Control: so.Control()}
 	ln, err := lc.Listen(ctx, network, laddr)
 	if err != nil {
 		return nil, err
@@ -123,6 +126,13 @@ func (d *directListener) accept() (net.Conn, error) {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(d.o.noDelay)
 			tc.SetKeepAlive(d.o.keepAlive)
+		}
+		// Again on the connection: a dual-stack listener's hop limit is
+		// IPv6's, and an IPv4 peer's packets need IP_TTL.
+		so := tcpctl.Options{SendBuffer: int(d.o.sendBuffer), HopLimit: int(d.o.hopLimit)}
+		if err := so.SetConn(c); err != nil {
+			c.Close() // the listening socket took them: this peer is gone
+			continue
 		}
 		return c, nil
 	}

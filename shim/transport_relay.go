@@ -267,8 +267,9 @@ func (t *Relay) listenStream(ctx context.Context, host string, port uint16, o li
 	if o.lowLatency {
 		flags |= wisp.ListenLowLatency
 	}
+	opts := wisp.ListenOptions{SendBuffer: o.sendBuffer, HopLimit: o.hopLimit}
 	l, err := onSession(t, ctx, func(s *wispclient.Session) (*wispclient.Listener, error) {
-		return s.Listen(ctx, host, port, flags)
+		return s.ListenOptions(ctx, host, port, flags, opts)
 	})
 	if err != nil {
 		return nil, relayErr(err)

@@ -72,9 +72,52 @@ func (b *bridge) object() js.Value {
 		}
 		return nil
 	}))
+	// batch runs a run of ops [code, id, a, b, c] (a flat array, five
+	// entries each, from index from to to): the Worker hands over every
+	// write, send and pull of one message in one call, instead of one call
+	// (and one postMessage) each.
+	o.Set("batch", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		b.batch(args[0], args[1].Int(), args[2].Int())
+		return nil
+	}))
 	o.Set("version", "sockshim-dev")
 	return o
 }
+
+// The op codes of batch, shared with web/sockshim.js and
+// web/sockshim-worker.js (OP).
+const (
+	opWrite = 1 // [1, id, Uint8Array]: TCP data
+	opPull  = 2 // [2, id, n]: read credit
+	opSend  = 3 // [3, id, Uint8Array, host, port]: one datagram
+)
+
+const opStride = 5
+
+func (b *bridge) batch(ops js.Value, from, to int) {
+	for i := from; i+opStride <= to; i += opStride {
+		code, id := ops.Index(i).Int(), ops.Index(i+1).Int()
+		switch code {
+		case opWrite:
+			if s, ok := b.get(id).(*tcpSocket); ok {
+				s.write(ops.Index(i + 2))
+			}
+		case opPull:
+			if p, ok := b.get(id).(interface{ pull(int) }); ok {
+				p.pull(ops.Index(i + 2).Int())
+			}
+		case opSend:
+			if s, ok := b.get(id).(*udpSocket); ok {
+				s.send(ops.Index(i+2), ops.Index(i+3), ops.Index(i+4))
+			}
+		}
+	}
+}
+
+// eventCodes number the events emit sends, so that the hot ones cross to
+// JavaScript as numbers, not strings (a string costs a TextDecoder call).
+// web/sockshim.js's EVENTS lists them in this order.
+var eventCodes = map[string]int{"log": 0, "data": 1, "end": 2, "sent": 3, "werr": 4, "dgram": 5, "accept": 6}
 
 func (b *bridge) configure(o js.Value) error {
 	relay := o.Get("relay").String()
@@ -98,7 +141,14 @@ func (b *bridge) configure(o js.Value) error {
 // emit sends an event to JavaScript. Never call it with a lock held: the
 // handler may call back into the bridge (pull) before it returns.
 func (b *bridge) emit(typ string, id int, args ...any) {
-	b.emitFn.Invoke(append([]any{typ, id}, args...)...)
+	var a [5]any
+	code, ok := eventCodes[typ]
+	if !ok {
+		panic("sockshim: emit of an unknown event " + typ)
+	}
+	a[0], a[1] = code, id
+	n := 2 + copy(a[2:], args)
+	b.emitFn.Invoke(a[:n]...)
 }
 
 func (b *bridge) logf(format string, args ...any) {

@@ -13,10 +13,12 @@
 //	write(id, Uint8Array)          // TCP data, copied at once, never blocks
 //	send(id, Uint8Array, host, port)  // one UDP datagram
 //	pull(id, n)                    // read credit: bytes, datagrams or connections
+//	batch(ops, from, to)           // many writes, sends and pulls in one call (the Worker's)
 //
-// Go reports to JavaScript through emit(type, id, a, b, c): "data" (a
-// Uint8Array the caller may transfer), "end" (EOF or an error), "sent"
-// (bytes or datagrams handed to the relay, for write backpressure), "werr",
+// Go reports to JavaScript through emit(code, id, a, b, c), code being the
+// event's number in eventCodes (bridge.go): "data" (a Uint8Array the caller
+// may transfer), "end" (EOF or an error), "sent" (bytes or datagrams handed
+// to the relay, acknowledged in bulk, for write backpressure), "werr",
 // "dgram", "accept" and "log".
 package main
 

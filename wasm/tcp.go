@@ -83,8 +83,10 @@ func (t *tcpSocket) start() {
 	go t.writeLoop()
 }
 
-// openTCP connects a socket: {id, host, port, secureTransport, serverName,
-// caPEM, noDelay, keepAliveDelay}. close(id) during the connect cancels it.
+// openTCP connects a socket: {id, host, port, secureTransport ("off", "on":
+// TLS here, "relay": TLS by the relay), serverName, caPEM, noDelay,
+// keepAliveDelay, sendBufferSize, hopLimit, serializeConnectionAttempts}.
+// close(id) during the connect cancels it.
 func (b *bridge) openTCP(id int, a js.Value) (any, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -145,6 +147,15 @@ func (b *bridge) connectTCP(ctx context.Context, id int, a js.Value) (*tcpSocket
 	}
 	port := portString(a.Get("port"))
 	switch mode := a.Get("secureTransport").String(); {
+	case mode == "relay" && t.host != host && (host == nil || t.host.CanonicalName() != host.CanonicalName()):
+		// Relay TLS sends the remote address as the server name and checks
+		// the certificate against it: there is no separate name to send.
+		err = fmt.Errorf("serverName with secureTransport \"relay\": %w (the relay checks the certificate against the remote address; use secureTransport \"on\")", shim.ErrNotSupported)
+	case mode == "relay":
+		// sockshim's: TLS done by the relay (ProtectionLevelRelayTls), not
+		// end to end. caPEM and the real socket's options are refused
+		// with ErrNotSupported there, as in Go.
+		err = s.ConnectWithProtectionLevel(ctx, host, port, shim.ProtectionLevelRelayTls)
 	case mode == "on" && t.host == host:
 		err = s.ConnectWithProtectionLevel(ctx, host, port, shim.ProtectionLevelSsl)
 	case mode == "on":
@@ -396,10 +407,20 @@ func (t *tcpSocket) writeLoop() {
 		jobs := t.queue
 		t.queue = nil
 		t.mu.Unlock()
+		// Acknowledge in bulk: one "sent" per ackEvery bytes or per batch
+		// of jobs, not per write.
+		acked := 0
+		ack := func() {
+			if acked > 0 {
+				t.b.emit("sent", t.id, acked)
+				acked = 0
+			}
+		}
 		for i := 0; i < len(jobs); {
 			j := jobs[i]
 			i++
 			if j.ctl != nil {
+				ack()
 				j.res <- j.ctl()
 				continue
 			}
@@ -421,13 +442,21 @@ func (t *tcpSocket) writeLoop() {
 				putWrite(joined)
 			}
 			if err != nil {
+				ack()
 				t.b.emit("werr", t.id, errorValue(err))
-			} else {
-				t.b.emit("sent", t.id, n)
+				continue
+			}
+			if acked += n; acked >= ackEvery {
+				ack()
 			}
 		}
+		ack()
 	}
 }
+
+// ackEvery bounds the bytes one "sent" acknowledges, so the page's
+// writer.ready resumes while a long queue is still being written.
+const ackEvery = 256 << 10
 
 func putWrite(p *[]byte) {
 	if cap(*p) == coalesceMax {

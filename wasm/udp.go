@@ -23,9 +23,8 @@ type udpSocket struct {
 	id     int
 	d      *shim.DatagramSocket
 	bound  bool
-	reason string // why datagrams use the WebSocket, when lowLatency was asked for
-
 	mu     sync.Mutex
+	reason string // why datagrams use the WebSocket, when lowLatency was asked for
 	credit int
 	closed bool
 	queue  []dgram
@@ -56,11 +55,12 @@ func (b *bridge) openUDP(id int, a js.Value) (any, error) {
 	u := &udpSocket{b: b, id: id, d: shim.NewDatagramSocket(b.transport),
 		wake: make(chan struct{}, 1), wwake: make(chan struct{}, 1), done: make(chan struct{}),
 		dests: map[string]io.Writer{}}
+	lowLatency := false
 	if a.Get("lowLatency").Truthy() {
 		if js.Global().Get("RTCPeerConnection").Type() != js.TypeFunction {
-			u.reason = "lowLatency: RTCPeerConnection does not exist here (a dedicated Worker has none), so datagrams use the WebSocket; load({worker: false}) for a WebRTC data channel"
-			b.logf("sockshim: UDPSocket %d: %s", id, u.reason)
+			u.setReason("lowLatency: RTCPeerConnection does not exist here (a dedicated Worker has none), so datagrams use the WebSocket; load({worker: false}) for a WebRTC data channel")
 		} else {
+			lowLatency = true
 			u.d.Control().SetQualityOfService(shim.QualityOfServiceLowLatency)
 		}
 	}
@@ -93,7 +93,50 @@ func (b *bridge) openUDP(id int, a js.Value) (any, error) {
 	}
 	go u.readLoop()
 	go u.writeLoop()
+	if lowLatency {
+		go u.watchChannel()
+	}
 	return u.describe(), nil
+}
+
+// channelWait is how long a lowLatency socket's data channel may take to
+// open before info() and the log say that it did not: the client's own
+// limit (15 s, after which it gives up on the channel) and a second.
+const channelWait = 16 * time.Second
+
+// watchChannel gives the socket's data channel channelWait to open. Where
+// it does not (the relay offers no WebRTC, or ICE finds no candidate pair:
+// Firefox offers no loopback candidate, so a relay on 127.0.0.1 is out of
+// its reach), the datagrams keep to the WebSocket and the socket says why,
+// instead of falling back silently.
+func (u *udpSocket) watchChannel() {
+	deadline := time.NewTimer(channelWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-u.done:
+			return
+		case <-tick.C:
+			if u.d.UsesDataChannel() {
+				return
+			}
+		case <-deadline.C:
+			if !u.d.UsesDataChannel() {
+				u.setReason(fmt.Sprintf("lowLatency: the WebRTC data channel to the relay did not open within %v (the relay offers no WebRTC, or ICE found no candidate pair: Firefox, for one, offers no loopback candidate; see the browser's console), so datagrams use the WebSocket", channelWait))
+			}
+			return
+		}
+	}
+}
+
+// setReason records and logs why the socket's datagrams use the WebSocket.
+func (u *udpSocket) setReason(why string) {
+	u.mu.Lock()
+	u.reason = why
+	u.mu.Unlock()
+	u.b.logf("sockshim: UDPSocket %d: %s", u.id, why)
 }
 
 func (u *udpSocket) describe() js.Value {
@@ -112,8 +155,11 @@ func (u *udpSocket) info() js.Value {
 		transport = "datachannel"
 	}
 	o.Set("transport", transport)
-	if u.reason != "" {
-		o.Set("transportReason", u.reason)
+	u.mu.Lock()
+	reason := u.reason
+	u.mu.Unlock()
+	if reason != "" && transport == "websocket" {
+		o.Set("transportReason", reason)
 	}
 	o.Set("relay", u.b.relayURL)
 	o.Set("datagramsSent", float64(u.sent.Load()))
@@ -208,13 +254,22 @@ func (u *udpSocket) writeLoop() {
 		q := u.queue
 		u.queue = nil
 		u.mu.Unlock()
+		// One "sent" for the batch (a "werr" counts its datagram as done).
+		done := 0
 		for _, d := range q {
 			if err := u.write(d); err != nil {
+				if done > 0 {
+					u.b.emit("sent", u.id, done)
+					done = 0
+				}
 				u.b.emit("werr", u.id, errorValue(err))
 				continue
 			}
 			u.sent.Add(1)
-			u.b.emit("sent", u.id, 1)
+			done++
+		}
+		if done > 0 {
+			u.b.emit("sent", u.id, done)
 		}
 	}
 }

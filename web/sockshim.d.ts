@@ -51,11 +51,25 @@ export interface TCPSocketOptions {
   sendBufferSize?: number;
   /** Bytes the readable queues unread before the socket stops reading the relay. Default 1 MiB. */
   receiveBufferSize?: number;
-  /** "on": TLS at once; "starttls": plain until {@link TCPSocket.startTls}. TLS runs in the wasm (Go crypto/tls). Default "off". */
-  secureTransport?: "off" | "on" | "starttls";
-  /** The name the server certificate is checked against; default the remote address. */
+  /**
+   * "on": TLS at once; "starttls": plain until {@link TCPSocket.startTls}. Both run TLS in the
+   * wasm (Go crypto/tls), end to end: the relay sees only ciphertext. Default "off".
+   *
+   * "relay" (sockshim's, Go's ProtectionLevelRelayTls) is NOT end to end: the relay opens the
+   * connection and does the TLS handshake itself, sending the remote address as the server
+   * name and checking the certificate against it with the relay's own roots; the tunnel
+   * carries plaintext, which the relay sees and could alter. Use it only with a relay you
+   * run, to save the tab's handshake. info().protectionLevel is then "RelayTls" and there is
+   * no serverCertificate. A certificate the relay refuses or a server without TLS rejects
+   * opened with status "CertificateIsInvalid". opened rejects with NotSupportedError with
+   * caPEM, with a serverName other than the remote address, with sendBufferSize, hopLimit
+   * or serializeConnectionAttempts, and through a relay that cannot do it (plain Wisp
+   * servers); startTls() is an InvalidStateError.
+   */
+  secureTransport?: "off" | "on" | "starttls" | "relay";
+  /** The name the server certificate is checked against; default the remote address. Not with "relay". */
   serverName?: string;
-  /** PEM certificates to trust as roots, for private CAs. */
+  /** PEM certificates to trust as roots, for private CAs (TLS in the wasm only: not with "relay"). */
   caPEM?: string;
   /** Aborting closes the socket: opened, pending reads and writes reject with AbortError. */
   signal?: AbortSignal;
@@ -134,7 +148,7 @@ export interface TCPSocketInfo extends SocketInfo {
   roundTripTimeStatistics?: RoundTripTimeStatistics;
   /** The real TCP connection's bandwidth, from the relay's TCP_INFO (Go: StreamSocket.RefreshInformation says how). */
   connectionBandwidthStatistics?: BandwidthStatistics;
-  /** This tab to the relay and back (the session's PING/PONG), shared by the instance's sockets. */
+  /** This tab to the relay and back (the session's PING/PONG), shared by the instance's sockets; in steps of the browser's clock resolution (Firefox: 1 ms unless cross-origin isolated), so a fast round trip can read 0. */
   tunnelRoundTripTimeStatistics?: RoundTripTimeStatistics;
   /** Why the connection's statistics are missing (e.g. a plain Wisp relay). */
   statisticsError?: string;

@@ -191,6 +191,145 @@ function pushArgs(sub) {
 
 // ---- backends: the wasm in the page, or in a dedicated Worker
 
+// The events the wasm emits, by the number it sends (wasm/bridge.go's
+// eventCodes), and the ops of a batch message to the Worker (its opWrite...):
+// flat arrays, OP_STRIDE entries per op or event.
+const EVENTS = ["log", "data", "end", "sent", "werr", "dgram", "accept"];
+const OP_WRITE = 1, OP_PULL = 2, OP_SEND = 3, OP_CALL = 4, EV_RESULT = 100;
+const OP_STRIDE = 5;
+// Writes smaller than this share a buffer with the socket's other writes
+// of the same batch; larger ones travel in a buffer of their own.
+const SMALL_WRITE = 4 << 10;
+// How many spent write buffers the page keeps for reuse (the Worker sends
+// back those of at least 16 KiB).
+const MAX_FREE = 32;
+
+// nextTask runs f in a task of its own, after the microtasks now queued and
+// their continuations: every write the current task causes (across all
+// sockets) joins one batch.
+const nextTask = (() => {
+  if (typeof MessageChannel !== "function") return (f) => setTimeout(f, 0);
+  const ch = new MessageChannel();
+  let q = [];
+  ch.port1.onmessage = () => {
+    const fs = q;
+    q = [];
+    for (const f of fs) f();
+  };
+  return (f) => {
+    q.push(f);
+    if (q.length === 1) ch.port2.postMessage(null);
+  };
+})();
+
+// Outbox collects what the page sends to the Worker during one task into
+// one message: the ops in order, each write copied into a transferable
+// buffer (small ones of a socket joined), each socket's read credit summed
+// into one pull.
+class Outbox {
+  #ops = [];
+  #transfer = [];
+  #small = new Map(); // id -> {buf, len, at}: the socket's open small-write buffer
+  #pulls = new Map(); // id -> index of its pull op
+  #scheduled = false;
+  #free = []; // write buffers the Worker has copied into the wasm and sent back
+  constructor(post) { this.post = post; }
+
+  // take returns a view of n bytes on a returned buffer of up to 2n
+  // bytes, or on a new one.
+  #take(n) {
+    const f = this.#free;
+    for (let i = f.length - 1; i >= 0; i--) {
+      if (f[i].byteLength >= n && f[i].byteLength <= 2 * n) {
+        const b = f[i];
+        f[i] = f[f.length - 1];
+        f.pop();
+        return new Uint8Array(b, 0, n);
+      }
+    }
+    return new Uint8Array(n);
+  }
+
+  // reuse takes back buffers the Worker is done with (at most MAX_FREE).
+  reuse(buffers) {
+    for (const b of buffers) if (this.#free.length < MAX_FREE) this.#free.push(b);
+  }
+
+  #schedule() {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    nextTask(() => this.flush());
+  }
+
+  write(id, bytes) {
+    const n = bytes.byteLength;
+    let st = this.#small.get(id);
+    if (n < SMALL_WRITE) {
+      if (!st || st.len + n > st.buf.byteLength) {
+        this.#seal(id);
+        st = { buf: this.#take(SMALL_WRITE * 4), len: 0, at: this.#ops.length };
+        this.#ops.push(OP_WRITE, id, null, 0, 0);
+        this.#transfer.push(st.buf.buffer);
+        this.#small.set(id, st);
+      }
+      st.buf.set(bytes, st.len);
+      st.len += n;
+    } else {
+      this.#seal(id); // later small writes must not overtake this one
+      const copy = this.#take(n); // one copy into an ArrayBuffer of its own (never shared), which moves to the Worker
+      copy.set(bytes);
+      this.#ops.push(OP_WRITE, id, copy, 0, 0);
+      this.#transfer.push(copy.buffer);
+    }
+    this.#schedule();
+  }
+
+  send(id, bytes, host, port) {
+    const copy = new Uint8Array(bytes);
+    this.#ops.push(OP_SEND, id, copy, host, port);
+    this.#transfer.push(copy.buffer);
+    this.#schedule();
+  }
+
+  pull(id, n) {
+    const at = this.#pulls.get(id);
+    if (at !== undefined) {
+      this.#ops[at + 2] += n;
+      return;
+    }
+    this.#pulls.set(id, this.#ops.length);
+    this.#ops.push(OP_PULL, id, n, 0, 0);
+    this.#schedule();
+  }
+
+  // call goes in order with the writes before it (closeWrite, startTls
+  // come after them); writes after it start new buffers.
+  call(req, op, args) {
+    for (const id of [...this.#small.keys()]) this.#seal(id);
+    this.#ops.push(OP_CALL, req, op, args, 0);
+    this.#schedule();
+  }
+
+  // seal ends the socket's open small-write buffer: its op gets the bytes.
+  #seal(id) {
+    const st = this.#small.get(id);
+    if (!st) return;
+    this.#ops[st.at + 2] = st.buf.subarray(0, st.len);
+    this.#small.delete(id);
+  }
+
+  flush() {
+    this.#scheduled = false;
+    if (this.#ops.length === 0) return;
+    for (const id of [...this.#small.keys()]) this.#seal(id);
+    const ops = this.#ops, transfer = this.#transfer;
+    this.#ops = [];
+    this.#transfer = [];
+    this.#pulls.clear();
+    this.post(ops, transfer);
+  }
+}
+
 let instances = 0;
 
 async function goInstance(wasmURL, env) {
@@ -209,8 +348,16 @@ async function goInstance(wasmURL, env) {
     ({ instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject));
   }
   const exited = go.run(instance);
-  const api = await ready;
-  delete globalThis[readyName];
+  // A wasm that is not sockshim's never hands over: it exits or fails.
+  const gone = handled(exited.then(() => { throw socketError("NotSupportedError", `sockshim: ${wasmURL} exited without handing over sockshim's API: it is not sockshim's ./wasm build`); },
+    (e) => { throw socketError("NotSupportedError", `sockshim: ${wasmURL} failed before handing over sockshim's API (${e?.message ?? e}): it is not sockshim's ./wasm build`); }));
+  let api;
+  try {
+    api = await Promise.race([ready, gone]);
+  } finally {
+    delete globalThis[readyName];
+  }
+  if (typeof api?.configure !== "function") throw socketError("NotSupportedError", `sockshim: ${wasmURL} is not the build of sockshim's ./wasm that this sockshim.js expects (it handed over no configure function): serve the matching main.wasm`);
   return { api, exited };
 }
 
@@ -219,7 +366,7 @@ async function pageBackend(config) {
   const { api, exited } = await goInstance(config.wasmURL);
   const b = new Backend();
   exited.then(() => b.die("the wasm program exited"), (e) => b.die(`the wasm program failed: ${e?.message ?? e}`));
-  const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(t, id, x, y, z) });
+  const err = api.configure({ ...config, worker: false, emit: (t, id, x, y, z) => b.dispatch(EVENTS[t], id, x, y, z) });
   if (err) throw fromGo(err);
   b.call = (op, args) => (b.dead ? Promise.reject(b.dead) : Promise.race([api.call(op, args).catch((e) => { throw fromGo(e); }), b.died]));
   b.write = (id, bytes) => api.write(id, bytes);
@@ -272,6 +419,8 @@ async function workerBackend(config) {
     for (const p of pending.values()) p.reject(b.dead);
     pending.clear();
   };
+  // The Worker sends ["batch", events]: every event and call result of one
+  // of its turns, in order, OP_STRIDE entries each.
   w.onmessage = (e) => {
     const m = e.data;
     if (m[0] === "exit") {
@@ -280,31 +429,34 @@ async function workerBackend(config) {
       pending.clear();
       return;
     }
-    if (m[0] === "result") {
-      const p = pending.get(m[1]);
-      pending.delete(m[1]);
-      if (m[2]) p.resolve(m[3]); else p.reject(fromGo(m[3]));
-      return;
+    if (m[0] !== "batch") return;
+    if (m[2]) out.reuse(m[2]);
+    const ev = m[1];
+    for (let i = 0; i < ev.length; i += OP_STRIDE) {
+      if (ev[i] === EV_RESULT) {
+        const p = pending.get(ev[i + 1]);
+        pending.delete(ev[i + 1]);
+        if (!p) continue;
+        if (ev[i + 2]) p.resolve(ev[i + 3]); else p.reject(fromGo(ev[i + 3]));
+        continue;
+      }
+      b.dispatch(EVENTS[ev[i]], ev[i + 1], ev[i + 2], ev[i + 3], ev[i + 4]);
     }
-    b.dispatch(m[0], m[1], m[2], m[3], m[4]);
   };
+  const out = new Outbox((ops, transfer) => {
+    if (!b.dead) w.postMessage(["batch", ops], transfer);
+  });
   b.call = (op, args) => new Promise((resolve, reject) => {
     if (b.dead) {
       reject(b.dead);
       return;
     }
     pending.set(++req, { resolve, reject });
-    w.postMessage(["call", req, op, args]);
+    out.call(req, op, args);
   });
-  b.write = (id, bytes) => {
-    const copy = new Uint8Array(bytes); // one copy into a fresh ArrayBuffer (never shared), which moves to the Worker
-    w.postMessage(["write", id, copy.buffer], [copy.buffer]);
-  };
-  b.send = (id, bytes, host, port) => {
-    const copy = new Uint8Array(bytes);
-    w.postMessage(["send", id, copy.buffer, host, port], [copy.buffer]);
-  };
-  b.pull = (id, n) => w.postMessage(["pull", id, n]);
+  b.write = (id, bytes) => out.write(id, bytes);
+  b.send = (id, bytes, host, port) => out.send(id, bytes, host, port);
+  b.pull = (id, n) => out.pull(id, n);
   b.terminate = () => {
     w.terminate();
     b.die("the instance was terminated");
@@ -352,18 +504,77 @@ function makeInstance(backend, { relay, worker }) {
   const ACCEPTED = Symbol("accepted");
   const RECLAIMED = Symbol("reclaimed"); // a socket reclaimed from the broker
 
+  // SocketLife is what a TCPSocket and a UDPSocket share: the state
+  // ("opening", "open", "closed"), the opened and closed promises, the
+  // readable's and writable's controllers, which directions have ended, and
+  // a write waiting for acknowledgements; and the three ways a socket ends.
+  class SocketLife {
+    state = "opening";
+    opened = deferred();
+    closed = deferred();
+    rc = null; wc = null;
+    readEnded = false; writeEnded = false;
+    waiter = null;
+    id = 0; // the socket's, set with it
+
+    // end marks the socket closed and tells the wasm (whose answer nobody
+    // waits for here), reporting whether it was open.
+    #end() {
+      const wasOpen = this.state === "open";
+      this.state = "closed";
+      backend.handlers.delete(this.id);
+      return wasOpen;
+    }
+
+    #errorAll(err) {
+      if (!this.readEnded) try { this.rc.error(err); } catch {}
+      try { this.wc.error(err); } catch {}
+    }
+
+    // finish closes an open socket once both directions have ended.
+    finish() {
+      if (this.state !== "open" || !this.readEnded || !this.writeEnded) return;
+      this.#end();
+      backend.call("close", { id: this.id }).catch(() => {});
+      this.closed.resolve();
+    }
+
+    // fail ends the socket with err: the streams error, opened (if still
+    // pending) and closed reject.
+    fail(err) {
+      if (this.state === "closed") return;
+      const wasOpen = this.#end();
+      backend.call("close", { id: this.id }).catch(() => {});
+      this.opened.reject(err);
+      if (wasOpen) this.#errorAll(err);
+      this.waiter?.reject(err);
+      this.waiter = null;
+      this.closed.reject(err);
+    }
+
+    // close is the app's close(): pending reads and writes fail with
+    // InvalidStateError, closed resolves. On a closed socket: its closed
+    // promise (closeAgain).
+    close() {
+      if (this.state === "closed") return closeAgain(this.opened, this.closed);
+      const wasOpen = this.#end();
+      const err = closedError("read/write");
+      this.opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
+      if (wasOpen) this.#errorAll(err);
+      this.waiter?.reject(err);
+      this.waiter = null;
+      this.closed.resolve();
+      return backend.call("close", { id: this.id }).then(() => {}, () => {});
+    }
+  }
+
   class TCPSocket {
     #id;
-    #state = "opening"; // "open", "closed"
-    #opened = deferred();
-    #closed = deferred();
+    #s = new SocketLife(); // state, opened, closed, the stream controllers (its id is set with #id)
     #options;
     #info = null;
-    #rc = null; #wc = null;
-    #readEnded = false; #writeEnded = false;
     #inflight = 0; // read credit granted and not yet used
     #unacked = 0; // written bytes the relay has not taken yet
-    #waiter = null;
     #tls = false;
     #receive; #send;
 
@@ -374,7 +585,7 @@ function makeInstance(backend, { relay, worker }) {
      */
     constructor(remoteAddress, remotePort, options = {}) {
       if (remoteAddress === ACCEPTED) {
-        this.#id = remotePort.id;
+        this.#id = this.#s.id = remotePort.id;
         this.#options = {};
         this.#receive = DEFAULT_RECEIVE;
         this.#send = DEFAULT_SEND;
@@ -390,7 +601,8 @@ function makeInstance(backend, { relay, worker }) {
       if (o.keepAliveDelay !== undefined && (!Number.isInteger(o.keepAliveDelay) || o.keepAliveDelay < 1000)) throw new TypeError("TCPSocket: keepAliveDelay must be an integer of at least 1000 (ms)");
       checkSize(o.sendBufferSize, "TCPSocket: sendBufferSize");
       checkSize(o.receiveBufferSize, "TCPSocket: receiveBufferSize");
-      if (o.secureTransport !== undefined && !["off", "on", "starttls"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on" or "starttls"`);
+      // "relay" (sockshim's): the relay does the TLS, NOT end to end (Go's ProtectionLevelRelayTls).
+      if (o.secureTransport !== undefined && !["off", "on", "starttls", "relay"].includes(o.secureTransport)) throw new TypeError(`TCPSocket: secureTransport must be "off", "on", "starttls" or "relay"`);
       for (const k of ["serverName", "caPEM"]) if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`TCPSocket: ${k} must be a string`);
       checkSignal(o.signal, "TCPSocket");
       // sockshim's: the real connection's IP TTL / hop limit, and one connection attempt at a time.
@@ -399,7 +611,7 @@ function makeInstance(backend, { relay, worker }) {
       this.#options = { ...o };
       this.#receive = o.receiveBufferSize ?? DEFAULT_RECEIVE;
       this.#send = o.sendBufferSize ?? DEFAULT_SEND;
-      this.#id = backend.newId();
+      this.#id = this.#s.id = backend.newId();
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -410,41 +622,41 @@ function makeInstance(backend, { relay, worker }) {
       }
       backend.call("tcp.open", {
         id: this.#id, host: remoteAddress, port: remotePort,
-        secureTransport: o.secureTransport === "on" ? "on" : "off",
+        secureTransport: o.secureTransport === "on" || o.secureTransport === "relay" ? o.secureTransport : "off",
         serverName: o.serverName, caPEM: o.caPEM, noDelay: o.noDelay, keepAliveDelay: o.keepAliveDelay,
         // StreamSocketControl: OutboundBufferSizeInBytes, OutboundUnicastHopLimit, SerializeConnectionAttempts.
         sendBufferSize: o.sendBufferSize, hopLimit: o.hopLimit, serializeConnectionAttempts: o.serializeConnectionAttempts,
       }).then((d) => {
-        if (this.#state === "closed") return;
+        if (this.#s.state === "closed") return;
         this.#open(d);
       }, (e) => this.#fail(e));
     }
 
     /** Resolves to {readable, writable, remoteAddress, remotePort, localAddress, localPort} once connected. */
-    get opened() { return this.#opened.promise; }
+    get opened() { return this.#s.opened.promise; }
     /** Resolves when both directions have ended or close() was called; rejects with the error that ended the socket. */
-    get closed() { return this.#closed.promise; }
+    get closed() { return this.#s.closed.promise; }
 
     #open(d) {
-      this.#state = "open";
+      this.#s.state = "open";
       this.#info = d;
       this.#tls = d.protectionLevel !== undefined && d.protectionLevel !== "PlainSocket";
       const readable = new ReadableStream({
         type: "bytes",
-        start: (c) => { this.#rc = c; },
+        start: (c) => { this.#s.rc = c; },
         pull: () => this.#grant(),
-        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+        cancel: () => { this.#s.readEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: this.#receive });
       const writable = new WritableStream({
-        start: (c) => { this.#wc = c; },
+        start: (c) => { this.#s.wc = c; },
         write: (chunk) => this.#write(chunk),
-        close: () => backend.call("tcp.closeWrite", { id: this.#id }).then(() => { this.#writeEnded = true; this.#maybeFinish(); }),
+        close: () => backend.call("tcp.closeWrite", { id: this.#id }).then(() => { this.#s.writeEnded = true; this.#maybeFinish(); }),
         abort: () => {
-          this.#writeEnded = true;
+          this.#s.writeEnded = true;
           return backend.call("tcp.closeWrite", { id: this.#id }).catch(() => {}).then(() => this.#maybeFinish());
         },
       }, { highWaterMark: 1 });
-      this.#opened.resolve({
+      this.#s.opened.resolve({
         readable, writable,
         remoteAddress: d.remoteAddress, remotePort: d.remotePort,
         localAddress: d.localAddress, localPort: d.localPort,
@@ -454,8 +666,8 @@ function makeInstance(backend, { relay, worker }) {
     // grant gives the wasm read credit for what the readable has room for
     // (or what a pending BYOB read asks), in batches.
     #grant() {
-      if (this.#readEnded || this.#state !== "open") return;
-      const c = this.#rc;
+      if (this.#s.readEnded || this.#s.state !== "open") return;
+      const c = this.#s.rc;
       let room = c.desiredSize ?? 0;
       const br = c.byobRequest;
       if (br) room = Math.max(room, br.view.byteLength);
@@ -467,39 +679,39 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #write(chunk) {
-      if (this.#state !== "open") throw closedError("write");
+      if (this.#s.state !== "open") throw closedError("write");
       const bytes = toBytes(chunk, "TCPSocket writable");
       if (bytes.byteLength === 0) return;
       this.#unacked += bytes.byteLength;
       backend.write(this.#id, bytes);
       if (this.#unacked <= this.#send) return;
-      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+      return new Promise((resolve, reject) => { this.#s.waiter = { resolve, reject }; });
     }
 
     event(type, x) {
       switch (type) {
         case "data":
           this.#inflight -= x.byteLength;
-          if (this.#readEnded || this.#state !== "open") return;
-          this.#rc.enqueue(x);
+          if (this.#s.readEnded || this.#s.state !== "open") return;
+          this.#s.rc.enqueue(x);
           return;
         case "end":
           if (x) {
             this.#fail(fromGo(x));
             return;
           }
-          if (!this.#readEnded && this.#state === "open") {
-            this.#readEnded = true;
-            this.#rc.close();
-            this.#rc.byobRequest?.respond(0);
+          if (!this.#s.readEnded && this.#s.state === "open") {
+            this.#s.readEnded = true;
+            this.#s.rc.close();
+            this.#s.rc.byobRequest?.respond(0);
           }
           this.#maybeFinish();
           return;
         case "sent":
           this.#unacked -= x;
-          if (this.#waiter && this.#unacked <= this.#send) {
-            this.#waiter.resolve();
-            this.#waiter = null;
+          if (this.#s.waiter && this.#unacked <= this.#send) {
+            this.#s.waiter.resolve();
+            this.#s.waiter = null;
           }
           return;
         case "werr":
@@ -507,49 +719,14 @@ function makeInstance(backend, { relay, worker }) {
       }
     }
 
-    #maybeFinish() {
-      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#closed.resolve();
-    }
+    #maybeFinish() { this.#s.finish(); }
 
     // fail ends the socket with err: the streams error, opened (if still
     // pending) and closed reject.
-    #fail(err) {
-      if (this.#state === "closed") return;
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#opened.reject(err);
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.reject(err);
-    }
+    #fail(err) { this.#s.fail(err); }
 
     /** Closes both directions at once; pending reads and writes fail with InvalidStateError. On a closed socket: its closed promise. */
-    close() {
-      if (this.#state === "closed") return closeAgain(this.#opened, this.#closed);
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      const err = closedError("read/write");
-      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
-      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
-    }
+    close() { return this.#s.close(); }
 
     /**
      * For secureTransport "starttls": negotiates TLS (in the wasm, Go's
@@ -557,17 +734,17 @@ function makeInstance(backend, { relay, worker }) {
      * writable then carry plaintext over TLS. Resolves to the open info.
      */
     async startTls() {
-      if (this.#state === "closed") throw closedError("startTls");
+      if (this.#s.state === "closed") throw closedError("startTls");
       if (this.#options.secureTransport !== "starttls") throw socketError("InvalidStateError", `startTls: the socket was opened with secureTransport ${JSON.stringify(this.#options.secureTransport ?? "off")}, not "starttls"`);
       if (this.#tls) throw socketError("InvalidStateError", "startTls: TLS is already on");
       const info = await this.opened;
-      if (this.#state === "closed") throw closedError("startTls");
+      if (this.#s.state === "closed") throw closedError("startTls");
       this.#tls = true;
       let d;
       try {
         d = await backend.call("tcp.startTls", { id: this.#id });
       } catch (e) {
-        if (this.#state === "closed") throw closedError("startTls");
+        if (this.#s.state === "closed") throw closedError("startTls");
         this.#fail(e);
         throw e;
       }
@@ -582,7 +759,7 @@ function makeInstance(backend, { relay, worker }) {
      * tunnelRoundTripTimeStatistics, connectionBandwidthStatistics, ...}.
      */
     async info() {
-      if (this.#state !== "open") throw closedError("info");
+      if (this.#s.state !== "open") throw closedError("info");
       const i = await backend.call("info", { id: this.#id });
       return { ...i, worker, bytesQueued: this.#unacked };
     }
@@ -599,32 +776,28 @@ function makeInstance(backend, { relay, worker }) {
      */
     async transferOwnership(socketId, options = {}) {
       const args = transferArgs("TCPSocket.transferOwnership", socketId, options);
-      if (this.#state !== "open") throw closedError("transferOwnership");
+      if (this.#s.state !== "open") throw closedError("transferOwnership");
       await backend.call("broker.transfer", { id: this.#id, ...args });
-      if (this.#state !== "open") return;
-      this.#state = "closed";
+      if (this.#s.state !== "open") return;
+      this.#s.state = "closed";
       backend.handlers.delete(this.#id);
-      if (!this.#readEnded) {
-        this.#readEnded = true;
-        try { this.#rc.close(); this.#rc.byobRequest?.respond(0); } catch {}
+      if (!this.#s.readEnded) {
+        this.#s.readEnded = true;
+        try { this.#s.rc.close(); this.#s.rc.byobRequest?.respond(0); } catch {}
       }
       const err = closedError("write: the socket was transferred to the broker;");
-      try { this.#wc.error(err); } catch {}
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
+      try { this.#s.wc.error(err); } catch {}
+      this.#s.waiter?.reject(err);
+      this.#s.waiter = null;
+      this.#s.closed.resolve();
     }
   }
 
   class UDPSocket {
     #id;
-    #state = "opening";
-    #opened = deferred();
-    #closed = deferred();
+    #s = new SocketLife(); // its id is set with #id
     #connected;
-    #rc = null; #wc = null;
-    #readEnded = false; #writeEnded = false;
-    #inflight = 0; #unacked = 0; #waiter = null;
+    #inflight = 0; #unacked = 0;
     #queue;
 
     /** @param {object} options {remoteAddress, remotePort} (connected) or {localAddress, localPort} (bound) */
@@ -632,7 +805,7 @@ function makeInstance(backend, { relay, worker }) {
       if (options === RECLAIMED) {
         this.#connected = reclaimed.remoteAddress !== undefined;
         this.#queue = DATAGRAM_QUEUE;
-        this.#id = reclaimed.id;
+        this.#id = this.#s.id = reclaimed.id;
         backend.handlers.set(this.#id, this);
         this.#open(reclaimed);
         return;
@@ -655,7 +828,7 @@ function makeInstance(backend, { relay, worker }) {
       checkSignal(o.signal, "UDPSocket");
       this.#connected = remote;
       this.#queue = DATAGRAM_QUEUE;
-      this.#id = backend.newId();
+      this.#id = this.#s.id = backend.newId();
       backend.handlers.set(this.#id, this);
       if (o.signal) {
         if (o.signal.aborted) {
@@ -669,28 +842,28 @@ function makeInstance(backend, { relay, worker }) {
         localAddress: o.localAddress, localPort: o.localPort ?? 0,
         receiveBufferSize: o.receiveBufferSize, lowLatency: o.lowLatency === true,
       }).then((d) => {
-        if (this.#state === "closed") return;
+        if (this.#s.state === "closed") return;
         this.#open(d);
       }, (e) => this.#fail(e));
     }
 
-    get opened() { return this.#opened.promise; }
-    get closed() { return this.#closed.promise; }
+    get opened() { return this.#s.opened.promise; }
+    get closed() { return this.#s.closed.promise; }
 
     #open(d) {
-      this.#state = "open";
+      this.#s.state = "open";
       const readable = new ReadableStream({
-        start: (c) => { this.#rc = c; },
+        start: (c) => { this.#s.rc = c; },
         pull: () => this.#grant(),
-        cancel: () => { this.#readEnded = true; this.#maybeFinish(); },
+        cancel: () => { this.#s.readEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: this.#queue });
       const writable = new WritableStream({
-        start: (c) => { this.#wc = c; },
+        start: (c) => { this.#s.wc = c; },
         write: (m) => this.#write(m),
-        close: () => { this.#writeEnded = true; this.#maybeFinish(); },
-        abort: () => { this.#writeEnded = true; this.#maybeFinish(); },
+        close: () => { this.#s.writeEnded = true; this.#maybeFinish(); },
+        abort: () => { this.#s.writeEnded = true; this.#maybeFinish(); },
       }, { highWaterMark: 1 });
-      this.#opened.resolve({
+      this.#s.opened.resolve({
         readable, writable,
         remoteAddress: d.remoteAddress, remotePort: d.remotePort,
         localAddress: d.localAddress, localPort: d.localPort,
@@ -698,8 +871,8 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #grant() {
-      if (this.#readEnded || this.#state !== "open") return;
-      const want = (this.#rc.desiredSize ?? 0) - this.#inflight;
+      if (this.#s.readEnded || this.#s.state !== "open") return;
+      const want = (this.#s.rc.desiredSize ?? 0) - this.#inflight;
       if (want > 0) {
         this.#inflight += want;
         backend.pull(this.#id, want);
@@ -707,7 +880,7 @@ function makeInstance(backend, { relay, worker }) {
     }
 
     #write(m) {
-      if (this.#state !== "open") throw closedError("write");
+      if (this.#s.state !== "open") throw closedError("write");
       if (m === null || typeof m !== "object" || m.data === undefined) throw new TypeError("UDPSocket writable: want {data, remoteAddress?, remotePort?}");
       const bytes = toBytes(m.data, "UDPSocket writable: data");
       let host, port;
@@ -722,25 +895,26 @@ function makeInstance(backend, { relay, worker }) {
       this.#unacked++;
       backend.send(this.#id, bytes, host, port);
       if (this.#unacked <= DATAGRAM_QUEUE) return;
-      return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+      return new Promise((resolve, reject) => { this.#s.waiter = { resolve, reject }; });
     }
 
     event(type, x, y, z) {
       switch (type) {
         case "dgram":
           this.#inflight--;
-          if (this.#readEnded || this.#state !== "open") return;
-          this.#rc.enqueue({ data: x, remoteAddress: y, remotePort: z });
+          if (this.#s.readEnded || this.#s.state !== "open") return;
+          this.#s.rc.enqueue({ data: x, remoteAddress: y, remotePort: z });
           return;
         case "sent":
         case "werr":
           // A datagram that could not be sent is lost, as UDP's are; the
-          // error is logged, the socket stays usable.
+          // error is logged, the socket stays usable. "sent" counts x
+          // datagrams, "werr" one.
           if (type === "werr") console.warn("sockshim UDPSocket: datagram not sent:", x.message);
-          this.#unacked--;
-          if (this.#waiter && this.#unacked <= DATAGRAM_QUEUE) {
-            this.#waiter.resolve();
-            this.#waiter = null;
+          this.#unacked -= type === "sent" ? x : 1;
+          if (this.#s.waiter && this.#unacked <= DATAGRAM_QUEUE) {
+            this.#s.waiter.resolve();
+            this.#s.waiter = null;
           }
           return;
         case "end":
@@ -748,48 +922,15 @@ function makeInstance(backend, { relay, worker }) {
       }
     }
 
-    #maybeFinish() {
-      if (this.#state !== "open" || !this.#readEnded || !this.#writeEnded) return;
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#closed.resolve();
-    }
+    #maybeFinish() { this.#s.finish(); }
 
-    #fail(err) {
-      if (this.#state === "closed") return;
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      backend.call("close", { id: this.#id }).catch(() => {});
-      this.#opened.reject(err);
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#closed.reject(err);
-    }
+    #fail(err) { this.#s.fail(err); }
 
-    close() {
-      if (this.#state === "closed") return closeAgain(this.#opened, this.#closed);
-      const wasOpen = this.#state === "open";
-      this.#state = "closed";
-      backend.handlers.delete(this.#id);
-      const err = closedError("read/write");
-      this.#opened.reject(socketError("AbortError", "close() was called before the socket opened", { status: "OperationAborted" }));
-      if (wasOpen) {
-        if (!this.#readEnded) try { this.#rc.error(err); } catch {}
-        try { this.#wc.error(err); } catch {}
-      }
-      this.#waiter?.reject(err);
-      this.#closed.resolve();
-      return backend.call("close", { id: this.#id }).then(() => {}, () => {});
-    }
+    close() { return this.#s.close(); }
 
     /** {transport: "websocket"|"datachannel", transportReason?, datagramsSent, datagramsReceived, ...} */
     async info() {
-      if (this.#state !== "open") throw closedError("info");
+      if (this.#s.state !== "open") throw closedError("info");
       return { ...(await backend.call("info", { id: this.#id })), worker };
     }
 
@@ -801,20 +942,20 @@ function makeInstance(backend, { relay, worker }) {
      */
     async transferOwnership(socketId, options = {}) {
       const args = transferArgs("UDPSocket.transferOwnership", socketId, options);
-      if (this.#state !== "open") throw closedError("transferOwnership");
+      if (this.#s.state !== "open") throw closedError("transferOwnership");
       await backend.call("broker.transfer", { id: this.#id, ...args });
-      if (this.#state !== "open") return;
-      this.#state = "closed";
+      if (this.#s.state !== "open") return;
+      this.#s.state = "closed";
       backend.handlers.delete(this.#id);
-      if (!this.#readEnded) {
-        this.#readEnded = true;
-        try { this.#rc.close(); } catch {}
+      if (!this.#s.readEnded) {
+        this.#s.readEnded = true;
+        try { this.#s.rc.close(); } catch {}
       }
       const err = closedError("write: the socket was transferred to the broker;");
-      try { this.#wc.error(err); } catch {}
-      this.#waiter?.reject(err);
-      this.#waiter = null;
-      this.#closed.resolve();
+      try { this.#s.wc.error(err); } catch {}
+      this.#s.waiter?.reject(err);
+      this.#s.waiter = null;
+      this.#s.closed.resolve();
     }
   }
 

@@ -20,8 +20,9 @@ import (
 // TestControlThroughRelayProcess: StreamSocketControl's options reach the
 // relay binary's real socket (the destination sees the hop limit; the
 // relay's STATS report the send buffer getsockopt read), connection
-// attempts overlap unless serialized, and RefreshInformation has the
-// relay's TCP_INFO and the tunnel's round trips.
+// attempts overlap unless serialized, RefreshInformation has the relay's
+// TCP_INFO and the tunnel's round trips, and StreamSocketListenerControl's
+// options reach the connections a relay-held listener accepts.
 func TestControlThroughRelayProcess(t *testing.T) {
 	t.Parallel()
 	r := startRelay(t, "-dev")
@@ -40,6 +41,59 @@ func TestControlThroughRelayProcess(t *testing.T) {
 				t.Errorf("%s: the destination saw hop limit %d, want 11", ip, got)
 			}
 			s.Close()
+		}
+	})
+
+	t.Run("listener options", func(t *testing.T) {
+		t.Parallel()
+		// LISTEN_OPTIONS to the relay binary: each connection its listener
+		// accepts sends with TTL 12 (its SYN-ACK too) and has the send
+		// buffer asked for, as the relay's STATS report; a plain LISTEN
+		// leaves the system's.
+		sess, err := wispclient.Dial(ctxT(t, 20*time.Second), r.WispURL(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		for _, o := range []wisp.ListenOptions{{SendBuffer: 20 << 10, HopLimit: 12}, {}} {
+			l, err := sess.ListenOptions(ctxT(t, 20*time.Second), "127.0.0.1", 0, wisp.ListenNoDelay, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := l.Bound().Bound.Port()
+			sniff := testutil.NewTTLSniffer(t, port)
+			peer, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := l.Accept(ctxT(t, 20*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(peer, make([]byte, 5)); err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range sniff.Segments(t) {
+				if (o.HopLimit != 0 && g.TTL != 12) || (o.HopLimit == 0 && g.TTL == 12) {
+					t.Errorf("%+v: a segment from the accepted connection had TTL %d (%+v)", o, g.TTL, g)
+				}
+			}
+			stats, err := st.Stats(ctxT(t, 20*time.Second))
+			if err != nil || !stats.Valid {
+				t.Fatalf("STATS of the accepted stream: %+v %v", stats, err)
+			}
+			if o.SendBuffer != 0 && stats.SendBuffer != 2*o.SendBuffer {
+				t.Errorf("%+v: the relay's accepted socket has SO_SNDBUF %d, want %d", o, stats.SendBuffer, 2*o.SendBuffer)
+			}
+			if o.SendBuffer == 0 && stats.SendBuffer == 2*20<<10 {
+				t.Errorf("plain LISTEN: SO_SNDBUF %d, the previous listener's", stats.SendBuffer)
+			}
+			peer.Close()
+			st.Close()
+			l.Close()
 		}
 	})
 

@@ -37,6 +37,27 @@ func (o Options) Control() func(network, address string, c syscall.RawConn) erro
 	}
 }
 
+// SetConn sets o on a connected socket (an accepted connection), choosing
+// IP_TTL or IPV6_UNICAST_HOPS by the peer's address family, which is right
+// for a dual-stack listener's IPv4 peers too. A c without a socket (not a
+// syscall.Conn) is left as it is.
+func (o Options) SetConn(c net.Conn) error {
+	f := o.Control()
+	sc, ok := c.(syscall.Conn)
+	if f == nil || !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	network := "tcp6"
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && a.IP.To4() != nil {
+		network = "tcp4"
+	}
+	return f(network, c.RemoteAddr().String(), rc)
+}
+
 // Info is one reading of a connection's TCP_INFO (Linux), with its send
 // buffer as getsockopt(SO_SNDBUF) reports it (Linux doubles what was set,
 // for its bookkeeping).

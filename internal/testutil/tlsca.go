@@ -44,23 +44,47 @@ type LeafOptions struct {
 // NewCA creates a root and an intermediate.
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
-	ca := &CA{rootKey: newKey(t), interKey: newKey(t)}
+	ca, err := GenerateCA(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// GenerateCA is NewCA for programs that have no testing.TB (the servers
+// of test/jsapi, run as a process of their own): it returns the error.
+func GenerateCA(name string) (*CA, error) {
+	rootKey, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	interKey, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	ca := &CA{rootKey: rootKey, interKey: interKey}
 	now := time.Now()
-	ca.Root = sign(t, &x509.Certificate{
+	ca.Root, err = sign(&x509.Certificate{
 		Subject:   pkix.Name{CommonName: name + " Root"},
 		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}, nil, &ca.rootKey.PublicKey, ca.rootKey)
-	ca.Intermediate = sign(t, &x509.Certificate{
+	if err != nil {
+		return nil, err
+	}
+	ca.Intermediate, err = sign(&x509.Certificate{
 		Subject:   pkix.Name{CommonName: name + " Intermediate"},
 		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(5 * 365 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}, ca.Root, &ca.interKey.PublicKey, ca.rootKey)
+	if err != nil {
+		return nil, err
+	}
 	ca.Pool = x509.NewCertPool()
 	ca.Pool.AddCert(ca.Root)
-	return ca
+	return ca, nil
 }
 
 // RootPEM returns the root certificate in PEM form (for passing to other
@@ -73,6 +97,15 @@ func (ca *CA) RootPEM() []byte {
 // tls.Certificate's chain is leaf, intermediate.
 func (ca *CA) Leaf(t testing.TB, o LeafOptions) tls.Certificate {
 	t.Helper()
+	c, err := ca.IssueLeaf(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// IssueLeaf is Leaf without a testing.TB: it returns the error.
+func (ca *CA) IssueLeaf(o LeafOptions) (tls.Certificate, error) {
 	if len(o.Hosts) == 0 {
 		o.Hosts = []string{"127.0.0.1", "localhost"}
 	}
@@ -101,9 +134,15 @@ func (ca *CA) Leaf(t testing.TB, o LeafOptions) tls.Certificate {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	key := newKey(t)
-	leaf := sign(t, tmpl, ca.Intermediate, &key.PublicKey, ca.interKey)
-	return tls.Certificate{Certificate: [][]byte{leaf.Raw, ca.Intermediate.Raw}, PrivateKey: key, Leaf: leaf}
+	key, err := newKey()
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf, err := sign(tmpl, ca.Intermediate, &key.PublicKey, ca.interKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{leaf.Raw, ca.Intermediate.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // ServerCert issues a server certificate for hosts (default 127.0.0.1 and
@@ -153,19 +192,14 @@ func ServeTLS(t testing.TB, cfg *tls.Config, handle func(*tls.Conn)) *net.TCPAdd
 	})
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+func newKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 }
 
-func sign(t testing.TB, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, by *ecdsa.PrivateKey) *x509.Certificate {
-	t.Helper()
+func sign(tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, by *ecdsa.PrivateKey) (*x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	tmpl.SerialNumber = serial
 	if parent == nil {
@@ -173,11 +207,7 @@ func sign(t testing.TB, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, by
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, by)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return x509.ParseCertificate(der)
 }

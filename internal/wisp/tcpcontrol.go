@@ -22,6 +22,10 @@ const (
 	TypeStatsRequest Type = 0xB1
 	// TypeStats (ExtTCPControl), relay -> client: the stream's TCP_INFO.
 	TypeStats Type = 0xB2
+	// TypeListenOptions (ExtTCPControl), client -> relay, on a new listener
+	// id: LISTEN with socket options for the connections it accepts.
+	// Answered as LISTEN is (LISTENING or CLOSE).
+	TypeListenOptions Type = 0xB3
 )
 
 // TCPOptions are a TCP stream's socket options. The zero value is the
@@ -164,4 +168,44 @@ func ParseStats(b []byte) (TCPStats, error) {
 		DeliveryRate: le.Uint64(b[17:]), BytesAcked: le.Uint64(b[25:]), BytesReceived: le.Uint64(b[33:]),
 		ElapsedMicros: le.Uint64(b[41:]), SendBuffer: le.Uint32(b[49:]),
 	}, nil
+}
+
+// ListenOptions are the socket options a relay-held listener puts on each
+// connection it accepts (StreamSocketListenerControl's). The zero value is
+// the system's defaults, which a plain LISTEN asks for.
+type ListenOptions struct {
+	SendBuffer uint32 // SO_SNDBUF bytes; 0: the system default
+	HopLimit   uint8  // IP_TTL or IPV6_UNICAST_HOPS; 0: the system default
+}
+
+// IsZero reports whether o is the defaults.
+func (o ListenOptions) IsZero() bool { return o == ListenOptions{} }
+
+// AppendListenOptions encodes a LISTEN_OPTIONS packet: LISTEN's payload
+// (flags, port, host) after the options.
+//
+//	+----------------+-----------+--------------+---------+------------------+
+//	| send buffer LE | hop limit | LISTEN flags | port LE | host             |
+//	| u32            | u8        | u8           | u16     | 0-255 bytes UTF-8|
+//	+----------------+-----------+--------------+---------+------------------+
+func AppendListenOptions(dst []byte, id uint32, o ListenOptions, l Listen) []byte {
+	dst = appendHeader(dst, TypeListenOptions, id)
+	dst = binary.LittleEndian.AppendUint32(dst, o.SendBuffer)
+	dst = append(dst, o.HopLimit, l.Flags)
+	dst = binary.LittleEndian.AppendUint16(dst, l.Port)
+	return append(dst, l.Host...)
+}
+
+// ParseListenOptions decodes a LISTEN_OPTIONS payload; the LISTEN part is
+// checked as ParseListen checks it (unknown flag bits are malformed).
+func ParseListenOptions(b []byte) (ListenOptions, Listen, error) {
+	if len(b) < 8 {
+		return ListenOptions{}, Listen{}, malformed("LISTEN_OPTIONS of %d bytes, want at least 8", len(b))
+	}
+	o := ListenOptions{SendBuffer: binary.LittleEndian.Uint32(b), HopLimit: b[4]}
+	l, err := ParseListen(b[5:])
+	if err != nil {
+		return ListenOptions{}, Listen{}, err
+	}
+	return o, l, nil
 }

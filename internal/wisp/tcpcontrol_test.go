@@ -84,3 +84,50 @@ func FuzzStats(f *testing.F) {
 		}
 	})
 }
+
+func TestListenOptionsRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		o ListenOptions
+		l Listen
+	}{
+		{ListenOptions{}, Listen{}},
+		{ListenOptions{SendBuffer: 1 << 20, HopLimit: 9}, Listen{Flags: ListenKeepAlive | ListenNoDelay, Port: 8080, Host: "127.0.0.1"}},
+		{ListenOptions{HopLimit: 255}, Listen{Flags: ListenLowLatency, Host: "::1"}},
+	} {
+		p, err := Parse(AppendListenOptions(nil, 5, tc.o, tc.l))
+		if err != nil || p.Type != TypeListenOptions || p.StreamID != 5 {
+			t.Fatalf("Parse: %+v %v", p, err)
+		}
+		o, l, err := ParseListenOptions(p.Data)
+		if err != nil || o != tc.o || l != tc.l {
+			t.Errorf("ParseListenOptions = %+v %+v %v, want %+v %+v", o, l, err, tc.o, tc.l)
+		}
+	}
+	b := AppendListenOptions(nil, 1, ListenOptions{SendBuffer: 1, HopLimit: 1}, Listen{Port: 1})[HeaderLen:]
+	for name, bad := range map[string][]byte{
+		"short":     b[:7],
+		"flags":     append(append(append([]byte{}, b[:5]...), 8), b[6:]...),
+		"bad utf8":  append(append([]byte{}, b...), 0xff),
+		"long host": append(append([]byte{}, b...), bytes.Repeat([]byte{'a'}, MaxHostLen+1)...),
+	} {
+		if _, _, err := ParseListenOptions(bad); err == nil {
+			t.Errorf("%s: ParseListenOptions accepted %x", name, bad)
+		}
+	}
+}
+
+// FuzzListenOptions: whatever parses encodes back to the same bytes.
+func FuzzListenOptions(f *testing.F) {
+	f.Add(AppendListenOptions(nil, 1, ListenOptions{SendBuffer: 4096, HopLimit: 3}, Listen{Flags: ListenNoDelay, Port: 80, Host: "::1"})[HeaderLen:])
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, l, err := ParseListenOptions(b)
+		if err != nil {
+			return
+		}
+		if got := AppendListenOptions(nil, 1, o, l)[HeaderLen:]; !bytes.Equal(got, b) {
+			t.Fatalf("round trip %x -> %x", b, got)
+		}
+	})
+}

@@ -93,7 +93,7 @@ var typeNames = map[Type]string{
 	TypeAck: "ACK", TypeSkip: "SKIP", TypeResumeToken: "RESUME_TOKEN",
 	TypeTransfer: "TRANSFER", TypeTransferred: "TRANSFERRED", TypeUnread: "UNREAD", // broker.go
 	TypeList: "LIST", TypeHeld: "HELD", TypeReclaim: "RECLAIM", TypePushSubscribe: "PUSH_SUBSCRIBE",
-	TypeConnectOptions: "CONNECT_OPTIONS", TypeStatsRequest: "STATS_REQUEST", TypeStats: "STATS", // tcpcontrol.go
+	TypeConnectOptions: "CONNECT_OPTIONS", TypeStatsRequest: "STATS_REQUEST", TypeStats: "STATS", TypeListenOptions: "LISTEN_OPTIONS", // tcpcontrol.go
 }
 
 // String is the packet type's name in docs/PROTOCOL.md ("CONNECT",

@@ -20,6 +20,7 @@ func TestTypeString(t *testing.T) {
 		{TypeTransfer, "TRANSFER"}, {TypeTransferred, "TRANSFERRED"}, {TypeUnread, "UNREAD"},
 		{TypeList, "LIST"}, {TypeHeld, "HELD"}, {TypeReclaim, "RECLAIM"}, {TypePushSubscribe, "PUSH_SUBSCRIBE"},
 		{TypeConnectOptions, "CONNECT_OPTIONS"}, {TypeStatsRequest, "STATS_REQUEST"}, {TypeStats, "STATS"},
+		{TypeListenOptions, "LISTEN_OPTIONS"},
 		{Type(0x7f), "Type(0x7f)"},
 	}
 	for _, tt := range tests {

@@ -43,14 +43,30 @@ type Listener struct {
 // it is bound or refused. A refusal is a *wisp.CloseError (ReasonBlocked
 // for policy, ReasonAddrInUse, ReasonInvalid, ReasonThrottled).
 func (s *Session) Listen(ctx context.Context, host string, port uint16, flags uint8) (*Listener, error) {
+	return s.ListenOptions(ctx, host, port, flags, wisp.ListenOptions{})
+}
+
+// ListenOptions is Listen with socket options for the accepted
+// connections, which travel in LISTEN_OPTIONS (ExtTCPControl); zero
+// options send a plain LISTEN. Options a relay without ExtTCPControl cannot
+// apply fail with ErrNoTCPControl before anything is sent.
+func (s *Session) ListenOptions(ctx context.Context, host string, port uint16, flags uint8, o wisp.ListenOptions) (*Listener, error) {
 	if !s.canListen {
 		return nil, s.errNoListen()
+	}
+	if !o.IsZero() && !s.tcpControl {
+		return nil, ErrNoTCPControl
 	}
 	l := newListener(s)
 	if _, err := s.register(entry{listener: l}, 0); err != nil {
 		return nil, err
 	}
-	if err := s.enqueue(wisp.AppendListen(nil, l.id, wisp.Listen{Flags: flags, Port: port, Host: host})); err != nil {
+	req := wisp.Listen{Flags: flags, Port: port, Host: host}
+	pkt := wisp.AppendListen(nil, l.id, req)
+	if !o.IsZero() {
+		pkt = wisp.AppendListenOptions(nil, l.id, o, req)
+	}
+	if err := s.enqueue(pkt); err != nil {
 		s.forgetListener(l)
 		return nil, err
 	}

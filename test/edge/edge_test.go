@@ -602,7 +602,9 @@ func TestEdge(t *testing.T) {
 
 	t.Run("JSAPI", func(t *testing.T) {
 		t.Parallel()
-		runJSAPI(t, dev, echo)
+		// A TLS echo the Worker trusts (relayCA) for secureTransport "relay".
+		tlsEcho := testutil.TLSServer(t, relayCA.ServerCert(t, "localhost"), nil, func(c *tls.Conn) { io.Copy(c, c) })
+		runJSAPI(t, dev, echo, tlsEcho, relayCA.RootPEM())
 	})
 
 	t.Run("WispJS", func(t *testing.T) {
@@ -648,8 +650,9 @@ func runWispJS(t *testing.T, args ...string) string {
 
 // runJSAPI runs jsapi.mjs: the JS API (web/sockshim.js, load({relay})) in
 // Chromium, in a Worker and in the page, from a page server on 127.0.0.1
-// (an origin the dev policy admits) that serves web/ as the relay does.
-func runJSAPI(t *testing.T, w *worker, echo *net.TCPAddr) {
+// (an origin the dev policy admits) that serves web/ as the relay does;
+// tlsEcho is a TLS echo for "localhost" whose CA (caPEM) the Worker trusts.
+func runJSAPI(t *testing.T, w *worker, echo, tlsEcho *net.TCPAddr, caPEM []byte) {
 	for _, f := range []string{"main.wasm", "wasm_exec.js", "sockshim.js"} {
 		if _, err := os.Stat(filepath.Join(repoRoot, "web", f)); err != nil {
 			t.Fatalf("web/%s is missing: `make wasm` builds it (%v)", f, err)
@@ -672,7 +675,8 @@ func runJSAPI(t *testing.T, w *worker, echo *net.TCPAddr) {
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	cmd := exec.CommandContext(ctxT(t, 4*time.Minute), "node", filepath.Join(repoRoot, "test", "edge", "jsapi.mjs"),
-		"http://"+ln.Addr().String(), w.Wisp, echo.IP.String(), strconv.Itoa(echo.Port))
+		"http://"+ln.Addr().String(), w.Wisp, echo.IP.String(), strconv.Itoa(echo.Port), strconv.Itoa(tlsEcho.Port))
+	cmd.Env = append(os.Environ(), "SOCKSHIM_CA_PEM="+string(caPEM))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -691,6 +695,13 @@ func runJSAPI(t *testing.T, w *worker, echo *net.TCPAddr) {
 			UDP             rejection `json:"udp"`
 			BoundUDP        rejection `json:"boundUDP"`
 			Server          rejection `json:"server"`
+			// secureTransport "relay": workerd's connect() does the TLS.
+			RelayTLS struct {
+				Got, Level string
+				Cert       *string
+				NoTLS      rejection `json:"noTLS"`
+				CaPEM      rejection `json:"caPEM"`
+			} `json:"relayTLS"`
 		}
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("jsapi.mjs printed %q: %v", line, err)
@@ -712,7 +723,17 @@ func runJSAPI(t *testing.T, w *worker, echo *net.TCPAddr) {
 				t.Errorf("%s: %s through the edge relay: %+v, want NotSupportedError naming the edge relay", mode, what, rj)
 			}
 		}
-		t.Logf("%s: 4 MiB echoed (sha256 %s); UDPSocket: %s", mode, r.GotSHA, r.UDP.Message)
+		rt := r.RelayTLS
+		if rt.Got != "relay tls at the edge" || rt.Level != "RelayTls" || rt.Cert != nil {
+			t.Errorf("%s: secureTransport \"relay\" through the edge relay: echoed %q, protectionLevel %q, serverCertificate %v; want the text back, RelayTls, none", mode, rt.Got, rt.Level, rt.Cert)
+		}
+		if rt.NoTLS.Name != "NetworkError" || rt.NoTLS.Status != "CertificateIsInvalid" {
+			t.Errorf("%s: secureTransport \"relay\" to a server without TLS: %+v, want NetworkError CertificateIsInvalid", mode, rt.NoTLS)
+		}
+		if rt.CaPEM.Name != "NotSupportedError" {
+			t.Errorf("%s: secureTransport \"relay\" with caPEM: %+v, want NotSupportedError", mode, rt.CaPEM)
+		}
+		t.Logf("%s: 4 MiB echoed (sha256 %s); relay TLS %s; UDPSocket: %s", mode, r.GotSHA, rt.Level, r.UDP.Message)
 	}
 	if modes != 2 {
 		t.Errorf("jsapi.mjs reported %d modes, want 2 (Worker, in-page):\n%s", modes, stdout.String())

@@ -4,7 +4,12 @@
 // JSAPI subtest with the Worker, a page server and an echo server it
 // started. Prints one JSON line of results per mode; edge_test.go asserts.
 //
-//   node jsapi.mjs <page origin> <relay ws URL> <echo host> <echo port>
+//   node jsapi.mjs <page origin> <relay ws URL> <echo host> <echo port> <TLS echo port>
+//
+// The TLS echo (on 127.0.0.1, a certificate for localhost) is signed by a
+// CA the Worker trusts, for secureTransport "relay" (connect() with
+// secureTransport "on" in the Worker); the browser does not trust it. That
+// CA's PEM is $SOCKSHIM_CA_PEM (for caPEM, which relay TLS refuses).
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +17,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const jsapi = join(here, "..", "jsapi");
 const { chromium } = createRequire(join(jsapi, "package.json"))("playwright-core");
-const [pageOrigin, relay, echoHost, echoPort] = process.argv.slice(2);
+const [pageOrigin, relay, echoHost, echoPort, tlsPort] = process.argv.slice(2);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -28,7 +33,7 @@ try {
     page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
     await page.goto(`${pageOrigin}/blank.html`);
     await page.addScriptTag({ path: join(jsapi, "pagehelpers.js") });
-    const r = await page.evaluate(async ({ moduleURL, relay, worker, echoHost, echoPort }) => {
+    const r = await page.evaluate(async ({ moduleURL, relay, worker, echoHost, echoPort, tlsPort, caPEM }) => {
       const out = { worker };
       const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
       // Every step has a deadline: a hang fails the step, it never stalls the run.
@@ -64,6 +69,25 @@ try {
         out.gotSHA = hex(await crypto.subtle.digest("SHA-256", got));
         await s.close();
 
+        // secureTransport "relay": the Worker does the TLS (not end to end);
+        // a server without TLS fails the relay's handshake; caPEM cannot apply.
+        {
+          const rs = new S.TCPSocket("localhost", tlsPort, { secureTransport: "relay" });
+          const ro = await within(rs.opened, 30000, "relay TLS opened");
+          const msg = "relay tls at the edge";
+          await ro.writable.getWriter().write(T.enc(msg));
+          const got = await within(T.readText(ro.readable.getReader(), msg.length), 30000, "relay TLS echo");
+          const info = await within(rs.info(), 30000, "relay TLS info");
+          await rs.close();
+          const noTLS = new S.TCPSocket("localhost", echoPort, { secureTransport: "relay" });
+          const withCA = new S.TCPSocket("localhost", tlsPort, { secureTransport: "relay", caPEM });
+          out.relayTLS = {
+            got, level: info.protectionLevel, cert: info.serverCertificate ?? null,
+            noTLS: await within(T.rejects(noTLS.opened), 30000, "relay TLS without TLS"),
+            caPEM: await within(T.rejects(withCA.opened), 30000, "relay TLS with caPEM"),
+          };
+        }
+
         // What the edge relay cannot do rejects at once, naming it.
         const u = new S.UDPSocket({ remoteAddress: echoHost, remotePort: echoPort });
         out.udp = await within(T.rejects(u.opened), 20000, "UDPSocket.opened");
@@ -75,7 +99,7 @@ try {
         out.error = String(e?.stack ?? e);
       }
       return out;
-    }, { moduleURL: `${pageOrigin}/web/sockshim.js`, relay, worker, echoHost, echoPort: Number(echoPort) });
+    }, { moduleURL: `${pageOrigin}/web/sockshim.js`, relay, worker, echoHost, echoPort: Number(echoPort), tlsPort: Number(tlsPort), caPEM: process.env.SOCKSHIM_CA_PEM });
     if (r.error) r.logs = logs;
     console.log(JSON.stringify(r));
     await page.close();

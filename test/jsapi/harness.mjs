@@ -1,16 +1,36 @@
 // Shared setup of the JS API tests: the real loopback servers
 // (servers/main.go), a real relay process (bin/relay) with a test policy,
-// a page server on another origin than the relay, and Debian's Chromium
-// driven by playwright-core (never a downloaded browser).
+// a page server on another origin than the relay, and one real browser,
+// chosen by $SOCKSHIM_BROWSER: Debian's Chromium driven by playwright-core
+// (the default), or Debian's firefox-esr over WebDriver BiDi (firefox.mjs,
+// the same Page calls). Never a downloaded browser.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { launchFirefox } from "./firefox.mjs";
+
+/** The browser these tests run in: "chromium" or "firefox" ($SOCKSHIM_BROWSER). */
+export const browserName = process.env.SOCKSHIM_BROWSER || "chromium";
+if (!["chromium", "firefox"].includes(browserName)) throw new Error(`SOCKSHIM_BROWSER=${browserName}: want chromium or firefox`);
+/** "Chromium" or "Firefox", for test names. */
+export const Browser = browserName === "firefox" ? "Firefox" : "Chromium";
+
+/** launchBrowser starts headless $SOCKSHIM_BROWSER; the caller closes it. */
+export function launchBrowser() {
+  if (browserName === "firefox") return launchFirefox();
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--allow-loopback-in-peer-connection"],
+  });
+}
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
@@ -67,73 +87,90 @@ export async function setup(opts = {}) {
   for (const b of [relayBin, serversBin]) {
     if (!existsSync(b)) throw new Error(`${b} is missing: run make test-jsapi (it builds it)`);
   }
-  const servers = await startProcess(serversBin, []);
-  const addrs = JSON.parse(servers.line);
-  const split = (a) => { const i = a.lastIndexOf(":"); return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }; };
-  const srv = {};
-  for (const [k, v] of Object.entries(addrs)) srv[k] = k === "caPEM" ? v : split(v);
-
-  const dir = mkdtempSync(join(tmpdir(), "sockshim-jsapi-"));
-  const cfg = join(dir, "relay.json");
-  writeFileSync(cfg, JSON.stringify(policy(opts.apps)));
-  const relay = await startProcess(relayBin, ["-config", cfg, "-listen", "127.0.0.1:0", "-v"]);
-  const relayOrigin = relay.line.match(/listening on (http:\/\/\S+)/)[1];
-
-  // The app's own pages, on another origin (localhost vs 127.0.0.1).
-  const dynamic = new Map(); // path -> HTML, set by tests
-  const pages = createServer((req, res) => {
-    const url = new URL(req.url, "http://x");
-    if (dynamic.has(url.pathname)) {
-      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-      res.end(dynamic.get(url.pathname));
-      return;
-    }
-    const file = url.pathname === "/" ? "blank.html" : url.pathname.slice(1);
-    if (!/^[\w.-]+\.html$/.test(file) || !existsSync(join(here, "pages", file))) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(readFileSync(join(here, "pages", file)));
-  });
-  pages.listen(0, "127.0.0.1");
-  await once(pages, "listening");
-  const pageOrigin = `http://localhost:${pages.address().port}`;
-
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--allow-loopback-in-peer-connection"],
-  });
-  const env = {
-    srv, relayOrigin, pageOrigin, browser,
-    moduleURL: `${relayOrigin}/web/sockshim.js`,
-    relayURL: `${relayOrigin.replace(/^http/, "ws")}/wisp/`,
-    relayLog: relay.stderr,
-    /** servePage makes the page server answer path with html. */
-    servePage(path, html) { dynamic.set(path, html); },
-    // page opens path on the app's origin: localhost (default) or, with
-    // other set, 127.0.0.1; both differ from the relay's origin.
-    async page(path = "/", other = false) {
-      const page = await browser.newPage();
-      const logs = [];
-      page.on("console", (m) => logs.push(m.text()));
-      page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-      await page.goto((other ? pageOrigin.replace("localhost", "127.0.0.1") : pageOrigin) + path);
-      page.logs = logs;
-      return page;
-    },
-    async close() {
-      await browser.close().catch(() => {});
-      pages.close();
-      relay.p.kill("SIGTERM");
-      servers.p.stdin.end();
-      servers.p.kill("SIGTERM");
-      await Promise.all([once(relay.p, "exit"), once(servers.p, "exit")]).catch(() => {});
-    },
+  // Everything started so far, stopped in reverse by close() or when a
+  // later step fails.
+  const stops = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
   };
-  return env;
+  const stopProcess = (p, before = () => {}) => async () => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const exited = once(p, "exit");
+    before();
+    p.kill("SIGTERM");
+    await exited;
+  };
+  try {
+    const servers = await startProcess(serversBin, []);
+    stops.push(stopProcess(servers.p, () => servers.p.stdin.end()));
+    const addrs = JSON.parse(servers.line);
+    const split = (a) => { const i = a.lastIndexOf(":"); return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }; };
+    const srv = {};
+    for (const [k, v] of Object.entries(addrs)) srv[k] = k === "caPEM" ? v : split(v);
+
+    const dir = mkdtempSync(join(tmpdir(), "sockshim-jsapi-"));
+    stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const cfg = join(dir, "relay.json");
+    writeFileSync(cfg, JSON.stringify(policy(opts.apps)));
+    // The relay's roots are the test servers' CA (Go reads SSL_CERT_FILE), so
+    // secureTransport "relay" (TLS done by the relay) reaches srv.tls; the
+    // browser is never given them.
+    const caFile = join(dir, "ca.pem");
+    writeFileSync(caFile, srv.caPEM);
+    const relay = await startProcess(relayBin, ["-config", cfg, "-listen", "127.0.0.1:0", "-v"],
+      { env: { ...process.env, SSL_CERT_FILE: caFile, SSL_CERT_DIR: dir } });
+    stops.push(stopProcess(relay.p));
+    const relayOrigin = relay.line.match(/listening on (http:\/\/\S+)/)[1];
+
+    // The app's own pages, on another origin (localhost vs 127.0.0.1).
+    const dynamic = new Map(); // path -> HTML, set by tests
+    const pages = createServer((req, res) => {
+      const url = new URL(req.url, "http://x");
+      if (dynamic.has(url.pathname)) {
+        res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+        res.end(dynamic.get(url.pathname));
+        return;
+      }
+      const file = url.pathname === "/" ? "blank.html" : url.pathname.slice(1);
+      if (!/^[\w.-]+\.html$/.test(file) || !existsSync(join(here, "pages", file))) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(readFileSync(join(here, "pages", file)));
+    });
+    pages.listen(0, "127.0.0.1");
+    await once(pages, "listening");
+    stops.push(async () => { pages.closeAllConnections(); pages.close(); });
+    const pageOrigin = `http://localhost:${pages.address().port}`;
+
+    const browser = await launchBrowser();
+    stops.push(() => browser.close());
+    return {
+      srv, relayOrigin, pageOrigin, browser, browserName,
+      moduleURL: `${relayOrigin}/web/sockshim.js`,
+      relayURL: `${relayOrigin.replace(/^http/, "ws")}/wisp/`,
+      relayLog: relay.stderr,
+      /** servePage makes the page server answer path with html. */
+      servePage(path, html) { dynamic.set(path, html); },
+      // page opens path on the app's origin: localhost (default) or, with
+      // other set, 127.0.0.1; both differ from the relay's origin.
+      async page(path = "/", other = false) {
+        const page = await browser.newPage();
+        const logs = [];
+        page.on("console", (m) => logs.push(m.text()));
+        page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+        await page.goto((other ? pageOrigin.replace("localhost", "127.0.0.1") : pageOrigin) + path);
+        page.logs = logs;
+        return page;
+      },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 // instancePage opens a page on the app's origin with a sockshim instance

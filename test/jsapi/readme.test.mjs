@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setup, root } from "./harness.mjs";
+import { setup, root, Browser } from "./harness.mjs";
 
 let env;
 before(async () => { env = await setup(); });
@@ -18,7 +18,7 @@ function example() {
   return m[1];
 }
 
-test("the README's JS example runs verbatim from another origin", async () => {
+test(`the README's JS example runs verbatim from another origin (${Browser})`, async () => {
   const code = example();
   env.servePage("/readme.html", `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>README example</title>

@@ -1,24 +1,34 @@
-// TCPSocket in Chromium, through a real relay to real loopback servers, in
-// both modes: the wasm in a dedicated Worker (the default) and in the page.
+// TCPSocket in $SOCKSHIM_BROWSER (Chromium or Firefox), through a real relay
+// to real loopback servers, in both modes: the wasm in a dedicated Worker
+// (the default; the page is on another origin than the relay, so the Worker
+// starts from a blob: module) and in the page.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { setup, instancePage } from "./harness.mjs";
+import { setup, instancePage, Browser } from "./harness.mjs";
 
 let env;
 before(async () => { env = await setup(); });
 after(async () => { await env?.close(); });
 
 for (const worker of [true, false]) {
-  describe(`TCPSocket (${worker ? "Worker" : "in-page"})`, () => {
+  describe(`TCPSocket (${Browser}, ${worker ? "Worker" : "in-page"})`, () => {
     let page;
     before(async () => { page = await instancePage(env, { worker }); });
     const run = (fn, args = {}) => page.evaluate(fn, { srv: env.srv, ...args });
 
-    test("instance reports its mode and relay", async () => {
-      const r = await run(() => ({ worker: S.worker, relay: S.relay, version: S.version }));
+    test("instance reports its mode and relay; the module is on another origin", async () => {
+      const r = await run(({ moduleURL }) => ({ worker: S.worker, relay: S.relay, version: S.version, crossOrigin: new URL(moduleURL).origin !== location.origin }), { moduleURL: env.moduleURL });
       assert.equal(r.worker, worker);
       assert.equal(r.relay, env.relayURL);
       assert.equal(r.version, "sockshim-dev");
+      assert.equal(r.crossOrigin, true); // so a Worker starts from a blob: module
+    });
+
+    test("a wasm that is not sockshim's: load() rejects with NotSupportedError, not a hang", async () => {
+      // The smallest valid wasm module: it instantiates, and Go's run() fails on it.
+      const r = await run(async ({ relay, worker }) => T.rejects(load({ relay, worker, wasmURL: "data:application/wasm;base64,AGFzbQEAAAA=" })), { relay: env.relayURL, worker });
+      assert.equal(r.name, "NotSupportedError", JSON.stringify(r));
+      assert.match(r.message, /not sockshim's \.\/wasm build/);
     });
 
     test("echo: opened gives streams and addresses", async () => {
@@ -107,6 +117,57 @@ for (const worker of [true, false]) {
       assert.equal(r.idle.outboundBitsPerSecond, 0);
     });
 
+    test("writes of one task, small and large, on two sockets: each socket's bytes come back whole and in order", async () => {
+      const r = await run(async ({ srv }) => {
+        const socks = [];
+        for (let k = 0; k < 2; k++) {
+          const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
+          socks.push({ s, o: await s.opened });
+        }
+        // Sizes straddle the 4 KiB small-write limit, so joined small
+        // writes, writes of their own and a write past a joined buffer's
+        // room alternate; all are issued in one task, none awaited.
+        const sizes = [1, 100, 5000, 7, 4095, 4096, 20000, 3, 9000, 1, 16383, 2];
+        const want = socks.map(() => []);
+        const writers = socks.map(({ o }) => o.writable.getWriter());
+        let seq = 0;
+        for (const n of sizes) {
+          for (let k = 0; k < socks.length; k++) {
+            const b = new Uint8Array(n);
+            for (let i = 0; i < n; i++) b[i] = (seq * 31 + i * 7 + k) & 0xff;
+            seq++;
+            writers[k].write(b); // a WritableStream's chunk is the caller's again once its write resolves, not before
+            want[k].push(b);
+          }
+        }
+        const out = [];
+        for (let k = 0; k < socks.length; k++) {
+          const total = want[k].reduce((a, b) => a + b.length, 0);
+          const expect = new Uint8Array(total);
+          let off = 0;
+          for (const b of want[k]) { expect.set(b, off); off += b.length; }
+          const got = new Uint8Array(total);
+          const rd = socks[k].o.readable.getReader();
+          let n = 0;
+          while (n < total) {
+            const { value, done } = await rd.read();
+            if (done) break;
+            got.set(value.subarray(0, Math.min(value.length, total - n)), n);
+            n += value.length;
+          }
+          let firstBad = -1;
+          for (let i = 0; i < total; i++) if (got[i] !== expect[i]) { firstBad = i; break; }
+          out.push({ total, n, firstBad });
+          await socks[k].s.close();
+        }
+        return out;
+      });
+      for (const s of r) {
+        assert.equal(s.n, s.total);
+        assert.equal(s.firstBad, -1, JSON.stringify(r));
+      }
+    });
+
     test("half-close: closing the writable sends FIN, reading goes on to EOF, then closed resolves (and close() too)", async () => {
       const r = await run(async ({ srv }) => {
         const s = new S.TCPSocket(srv.halfclose.host, srv.halfclose.port);
@@ -168,7 +229,7 @@ for (const worker of [true, false]) {
       });
       assert.equal(r.got, "over tls");
       assert.notEqual(r.info.protectionLevel, "PlainSocket");
-      assert.match(r.info.serverCertificate, /sockshim jsapi test CA/);
+      assert.match(r.info.serverCertificate, /sockshim jsapi test server/);
     });
 
     test("TLS with an untrusted certificate: NetworkError, status CertificateUntrustedRoot", async () => {
@@ -401,7 +462,7 @@ for (const worker of [true, false]) {
 }
 
 for (const worker of [true, false]) {
-  test(`terminate() (${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
+  test(`terminate() (${Browser}, ${worker ? "Worker" : "in-page"}): open sockets fail, later calls reject`, async () => {
     const page = await instancePage(env, { worker });
     const r = await page.evaluate(async ({ srv }) => {
       const s = new S.TCPSocket(srv.echo.host, srv.echo.port);
@@ -420,7 +481,7 @@ for (const worker of [true, false]) {
   });
 }
 
-describe("relay credentials (Wisp password extension)", () => {
+describe(`relay credentials (Wisp password extension, ${Browser})`, () => {
   test("no credential: the anonymous app may not reach loopback (NotAllowedError, accessDenied)", async () => {
     const page = await instancePage(env, { appId: undefined, secret: undefined });
     const r = await page.evaluate(async ({ srv }) => T.rejects(new S.TCPSocket(srv.echo.host, srv.echo.port).opened), { srv: env.srv });

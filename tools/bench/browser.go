@@ -407,11 +407,11 @@ func (b *browserBench) wispRTT(w workload, label string) (rttRow, error) {
 	return rttRow{r.P50, r.P99, float64(cpu.main) / float64(time.Microsecond) / r.N}, nil
 }
 
-// jsapiBulk runs the bulk echo with the JS API (web/sockshim.js, its wasm
-// in a dedicated Worker) in the page.
-func (b *browserBench) jsapiBulk(w workload, label string) (bulkRow, error) {
-	expr := fmt.Sprintf("bench.jsapiBulk({relay: %q, host: '127.0.0.1', port: %d, streams: %d, size: %d, window: %d, ms: %d, label: %q, worker: true})",
-		w.relayURL, w.echoPort, w.streams, w.size, w.window, w.d.Milliseconds(), label)
+// jsapiBulk runs the bulk echo with the JS API (web/sockshim.js) in the
+// page, its wasm in a dedicated Worker (worker) or in the page.
+func (b *browserBench) jsapiBulk(w workload, worker bool, label string) (bulkRow, error) {
+	expr := fmt.Sprintf("bench.jsapiBulk({relay: %q, host: '127.0.0.1', port: %d, streams: %d, size: %d, window: %d, ms: %d, label: %q, worker: %t})",
+		w.relayURL, w.echoPort, w.streams, w.size, w.window, w.d.Milliseconds(), label, worker)
 	ctx, cancel := context.WithTimeout(context.Background(), w.d+time.Minute)
 	defer cancel()
 	var r struct {
@@ -424,9 +424,9 @@ func (b *browserBench) jsapiBulk(w workload, label string) (bulkRow, error) {
 	return b.bulkResult(label, r.Bytes, r.MS)
 }
 
-func (b *browserBench) jsapiRTT(w workload, label string) (rttRow, error) {
-	expr := fmt.Sprintf("bench.jsapiRTT({relay: %q, host: '127.0.0.1', port: %d, size: 64, warm: 500, ms: %d, label: %q, worker: true})",
-		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label)
+func (b *browserBench) jsapiRTT(w workload, worker bool, label string) (rttRow, error) {
+	expr := fmt.Sprintf("bench.jsapiRTT({relay: %q, host: '127.0.0.1', port: %d, size: 64, warm: 500, ms: %d, label: %q, worker: %t})",
+		w.relayURL, w.echoPort, w.rttDuration.Milliseconds(), label, worker)
 	ctx, cancel := context.WithTimeout(context.Background(), w.rttDuration+time.Minute)
 	defer cancel()
 	var r struct{ P50, P99 float64 }
@@ -441,7 +441,7 @@ func (b *browserBench) jsapiRTT(w workload, label string) (rttRow, error) {
 // not see) and prints the top functions; the returned func stops it.
 func (b *browserBench) profile(c *config, col int, label string) func() {
 	cp, ok := b.p.(*page) // V8's profiler over CDP: Chromium only
-	if c.browserProfile == "" || col == bcolGoWorker || !ok {
+	if c.browserProfile == "" || col == bcolGoWorker || col == bcolJSAPI || !ok {
 		return func() {}
 	}
 	ctx := context.Background()
@@ -467,6 +467,7 @@ const (
 	bcolGoWorker
 	bcolWispJS
 	bcolJSAPI
+	bcolJSAPIPage
 	nBCols
 )
 
@@ -482,7 +483,7 @@ const (
 	nBRows
 )
 
-var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)", "JS API (Worker)"}
+var bcolNames = [nBCols]string{"Go wasm (page)", "Go wasm (Worker)", "wisp-js 0.5.0 client (page)", "JS API (Worker)", "JS API (page)"}
 
 type browserTable struct {
 	c       *config
@@ -554,8 +555,8 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16, fire
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispBulk(w, label)
-			case bcolJSAPI:
-				r, err = b.jsapiBulk(w, label)
+			case bcolJSAPI, bcolJSAPIPage:
+				r, err = b.jsapiBulk(w, col == bcolJSAPI, label)
 			default:
 				r, err = b.goBulk(w, col == bcolGoWorker, label)
 			}
@@ -581,8 +582,8 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16, fire
 			switch col {
 			case bcolWispJS:
 				r, err = b.wispRTT(w, label)
-			case bcolJSAPI:
-				r, err = b.jsapiRTT(w, label)
+			case bcolJSAPI, bcolJSAPIPage:
+				r, err = b.jsapiRTT(w, col == bcolJSAPI, label)
 			default:
 				r, err = b.goRTT(w, col == bcolGoWorker, label)
 			}
@@ -617,6 +618,7 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16, fire
 		}
 	}
 	t.cells[browRTTCPU][bcolJSAPI] = cell{text: "- (not measured)"}
+	t.cells[browRTTCPU][bcolJSAPIPage] = cell{text: "- (not measured)"}
 	if !b.measuresCPU() {
 		for _, row := range []int{browMainCPU, browWorkerCPU, browAllCPU, browRTTCPU} {
 			for col := range nBCols {
@@ -629,6 +631,7 @@ func runBrowserTable(tmp string, c *config, relay *server, echoPort uint16, fire
 	t.cells[browDgram][bcolGoWorker] = cell{text: "- (no RTCPeerConnection in a Worker)"}
 	t.cells[browDgram][bcolWispJS] = cell{text: "-"}
 	t.cells[browDgram][bcolJSAPI] = cell{text: "- (no RTCPeerConnection in a Worker)"}
+	t.cells[browDgram][bcolJSAPIPage] = cell{text: "- (not measured)"}
 	if firefox {
 		// Firefox offers no loopback ICE candidate (README, Browser
 		// support), so its data channel cannot reach a relay on 127.0.0.1.

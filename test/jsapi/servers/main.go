@@ -1,9 +1,11 @@
+//go:build !js
+
 // Command servers runs the real loopback servers the JS API tests
 // (test/jsapi) talk to through the relay, prints their addresses as one
 // JSON line, and exits when its standard input closes.
 //
 //	echo      TCP echo
-//	tls       TLS echo with a throwaway CA (caPEM), certificate for localhost and 127.0.0.1
+//	tls       TLS echo with a throwaway CA (testutil.GenerateCA; caPEM is its root), certificate for localhost and 127.0.0.1
 //	starttls  line protocol: "STARTTLS\n" is answered "GO\n", then TLS echo
 //	halfclose reads to EOF, answers "got N bytes", closes
 //	reset     accepts and resets the connection at once
@@ -16,22 +18,16 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"os"
 	"sync"
-	"time"
+
+	"github.com/sockshim/sockshim/internal/testutil"
 )
 
 func listen() net.Listener {
@@ -154,27 +150,16 @@ func main() {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+// tlsConfig serves a leaf for localhost and 127.0.0.1 (its chain: leaf,
+// intermediate) from a throw-away CA, whose root PEM the browser trusts.
 func tlsConfig() (*tls.Config, string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := testutil.GenerateCA("sockshim jsapi test CA")
 	if err != nil {
 		log.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "sockshim jsapi test CA", Organization: []string{"sockshim tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := ca.IssueLeaf(testutil.LeafOptions{Hosts: []string{"localhost", "127.0.0.1"}, CommonName: "sockshim jsapi test server"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, caPEM
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, string(ca.RootPEM())
 }
