@@ -11,4 +11,5 @@ func newRawSock(net.Conn) *rawSock { return nil }
 func (w *rawSock) read(int) (int, error)        { return 0, nil }
 func (w *rawSock) buf() []byte                  { return nil }
 func (w *rawSock) release()                     {}
+func (w *rawSock) take() *buffer                { return nil }
 func (w *rawSock) tryWrite([]byte) (int, error) { return 0, nil }

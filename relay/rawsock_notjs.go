@@ -90,6 +90,14 @@ func (w *rawSock) read(want int) (int, error) {
 // buf is the read buffer, valid after read returned data.
 func (w *rawSock) buf() []byte { return w.rbuf[:] }
 
+// take hands the read buffer, valid after read returned data, over to the
+// caller; the next read takes another from bufPool.
+func (w *rawSock) take() *buffer {
+	b := w.rbuf
+	w.rbuf = nil
+	return b
+}
+
 // release gives the read buffer back, if held.
 func (w *rawSock) release() {
 	if w.rbuf != nil {

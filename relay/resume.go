@@ -144,6 +144,7 @@ func (s *session) startResume(ctx context.Context) error {
 	s.rc = resume.New(link, &resume.Options{
 		Buffer: r.opts.Buffer, AckInterval: r.opts.AckInterval, DeadAfter: dead,
 		OnLinkDown: func(err error) { go s.linkLost(err) },
+		Recycle:    func(b []byte) { bufPool.Put((*buffer)(b[:bufSize])) }, // writeOwned's buffers
 		// The client read RESUME_TOKEN: the token it replaced is used
 		// for good (until then the client may only have the old one).
 		OnHeard: func() { r.tokens.Confirm(*s.res.cur.Load()) },
@@ -369,6 +370,19 @@ func (s *session) resumeConn() *resume.Conn {
 		return nil
 	}
 	return s.rc
+}
+
+// writeOwned sends the DATA packet in b[:n], a buffer from bufPool, on a
+// resumable session: the replay buffer keeps b itself, no copy, and puts it
+// back in bufPool once the client acknowledged it (Options.Recycle). b is
+// not the caller's any more.
+func (s *session) writeOwned(b *buffer, n int) error {
+	frames := [1][]byte{b[:n]}
+	taken, err := s.rc.WriteOwnedUntil(s.ctx, nil, frames[:], 1, nil)
+	if taken == 0 {
+		bufPool.Put(b)
+	}
+	return err
 }
 
 // writeDatagram sends a UDP datagram: on a resumable session it is never

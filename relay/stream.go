@@ -485,7 +485,14 @@ func (st *tcpStream) toClient(conn net.Conn) {
 				return
 			}
 			wisp.PutDataHeader(buf, st.id)
-			werr := st.s.write(buf[:wisp.HeaderLen+n])
+			var werr error
+			if rs != nil && st.s.rc != nil && n >= readBufSize/2 {
+				// resume.go: the replay buffer keeps the read buffer, no
+				// copy (charged its size, hence only for large reads)
+				werr = st.s.writeOwned(rs.take(), wisp.HeaderLen+n)
+			} else {
+				werr = st.s.write(buf[:wisp.HeaderLen+n])
+			}
 			st.heldBytes.Store(0)
 			if werr != nil {
 				st.abort(0)

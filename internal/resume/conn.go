@@ -65,6 +65,13 @@ type Options struct {
 	// OnLinkDown is called, outside every lock, each time the current link
 	// fails (not when Detach or Close drops it). It must not block.
 	OnLinkDown func(err error)
+	// Recycle, if set, is given each frame handed over by WriteOwnedUntil
+	// once the Conn is done with it: acknowledged after its write returned
+	// and no replay reading it, copied into the ring instead of kept, or
+	// written as a datagram. A frame an early ACK freed (before its write
+	// returned, or during a replay) and the frames Close drops are left to
+	// the garbage collector. It must not block.
+	Recycle func(b []byte)
 	// OnHeard is called, outside every lock, on the first message Read
 	// gets on each link Attach made current: the peer has that link (for
 	// the relay: the client read RESUME_TOKEN). It must not block.
@@ -121,14 +128,17 @@ type Conn struct {
 	lastRecv atomic.Int64
 	heard    atomic.Uint64 // 1 + the gen of the last link OnHeard was called for
 
-	wmu  sync.Mutex // held from numbering a message to its write: order is the wire's
-	sent atomic.Uint64
+	wmu     sync.Mutex // held from numbering a message to its write: order is the wire's
+	sent    atomic.Uint64
+	written atomic.Uint64 // messages numbered whose write returned (or that wait for a link)
 
-	rmu      sync.Mutex
-	buf      *replayBuf
-	acked    uint64
-	room     chan struct{} // closed when acknowledgements free room
-	usedHigh int           // the most the buffer ever held
+	rmu       sync.Mutex
+	buf       *replayBuf
+	acked     uint64
+	room      chan struct{} // closed when acknowledgements free room, if roomWait
+	roomWait  bool          // a writer took room to wait on: an ACK replaces it
+	replaying bool          // Attach is writing entries out of rmu: release recycles none
+	usedHigh  int           // the most the buffer ever held
 
 	ackSig    netutil.Signal
 	recvBytes int // reader only: bytes since the last ACK was asked for
@@ -193,6 +203,15 @@ var ErrStopped = errors.New("resume: gave up waiting for room in the replay buff
 // not numbered and may be written later. ctx bounds the link's writes, stop
 // only the waits: a write given up halfway would break the WebSocket.
 func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
+	return c.WriteOwnedUntil(ctx, stop, frames, 0, datagram)
+}
+
+// WriteOwnedUntil is WriteBatchUntil where the first owned frames are
+// handed over: the caller made them for this write (a queued frame is its
+// own copy) and never touches those it took again, so the replay buffer
+// keeps them as they are instead of copying them. Each is charged its
+// capacity; one that does not fit so is copied as any other.
+func (c *Conn) WriteOwnedUntil(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool) (int, error) {
 	for _, b := range frames {
 		if len(b) < wisp.HeaderLen {
 			return 0, fmt.Errorf("resume: %d-byte message is not a Wisp packet", len(b))
@@ -211,7 +230,10 @@ func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames
 			for {
 				c.rmu.Lock()
 				ok := c.buf.used+len(b) <= limit
-				room := c.room
+				var room chan struct{}
+				if !ok {
+					room = c.waitRoom()
+				}
 				c.rmu.Unlock()
 				if ok {
 					break
@@ -233,7 +255,7 @@ func (c *Conn) WriteBatchUntil(ctx context.Context, stop <-chan struct{}, frames
 		if corked != nil {
 			corked.Cork()
 		}
-		n, err := c.writeFitting(ctx, stop, frames, datagram)
+		n, err := c.writeFitting(ctx, stop, frames, max(owned-taken, 0), datagram, dg)
 		if corked != nil {
 			corked.Uncork()
 		}
@@ -256,7 +278,8 @@ func (c *Conn) limit(b []byte) int {
 
 // writeFitting numbers, keeps and writes frames from the start of frames
 // while they fit, and returns how many it took.
-func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, datagram func([]byte) bool) (int, error) {
+// dg0 is what isDatagram said of frames[0] (datagram may cost a lookup).
+func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames [][]byte, owned int, datagram func([]byte) bool, dg0 bool) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -266,26 +289,34 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 		return 0, cerr
 	}
 	n := 0
-	for _, b := range frames {
-		dg := isDatagram(b, datagram != nil && datagram(b))
+	for i, b := range frames {
+		dg, copied := dg0, false
+		if i > 0 {
+			dg = isDatagram(b, datagram != nil && datagram(b))
+		}
 		if !dg {
 			limit := c.limit(b)
 			if len(b) > limit {
 				return n, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(b), limit)
 			}
 			c.rmu.Lock()
-			ok := c.buf.fits(len(b), limit)
+			ok := n < owned && c.buf.fitsOwned(b, limit)
 			if ok {
+				c.buf.pushOwned(c.sent.Load()+1, b)
+			} else if ok = c.buf.fits(len(b), limit); ok {
 				c.buf.push(c.sent.Load()+1, b)
+			}
+			if ok {
 				c.usedHigh = max(c.usedHigh, c.buf.used)
 			}
+			copied = ok && c.buf.ents[len(c.buf.ents)-1].own == nil
 			c.rmu.Unlock()
 			if !ok {
 				if n == 0 {
 					// Room was there a moment ago but the ring's layout
 					// has none contiguous: wait for the next ACK.
 					c.rmu.Lock()
-					room := c.room
+					room := c.waitRoom()
 					c.rmu.Unlock()
 					c.wmu.Unlock()
 					select {
@@ -303,17 +334,28 @@ func (c *Conn) writeFitting(ctx context.Context, stop <-chan struct{}, frames []
 				return n, nil
 			}
 		}
+		// a frame handed over that was copied, or not kept at all, is
+		// done with once written
+		mine := n < owned && (dg || copied) && c.o.Recycle != nil
 		n++
 		if l == nil {
 			if dg {
 				c.dgramDropped.Add(1)
 			} else {
-				c.sent.Add(1)
+				c.written.Store(c.sent.Add(1))
+			}
+			if mine {
+				c.o.Recycle(b)
 			}
 			continue
 		}
-		c.sent.Add(1)
-		if err := l.WriteMessage(ctx, b); err != nil {
+		seq := c.sent.Add(1)
+		err := l.WriteMessage(ctx, b)
+		c.written.Store(seq)
+		if mine {
+			c.o.Recycle(b)
+		}
+		if err != nil {
 			c.linkDown(gen, err)
 			l = nil // the rest waits in the buffer (datagrams are dropped); Attach needs wmu
 		}
@@ -420,11 +462,28 @@ func (c *Conn) ack(n uint64) error {
 		return nil
 	}
 	c.acked = n
-	if c.buf.release(n) > 0 {
+	if c.buf.release(n, c.recycle(), c.written.Load()) > 0 && c.roomWait {
 		close(c.room)
-		c.room = make(chan struct{})
+		c.room, c.roomWait = make(chan struct{}), false
 	}
 	return nil
+}
+
+// recycle is what release gives the owned frames it frees (rmu held): nil
+// during a replay, which may still be writing them.
+func (c *Conn) recycle() func([]byte) {
+	if c.replaying {
+		return nil
+	}
+	return c.o.Recycle
+}
+
+// waitRoom returns the channel the next ACK that frees room closes (rmu
+// held). An ACK makes a new one only when a writer took the last: most
+// ACKs, in a flow that never fills the buffer, allocate nothing.
+func (c *Conn) waitRoom() chan struct{} {
+	c.roomWait = true
+	return c.room
 }
 
 // linkDown drops the link of generation gen, if it is still current.
@@ -532,7 +591,13 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 	c.rmu.Lock()
 	ents := slices.Clone(c.buf.ents[c.buf.first:])
 	data := c.buf.data
+	c.replaying = true
 	c.rmu.Unlock()
+	defer func() {
+		c.rmu.Lock()
+		c.replaying = false
+		c.rmu.Unlock()
+	}()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -563,7 +628,11 @@ func (c *Conn) Attach(l Link, peerReceived uint64) error {
 					return err
 				}
 			}
-			if err := l.WriteMessage(ctx, data[e.off:e.off+e.n]); err != nil {
+			msg := e.own
+			if msg == nil {
+				msg = data[e.off : e.off+e.n]
+			}
+			if err := l.WriteMessage(ctx, msg); err != nil {
 				return err
 			}
 			msgs++
@@ -664,6 +733,15 @@ func (c *Conn) acker() {
 		case <-c.done:
 			return
 		}
+		// Corked before waiting for wmu, as writers are: an ACK due while
+		// a writer has its turn goes out in that writer's syscall, not in
+		// one of its own.
+		c.mu.Lock()
+		corked, _ := c.link.(Corker)
+		c.mu.Unlock()
+		if corked != nil {
+			corked.Cork()
+		}
 		c.wmu.Lock()
 		c.mu.Lock()
 		l, gen, n := c.link, c.gen, c.received
@@ -673,6 +751,9 @@ func (c *Conn) acker() {
 			err = l.WriteMessage(context.Background(), wisp.AppendAck(buf[:0], n))
 		}
 		c.wmu.Unlock()
+		if corked != nil {
+			corked.Uncork()
+		}
 		if err != nil {
 			c.linkDown(gen, err)
 		}
@@ -718,7 +799,7 @@ type Stats struct {
 func (c *Conn) Stats() Stats {
 	s := Stats{Sent: c.sent.Load(), Received: c.Received()}
 	c.rmu.Lock()
-	s.Acked, s.Buffered, s.BufferedHigh, s.BufferCap = c.acked, c.buf.used, c.usedHigh, len(c.buf.data)
+	s.Acked, s.Buffered, s.BufferedHigh, s.BufferCap = c.acked, c.buf.used, c.usedHigh, len(c.buf.data)+c.buf.owned
 	c.rmu.Unlock()
 	s.Resumes, s.ReplayedMessages, s.ReplayedBytes = c.resumes.Load(), c.replayedMsgs.Load(), c.replayedBytes.Load()
 	s.DatagramsDropped, s.DatagramsLost, s.LinkDowns = c.dgramDropped.Load(), c.dgramLost.Load(), c.linkDowns.Load()

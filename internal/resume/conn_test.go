@@ -113,7 +113,15 @@ func (s *side) write(t *testing.T, wg *sync.WaitGroup, ctx context.Context) {
 			for off := 0; off < s.total; {
 				n := min(s.total-off, 1+rand.IntN(s.perWrite))
 				pkt := wisp.AppendData(nil, id, streamBytes(id, off, n))
-				if err := s.c.Write(ctx, pkt, false); err != nil {
+				var err error
+				if id%2 == 0 {
+					// handed over, as the session's queued frames are
+					_, err = s.c.WriteOwnedUntil(ctx, nil, [][]byte{pkt}, 1, nil)
+				} else {
+					err = s.c.Write(ctx, pkt, false)
+					clear(pkt[wisp.HeaderLen:]) // Write copied it: the caller may reuse it
+				}
+				if err != nil {
 					t.Errorf("write stream %d: %v", id, err)
 					return
 				}
@@ -220,11 +228,28 @@ func TestReplayExactRandomCuts(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			opts := &Options{Buffer: tc.buffer, AckBytes: 8 << 10, AckInterval: 5 * time.Millisecond, DeadAfter: -1}
+			// Recycle scribbles over what it is given: a frame recycled while
+			// a write or a replay still reads it arrives wrong (and -race
+			// sees the write).
+			var recycled atomic.Int64
+			opts := &Options{Buffer: tc.buffer, AckBytes: 8 << 10, AckInterval: 5 * time.Millisecond, DeadAfter: -1,
+				Recycle: func(b []byte) {
+					if b[0] != byte(wisp.TypeData) {
+						t.Errorf("a frame recycled twice: %x", b[:wisp.HeaderLen])
+						return
+					}
+					clear(b)
+					recycled.Add(1)
+				}}
 			la, lb := memPair(tc.inflight)
 			a, b := New(la, opts), New(lb, opts)
 			defer a.Close(nil)
 			defer b.Close(nil)
+			defer func() {
+				if recycled.Load() == 0 {
+					t.Errorf("no frame handed over was recycled")
+				}
+			}()
 			sa := &side{c: a, streams: 5, perWrite: 3000, total: 1 << 20, dgrams: 4000}
 			sb := &side{c: b, streams: 4, perWrite: 5000, total: 1280 << 10, dgrams: 4000}
 			doneA, doneB := make(chan struct{}), make(chan struct{})

@@ -19,4 +19,7 @@
 // Bounds: the buffer (default 2 MiB) never holds more than Options.Buffer
 // bytes, padding included, and allocates at most that; DATA may use seven
 // eighths of it, control packets all of it. A full buffer blocks Write.
+// Write copies a packet into the buffer's ring; WriteOwnedUntil keeps a
+// packet the writer made for it (a queued frame) as it is, charged its
+// capacity against the same bound, so the hot path copies each byte once.
 package resume

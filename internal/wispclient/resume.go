@@ -398,8 +398,12 @@ func (s *Session) tryResume(deadline time.Time) error {
 // stop, if not nil, ends a wait for room in the replay buffer (a stream
 // writer's deadline): writeResumable then returns how many frames it took,
 // with resume.ErrStopped.
-func (s *Session) writeResumable(frames [][]byte, stop <-chan struct{}) (int, error) {
-	return s.rc.WriteBatchUntil(s.ctx, stop, frames, func(f []byte) bool {
+//
+// The first owned frames are the session's own copies (queued frames: send
+// and enqueue hand them over), which the replay buffer keeps without
+// copying them again.
+func (s *Session) writeResumable(frames [][]byte, owned int, stop <-chan struct{}) (int, error) {
+	return s.rc.WriteOwnedUntil(s.ctx, stop, frames, owned, func(f []byte) bool {
 		if wisp.Type(f[0]) != wisp.TypeData {
 			return false
 		}

@@ -595,7 +595,7 @@ func (s *Session) sendUntil(frame []byte, stop <-chan struct{}) error {
 	var err error
 	if s.rc != nil {
 		var n int
-		n, err = s.writeResumable(frames, stop)
+		n, err = s.writeResumable(frames, len(frames)-1, stop) // all but frame were queued
 		if errors.Is(err, resume.ErrStopped) {
 			// frame, the last, was not taken; the frames queued before it
 			// (other writers') go back to the head of the queue.
@@ -629,10 +629,11 @@ func (s *Session) doneWriting() {
 }
 
 // writeFrames writes frames, one message each, coalesced into as few
-// syscalls as the cork buffer allows.
+// syscalls as the cork buffer allows. On a resumable session they must be
+// queued frames (the session's own copies, handed to the replay buffer).
 func (s *Session) writeFrames(frames [][]byte) error {
 	if s.rc != nil {
-		_, err := s.writeResumable(frames, nil)
+		_, err := s.writeResumable(frames, len(frames), nil) // the writer's batch: queued frames
 		return err
 	}
 	if s.out != nil {

@@ -53,9 +53,11 @@ type config struct {
 	browserWindow, browserRounds                          int
 	resumeRounds                                          int
 	resumeDuration                                        time.Duration
+	resumeOnly                                            bool
 	relayBin, interopDir, wranglerBin, browserProfile     string
 	browser, browserOnly, browserNetwork, firefox         bool
 	profileLoad                                           string
+	profileResume                                         string
 }
 
 func run() error {
@@ -65,7 +67,7 @@ func run() error {
 	flag.DurationVar(&c.opensDuration, "opens-duration", 2*time.Second, "length of each stream-open run")
 	flag.DurationVar(&c.browserDuration, "browser-duration", 5*time.Second, "length of each browser run (bulk echo, datagram echo)")
 	flag.IntVar(&c.streams, "streams", 10, "streams of the bulk echo (one session)")
-	flag.IntVar(&c.resumeRounds, "resume-rounds", 3, "rounds of the resume on/off bulk echo (each round runs both, alternating; medians shown); 0: skip it")
+	flag.IntVar(&c.resumeRounds, "resume-rounds", 5, "rounds of the resume on/off bulk echo (each round runs both, alternating; medians shown); 0: skip it")
 	flag.DurationVar(&c.resumeDuration, "resume-duration", 5*time.Second, "length of each resume on/off bulk echo run")
 	flag.IntVar(&c.payload, "payload", 50<<10, "payload size of the bulk echo, bytes")
 	flag.IntVar(&c.idleStreams, "idle-streams", 10000, "streams held open for the memory row")
@@ -79,12 +81,14 @@ func run() error {
 	flag.IntVar(&c.browserRounds, "browser-rounds", 1, "rounds of the Chromium table (clients interleaved in each; medians shown)")
 	flag.BoolVar(&c.browser, "browser", true, "run the headless Chromium table (Chromium is $CHROMIUM or /usr/bin/chromium)")
 	flag.BoolVar(&c.firefox, "firefox", true, "also run the browser table in headless Firefox ($FIREFOX or /usr/bin/firefox-esr), over WebDriver BiDi")
+	flag.BoolVar(&c.resumeOnly, "resume-only", false, "run only the session resume on/off table (resume.go) against the relay binary")
 	flag.BoolVar(&c.browserOnly, "browser-only", false, "run only the headless Chromium table (and the relay it uses)")
 	flag.BoolVar(&c.browserNetwork, "browser-cdp-network", false, "enable the CDP Network domain on the bench page, only to show what chromedp-style drivers cost")
 	flag.StringVar(&c.browserProfile, "browser-profile", "", "write a V8 CPU profile of each page row into this directory and print its top functions (slows the page down)")
 	cpuProfile := flag.String("cpuprofile", "", "profile the in-process relay under the bulk echo: CPU profile file")
 	memProfile := flag.String("memprofile", "", "with the in-process relay: allocation profile file")
 	flag.StringVar(&c.profileLoad, "profile-workload", "bulk", "what runs while profiling: bulk, rtt or opens")
+	flag.StringVar(&c.profileResume, "profile-resume", "", "with -cpuprofile: the client's session resume, on or off (default: on when the relay offers it)")
 	flag.Parse()
 	if c.browserOnly && !c.browser {
 		return fmt.Errorf("-browser-only and -browser=false exclude each other")
@@ -114,6 +118,15 @@ func run() error {
 	configPath := filepath.Join(tmp, "relay.json")
 	if err := os.WriteFile(configPath, []byte(benchConfig), 0o600); err != nil {
 		return err
+	}
+	if c.resumeOnly {
+		srv, err := startRelayProcess(c.relayBin, configPath)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		fmt.Println(runResumeTable(&c, srv, echo)) // resume.go
+		return nil
 	}
 	t := newTable(&c)
 	direct := &target{name: "direct TCP", echo: echo}
@@ -194,7 +207,7 @@ func profile(c *config, echo *echoServer, cpuOut, memOut string) error {
 		return err
 	}
 	defer srv.stop()
-	tg := &target{name: srv.name, srv: srv, echo: echo}
+	tg := &target{name: srv.name, srv: srv, echo: echo, resume: c.profileResume}
 	if memOut != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
