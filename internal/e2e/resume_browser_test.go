@@ -20,9 +20,9 @@ import (
 
 var (
 	resumeBrowserMiB = flag.Int("resume-browser-mib", 64, "MiB each way in all in TestResumeBrowser")
-	// FIN and RST, three times each. A blackhole is tested natively
-	// (TestResumeDrops): in Chromium the page noticed one only after
-	// about 60 s (Firefox: 4-23 s), a gap left for later.
+	// FIN, RST and a blackhole, twice each. The blackhole is noticed by
+	// the page's keepalive (PeerTimeout 3 s) and the relay's
+	// (-resume-dead-after 3s).
 	resumeBrowserKills = 6
 )
 
@@ -93,7 +93,8 @@ func newGatedEcho(t *testing.T) *gatedEcho {
 // StreamSockets (Go wasm, shim.RelayTransport) keep streaming through a
 // real relay process while the test kills the WebSocket six times, by
 // "restarting" the proxy in front of the relay (its connections cut with
-// FIN or RST, new ones refused for a moment): 64 MiB each way through 10
+// FIN or RST, or blackholed: left open and forwarding nothing; new ones
+// refused for a moment): 64 MiB each way through 10
 // streams, every stream's sha256 is
 // equal at the end (internal/e2e/wasmresume checks it in the page), and the
 // relay counted every resume.
@@ -101,7 +102,7 @@ func TestResumeBrowser(t *testing.T) {
 	t.Parallel()
 	eachBrowser(t, func(t *testing.T, browser, execCmd string) {
 		echo := newGatedEcho(t)
-		r := startRelay(t, "-dev")
+		r := startRelay(t, "-dev", "-resume-dead-after", "3s")
 		p := newCutProxy(t, hostPort(r))
 		total := int64(*resumeBrowserMiB) << 20
 		kills := resumeBrowserKills
@@ -123,7 +124,7 @@ func TestResumeBrowser(t *testing.T) {
 						case <-time.After(5 * time.Millisecond):
 						}
 					}
-					mode := []string{"fin", "rst"}[(i-1)%2]
+					mode := []string{"fin", "rst", "blackhole"}[(i-1)%3]
 					p.setRefuse(true) // the proxy is down for a moment
 					n := p.cut(mode)
 					time.Sleep(300 * time.Millisecond)
@@ -143,8 +144,8 @@ func TestResumeBrowser(t *testing.T) {
 						}
 						time.Sleep(20 * time.Millisecond)
 					}
-					t.Logf("kill %d (%s, %d connections cut) at %d MiB echoed: resumed %v after the proxy came back",
-						i, mode, n, echo.progress.Load()>>20, time.Since(cutAt).Round(time.Millisecond))
+					t.Logf("%s kill %d (%s, %d connections cut) at %d MiB echoed: resumed %v after the proxy came back",
+						cutAt.Format("15:04:05.000"), i, mode, n, echo.progress.Load()>>20, time.Since(cutAt).Round(time.Millisecond))
 				}
 				echo.allowed.Store(math.MaxInt64)
 				return nil

@@ -36,11 +36,12 @@ import (
 // does itself. The glue is made with the Function constructor, so a page
 // whose Content-Security-Policy forbids 'unsafe-eval' cannot use it.
 type Conn struct {
-	ws   js.Value
-	g    js.Value // the glue's state: open, closed, code, reason
-	recv js.Value // Uint8Array subclass: recv.set(view) moves the oldest message into view
-	send js.Value // Uint8Array subclass: send.set(view) sends view as a binary message
-	wake js.Func
+	ws      js.Value
+	g       js.Value // the glue's state: open, closed, code, reason
+	recv    js.Value // Uint8Array subclass: recv.set(view) moves the oldest message into view
+	send    js.Value // Uint8Array subclass: send.set(view) sends view as a binary message
+	abandon js.Value // abandon(): the glue reports the socket closed at once (CloseNow)
+	wake    js.Func
 
 	signal    chan struct{} // the glue has news: opened, a message after an empty queue, closed
 	closed    chan struct{} // the close event has fired
@@ -123,7 +124,10 @@ class Send extends Uint8Array {
 	get length() { return 0x7fffffff; }
 	set(v) { try { ws.send(v); } catch (e) {} }
 }
-return {g, recv: new Recv(0), send: new Send(0)};
+// abandon: this side takes the socket for closed now, without waiting for
+// the close event (see CloseNow).
+const abandon = () => closed(1001, "closed by this side", false);
+return {g, recv: new Recv(0), send: new Send(0), abandon};
 `
 
 var (
@@ -166,7 +170,7 @@ func Dial(ctx context.Context, url string, protocols []string) (c *Conn, err err
 		return nil
 	})
 	glue := glueFn.Invoke(c.ws, c.wake)
-	c.g, c.recv, c.send = glue.Get("g"), glue.Get("recv"), glue.Get("send")
+	c.g, c.recv, c.send, c.abandon = glue.Get("g"), glue.Get("recv"), glue.Get("send"), glue.Get("abandon")
 	for !c.g.Get("open").Bool() {
 		select {
 		case <-c.signal:
@@ -317,8 +321,17 @@ func (c *Conn) Ping(ctx context.Context) error {
 	return errors.New("websocket: a browser cannot send pings")
 }
 
-// CloseNow closes the connection without waiting for the server.
-func (c *Conn) CloseNow() error { return c.Close(websocket.StatusGoingAway, "") }
+// CloseNow closes the connection without waiting for the server. A browser
+// cannot drop a WebSocket: it still runs the closing handshake, whose close
+// event a vanished peer (a blackholed link) holds back until the browser
+// gives up, 60 s in Chromium and 20 s in Firefox. So this side takes the
+// socket for closed at once: Read returns what was already queued, then an
+// error (StatusGoingAway, unclean), Write fails, Done is closed.
+func (c *Conn) CloseNow() error {
+	err := c.startClose(websocket.StatusGoingAway, "")
+	c.abandon.Invoke()
+	return err
+}
 
 // Read returns the next message. The returned slice is valid only until the
 // next call of Read, unless Take hands its buffer over.
