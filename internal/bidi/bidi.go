@@ -10,6 +10,7 @@ package bidi
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,26 +36,19 @@ const DefaultBinary = "/usr/bin/firefox-esr"
 // a relay on 127.0.0.1 fails ("ICE failed, add a STUN server"). A real
 // deployment needs neither: its relay has a routable address. The rest keeps
 // a headless run from calling home on this machine's closed network.
-var TestPrefs = map[string]any{
-	"media.peerconnection.ice.loopback":                 true,
-	"media.peerconnection.ice.obfuscate_host_addresses": false,
-	"media.peerconnection.ice.force_interface":          "lo",
-	"media.navigator.permission.disabled":               true,
-	"app.update.enabled":                                false,
-	"app.normandy.enabled":                              false,
-	"browser.shell.checkDefaultBrowser":                 false,
-	"browser.safebrowsing.malware.enabled":              false,
-	"browser.safebrowsing.phishing.enabled":             false,
-	"datareporting.policy.dataSubmissionEnabled":        false,
-	"datareporting.healthreport.uploadEnabled":          false,
-	"toolkit.telemetry.enabled":                         false,
-	"network.captive-portal-service.enabled":            false,
-	"network.connectivity-service.enabled":              false,
-	"extensions.update.enabled":                         false,
-	"services.settings.server":                          "http://127.0.0.1:9/",
-	"browser.aboutwelcome.enabled":                      false,
-	"dom.disable_open_during_load":                      false,
-}
+//
+// They live in testprefs.json, which test/jsapi's Firefox runner reads too,
+// so both runners see the same Firefox.
+var TestPrefs = func() map[string]any {
+	var m map[string]any
+	if err := json.Unmarshal(testPrefsJSON, &m); err != nil {
+		panic("bidi: testprefs.json: " + err.Error())
+	}
+	return m
+}()
+
+//go:embed testprefs.json
+var testPrefsJSON []byte
 
 // Options configure Start.
 type Options struct {

@@ -12,29 +12,10 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 
-// What a headless test profile needs: the same list as internal/bidi's
-// TestPrefs (the Go runner's; its doc says why each WebRTC pref is there),
-// so both runners see the same Firefox.
-const prefs = {
-  "media.peerconnection.ice.loopback": true,
-  "media.peerconnection.ice.obfuscate_host_addresses": false,
-  "media.peerconnection.ice.force_interface": "lo",
-  "media.navigator.permission.disabled": true,
-  "app.update.enabled": false,
-  "app.normandy.enabled": false,
-  "browser.shell.checkDefaultBrowser": false,
-  "browser.safebrowsing.malware.enabled": false,
-  "browser.safebrowsing.phishing.enabled": false,
-  "datareporting.policy.dataSubmissionEnabled": false,
-  "datareporting.healthreport.uploadEnabled": false,
-  "toolkit.telemetry.enabled": false,
-  "network.captive-portal-service.enabled": false,
-  "network.connectivity-service.enabled": false,
-  "extensions.update.enabled": false,
-  "services.settings.server": "http://127.0.0.1:9/",
-  "browser.aboutwelcome.enabled": false,
-  "dom.disable_open_during_load": false,
-};
+// What a headless test profile needs: internal/bidi's testprefs.json, the
+// Go runner's TestPrefs (its doc says why each WebRTC pref is there), so both
+// runners see the same Firefox.
+const prefs = JSON.parse(readFileSync(new URL("../../internal/bidi/testprefs.json", import.meta.url), "utf8"));
 
 export async function launchFirefox({ executablePath = process.env.FIREFOX || "/usr/bin/firefox-esr" } = {}) {
   if (typeof WebSocket === "undefined") throw new Error("Node needs --experimental-websocket (NODE_OPTIONS) for the BiDi connection");
