@@ -860,7 +860,22 @@ func (s *session) reclaim(p *wisp.Packet) {
 		return
 	}
 	st := newTCPStream(s, p.StreamID)
-	release, ok := s.register(p.StreamID, member{tcp: st})
+	s.adopt(p.StreamID, h, member{tcp: st}, func() {
+		h.mu.Lock()
+		prefix := append(h.unread, h.buf...)
+		h.mu.Unlock()
+		s.log.Info("relay: stream reclaimed from the broker", "stream", st.id, "socket", h.id, "buffered", len(prefix))
+		opened := wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: addrPort(h.conn.RemoteAddr()), Local: addrPort(h.conn.LocalAddr())})
+		st.serve(&heldConn{Conn: h.conn, prefix: prefix}, opened)
+	})
+}
+
+// adopt makes held socket h this session's stream id (member m): once the
+// transferring session's UNREAD is in, h leaves the broker and take serves
+// it, in the session's wait group. A session that cannot register it
+// leaves h reclaimable.
+func (s *session) adopt(id uint32, h *held, m member, take func()) {
+	release, ok := s.register(id, m)
 	if !ok {
 		s.restore(h)
 		return
@@ -870,14 +885,9 @@ func (s *session) reclaim(p *wisp.Packet) {
 		defer s.wg.Done()
 		defer release()
 		h.awaitUnread()
-		h.mu.Lock()
-		prefix := append(h.unread, h.buf...)
-		h.mu.Unlock()
-		b.drop(h)
-		b.reclaims.Add(1)
-		s.log.Info("relay: stream reclaimed from the broker", "stream", st.id, "socket", h.id, "buffered", len(prefix))
-		opened := wisp.AppendOpened(nil, st.id, wisp.Opened{Remote: addrPort(h.conn.RemoteAddr()), Local: addrPort(h.conn.LocalAddr())})
-		st.serve(&heldConn{Conn: h.conn, prefix: prefix}, opened)
+		s.srv.broker.drop(h)
+		s.srv.broker.reclaims.Add(1)
+		take()
 	}()
 }
 

@@ -215,27 +215,15 @@ func (h *held) datagramLoop() {
 // then the held datagrams in order (the client's unread ones first), then
 // the live socket.
 func (s *session) reclaimUDP(id uint32, h *held) {
-	b := s.srv.broker
 	st := newUDPStream(s, id, h.bound)
-	release, ok := s.register(id, member{udp: st})
-	if !ok {
-		s.restore(h)
-		return
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer release()
-		h.awaitUnread()
+	s.adopt(id, h, member{udp: st}, func() {
 		h.mu.Lock()
 		prefix := append(h.unreadDgrams, h.dgrams...)
 		dropped := h.dropped
 		h.mu.Unlock()
-		b.drop(h)
-		b.reclaims.Add(1)
 		s.log.Info("relay: UDP socket reclaimed from the broker", "stream", id, "socket", h.id, "datagrams", len(prefix), "dropped", dropped)
 		app := s.app().policy
 		h.udp.SetApp(app)
 		st.serve(h.udp, app, prefix)
-	}()
+	})
 }
