@@ -736,16 +736,7 @@ func (t *browserTable) render() string {
 	for row := range nBRows {
 		fmt.Fprintf(tw, "%s", names[row])
 		for col := range nBCols {
-			c := t.cells[row][col]
-			s := c.text
-			if s == "" {
-				if math.IsNaN(c.v) {
-					s = "n/a"
-				} else {
-					s = format(row, c.v)
-				}
-			}
-			fmt.Fprintf(tw, "\t%s", s)
+			fmt.Fprintf(tw, "\t%s", t.cells[row][col].show(row, format))
 		}
 		target, met := t.target(row)
 		fmt.Fprintf(tw, "\t%s\t%s\n", target, met)

@@ -284,6 +284,18 @@ type cell struct {
 	text string // shown instead of v when set
 }
 
+// show is the cell as the table prints it: its text if it has one, else
+// its value formatted as the row wants, or n/a.
+func (c cell) show(row int, format func(row int, v float64) string) string {
+	switch {
+	case c.text != "":
+		return c.text
+	case math.IsNaN(c.v):
+		return "n/a"
+	}
+	return format(row, c.v)
+}
+
 type table struct {
 	c     *config
 	cells [nRows][nCols]cell
@@ -389,16 +401,7 @@ func (t *table) render() string {
 	for row := range nRows {
 		fmt.Fprintf(tw, "%s", names[row])
 		for col := range nCols {
-			c := t.cells[row][col]
-			s := c.text
-			if s == "" {
-				if math.IsNaN(c.v) {
-					s = "n/a"
-				} else {
-					s = format(row, c.v)
-				}
-			}
-			fmt.Fprintf(tw, "\t%s", s)
+			fmt.Fprintf(tw, "\t%s", t.cells[row][col].show(row, format))
 		}
 		target, met := t.target(row)
 		fmt.Fprintf(tw, "\t%s\t%s\n", target, met)
