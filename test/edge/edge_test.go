@@ -10,7 +10,6 @@
 package edge
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -27,11 +26,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +37,7 @@ import (
 	"github.com/sockshim/sockshim/internal/testutil"
 	"github.com/sockshim/sockshim/internal/wisp"
 	"github.com/sockshim/sockshim/internal/wispclient"
+	"github.com/sockshim/sockshim/internal/wranglerdev"
 	"github.com/sockshim/sockshim/shim"
 )
 
@@ -125,29 +123,8 @@ func TestMain(m *testing.M) {
 
 // worker is one wrangler dev (workerd) serving the Worker.
 type worker struct {
-	URL  string // http://127.0.0.1:port
-	Wisp string // ws://127.0.0.1:port/wisp/
-	log  *syncLog
+	*wranglerdev.Worker
 }
-
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var readyRE = regexp.MustCompile(`Ready on (http://127\.0\.0\.1:\d+)`)
 
 // startWorker runs the Worker in workerd with policy as its SOCKSHIM_CONFIG,
 // on an ephemeral loopback port, offline; it is stopped at the test's end.
@@ -168,52 +145,17 @@ func startWorker(t *testing.T, bundle, policy string, secrets map[string]string,
 	if err := os.WriteFile(filepath.Join(dir, ".dev.vars"), []byte(vars.String()), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(wranglerBin(), "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
-		"--show-interactive-dev-session=false", "--persist-to", filepath.Join(dir, "state"), "--log-level", "info")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false",
-		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"), "NO_COLOR=1")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler and its workerd, stopped together
-	log := &syncLog{}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(pw, log), log
-	if err := cmd.Start(); err != nil {
+	w, err := wranglerdev.Start(wranglerBin(), dir, env...)
+	if err != nil {
 		return nil, err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
+		w.Stop()
 		if t.Failed() {
-			t.Logf("wrangler dev output:\n%s", log.String())
+			t.Logf("wrangler dev output:\n%s", w.Logs.String())
 		}
 	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case u := <-found:
-		return &worker{URL: u, Wisp: "ws" + strings.TrimPrefix(u, "http") + "/wisp/", log: log}, nil
-	case <-exited:
-		return nil, fmt.Errorf("wrangler dev exited before it was ready:\n%s", log.String())
-	case <-time.After(90 * time.Second):
-		return nil, fmt.Errorf("wrangler dev not ready after 90 s:\n%s", log.String())
-	}
+	return &worker{w}, nil
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -279,7 +221,7 @@ func TestEdge(t *testing.T) {
 	// a callback into an exited Go program, workerd's hung-request error).
 	t.Cleanup(func() {
 		for _, w := range []*worker{dev, strict} {
-			out := w.log.String()
+			out := w.Logs.String()
 			for _, bad := range []string{"panic:", "Go program has already exited", "code had hung", "fatal error:"} {
 				if strings.Contains(out, bad) {
 					t.Errorf("the Worker logged %q:\n%s", bad, out)

@@ -3,23 +3,20 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/sockshim/sockshim/internal/syncbuf"
+	"github.com/sockshim/sockshim/internal/wranglerdev"
 )
 
 // edgeStreams is the Workers cap of simultaneous outbound connections per
@@ -80,8 +77,6 @@ func cellText(err error, format string, v float64) string {
 	return fmt.Sprintf(format, v)
 }
 
-var edgeReady = regexp.MustCompile(`Ready on (http://127\.0\.0\.1:\d+)`)
-
 // startEdge builds the Worker into tmp and runs it with wrangler dev
 // (offline, an ephemeral port, the bench policy); pid is workerd's, so the
 // CPU row counts the relay's isolate. It also returns app.wasm's gzip size.
@@ -123,50 +118,11 @@ func startEdge(tmp, wrangler string) (*server, int, error) {
 	if err := os.WriteFile(filepath.Join(dir, "wrangler.toml"), []byte(toml), 0o600); err != nil {
 		return nil, 0, err
 	}
-	cmd := exec.Command(wrangler, "dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", "0",
-		"--show-interactive-dev-session=false", "--persist-to", filepath.Join(dir, "state"), "--log-level", "info")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false", "NO_COLOR=1",
-		"WRANGLER_LOG_PATH="+filepath.Join(dir, "logs"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logs := &syncbuf.Buffer{Max: 1 << 20}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(pw, logs), logs
-	if err := cmd.Start(); err != nil {
+	w, err := wranglerdev.Start(wrangler, dir)
+	if err != nil {
 		return nil, 0, err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); pw.Close(); close(exited) }()
-	stop := func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := edgeReady.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case u := <-found:
-		pid := workerdPid(cmd.Process.Pid, u)
-		return &server{name: "edge relay", url: "ws" + strings.TrimPrefix(u, "http") + "/wisp/", pid: pid, stop: stop}, z.Len(), nil
-	case <-exited:
-		return nil, 0, fmt.Errorf("wrangler dev exited: %s", logs.String())
-	case <-time.After(90 * time.Second):
-		stop()
-		return nil, 0, fmt.Errorf("wrangler dev not ready in 90 s: %s", logs.String())
-	}
+	return &server{name: "edge relay", url: w.Wisp, pid: workerdPid(w.PGID, w.URL), stop: w.Stop}, z.Len(), nil
 }
 
 // workerdPid finds the workerd process in wrangler's process group that
